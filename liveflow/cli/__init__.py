@@ -1,0 +1,29 @@
+"""The ``liveflow`` command line: one click group, one module per subcommand.
+
+Each subcommand module exports one click command or group; this module only assembles them and turns
+the errors users can cause (bad settings, unreadable files) into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from liveflow.cli.common import run_cli
+from liveflow.cli.dev import dev
+from liveflow.cli.settings_cmd import settings_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="liveflow")
+def cli() -> None:
+    """LiveFlow: real-time monitor for live broadcasts."""
+
+
+cli.add_command(dev)
+cli.add_command(settings_cmd)
+
+
+def main() -> None:
+    sys.exit(run_cli(cli))

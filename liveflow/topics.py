@@ -1,0 +1,19 @@
+"""Logical topic names: the product's public Kafka interface.
+
+Physical names are ``settings.topic_prefix + logical``. The three input topics are co-partitioned
+(same partition count, key = room_id), so one worker sees every event of a room.
+"""
+
+from __future__ import annotations
+
+VIEWER_EVENTS = "viewer-events"
+COMMENT_EVENTS = "comment-events"
+ORDER_EVENTS = "order-events"
+ROOM_METRICS = "room-metrics"
+ALERTS = "alerts"
+MODERATION_HITS = "moderation-hits"
+DEAD_LETTERS = "dead-letters"
+
+INPUT_TOPICS: tuple[str, ...] = (VIEWER_EVENTS, COMMENT_EVENTS, ORDER_EVENTS)
+DERIVED_TOPICS: tuple[str, ...] = (ROOM_METRICS, ALERTS, MODERATION_HITS, DEAD_LETTERS)
+ALL_TOPICS: tuple[str, ...] = INPUT_TOPICS + DERIVED_TOPICS
