@@ -12,6 +12,7 @@ import click
 
 from liveflow.cli.common import run_cli
 from liveflow.cli.dev import dev
+from liveflow.cli.replay_cmd import replay_cmd
 from liveflow.cli.settings_cmd import settings_cmd
 
 
@@ -23,6 +24,7 @@ def cli() -> None:
 
 cli.add_command(dev)
 cli.add_command(settings_cmd)
+cli.add_command(replay_cmd)
 
 
 def main() -> None:

@@ -1,0 +1,64 @@
+"""``liveflow replay INPUT [--output OUT]``: post-broadcast review (复盘) and the live path's test oracle."""
+
+from __future__ import annotations
+
+import gzip
+import sys
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from liveflow.cli.common import UserError, settings_or_exit
+from liveflow.pipeline import CoreConfig
+from liveflow.replay import encode_output, read_lines, replay
+
+
+@click.command("replay")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--output", "-o", "output_path", default="-", help="Output JSON Lines file (default stdout).")
+@click.option("--window-size", help="Window size, e.g. 60s (default: LIVEFLOW_WINDOW_SIZE).")
+@click.option("--allowed-lateness", help="Allowed lateness, e.g. 5s.")
+@click.option("--presence-timeout", help="Presence timeout, e.g. 60s.")
+@click.option("--dedup-horizon", help="Dedup horizon, e.g. 10m.")
+def replay_cmd(
+    input_path: str,
+    output_path: str,
+    window_size: str | None,
+    allowed_lateness: str | None,
+    presence_timeout: str | None,
+    dedup_horizon: str | None,
+) -> None:
+    """Run the processing path over a JSON Lines file of events and print the derived records."""
+    settings = settings_or_exit(
+        window_size=window_size,
+        allowed_lateness=allowed_lateness,
+        presence_timeout=presence_timeout,
+        dedup_horizon=dedup_horizon,
+    )
+    config = CoreConfig(
+        window_size=settings.window_size,
+        allowed_lateness=settings.allowed_lateness,
+        presence_timeout=settings.presence_timeout,
+        dedup_horizon=settings.dedup_horizon,
+    )
+    if input_path != "-" and not Path(input_path).is_file():
+        raise UserError(f"replay: input file {input_path} does not exist or is not a file")
+    out = sys.stdout.buffer if output_path == "-" else _open_output(output_path)
+    try:
+        for output in replay(read_lines(input_path), config):
+            out.write(encode_output(output))
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise UserError(f"replay: cannot read {input_path}: {exc}") from None
+    finally:
+        out.flush()
+        if out is not sys.stdout.buffer:
+            out.close()
+
+
+def _open_output(path: str) -> BinaryIO:
+    try:
+        return Path(path).open("wb")  # noqa: SIM115 - closed in the caller's finally
+    except OSError as exc:
+        raise UserError(f"replay: cannot write {path}: {exc.strerror}") from None

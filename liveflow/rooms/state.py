@@ -1,0 +1,182 @@
+"""One room's metric state: presence, the open window and the order funnel, advanced in event time.
+
+Layout: ``presence`` (who is watching), ``window`` (accumulators of the open window, or None when the
+room has no open window), ``funnel`` (order statuses), ``clock`` (the instant up to which presence has been
+integrated).
+
+Invariants:
+- events reach :meth:`RoomState.apply` in non-decreasing ``ts`` (the ingest reorder buffer guarantees it);
+- before anything happens at time ``t``, :meth:`RoomState.advance_to` has processed every timeout
+  ``< t`` and closed every window ending ``<= t``; a timeout exactly at a window's end is processed after
+  that window closes (the viewer was present at its last millisecond);
+- the online count over ``[clock, next change)`` is constant; peaks are taken after all changes at an
+  instant, so zero-length intervals never count;
+- a window is closed (its record returned) once, when time reaches its end; windows without presence or
+  events are skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from liveflow.events import (
+    Comment,
+    Enter,
+    Event,
+    Follow,
+    Gift,
+    Heartbeat,
+    Leave,
+    Like,
+    OrderCancelled,
+    OrderCreated,
+    OrderPaid,
+    OrderRefunded,
+    ProductClick,
+    ProductExposure,
+    Share,
+)
+from liveflow.rooms.funnel import Funnel
+from liveflow.rooms.presence import Presence
+from liveflow.rooms.window import Window
+
+Record = dict[str, Any]
+
+
+class RoomState:
+    __slots__ = ("clock", "funnel", "presence", "room_id", "size", "window")
+
+    def __init__(self, room_id: str, window_size: int, presence_timeout: int) -> None:
+        self.room_id = room_id
+        self.size = window_size
+        self.presence = Presence(presence_timeout)
+        self.funnel = Funnel()
+        self.window: Window | None = None
+        self.clock = -1
+
+    # -- time ----------------------------------------------------------------------------------------
+    def advance_to(self, t: int, out: list[Record]) -> None:
+        """Process timeouts before ``t`` and close windows ending at or before ``t``."""
+        presence = self.presence
+        while True:
+            window = self.window
+            close_at = window.end if window is not None else None
+            due = presence.next_expiry()
+            if close_at is not None and close_at <= t and (due is None or close_at <= due):
+                self._move_clock(close_at)
+                self._close(out)
+            elif due is not None and due < t:
+                self._move_clock(due)
+                presence.tick(due)
+                user = presence.expire_next()
+                if window is not None and due > window.start:
+                    window.ended.add(user)
+            else:
+                break
+        self._move_clock(t)
+
+    def _move_clock(self, t: int) -> None:
+        if t <= self.clock:
+            return
+        window = self.window
+        if window is not None:
+            online = self.presence.online
+            if online > window.peak:
+                window.peak = online
+            window.presence_ms += online * (t - self.clock)
+        self.clock = t
+
+    def _close(self, out: list[Record]) -> None:
+        window = self.window
+        assert window is not None
+        presence = self.presence
+        online = presence.online
+        viewers = window.viewers(presence.last_seen, online)
+        if viewers or window.events:
+            out.append(window.record(self.room_id, online, viewers, len(presence.uv)))
+        self.window = Window(window.end, self.size) if online else None
+
+    def _open_window(self, t: int) -> Window:
+        window = self.window
+        if window is None:
+            window = self.window = Window(t - t % self.size, self.size)
+            self.clock = t
+        return window
+
+    def finish(self, out: list[Record]) -> None:
+        """End of input (replay): close every window through the one where the last presence ends."""
+        while self.window is not None:
+            self.advance_to(self.window.end, out)
+
+    @property
+    def idle(self) -> bool:
+        """No open window and nobody present: the room holds only lifetime sets (uv, orders)."""
+        return self.window is None and self.presence.online == 0
+
+    # -- events --------------------------------------------------------------------------------------
+    def apply(self, event: Event, out: list[Record]) -> None:
+        """Apply one accepted event (events arrive in non-decreasing ``ts``)."""
+        t = event.ts
+        self.advance_to(t, out)
+        presence = self.presence
+        presence.tick(t)
+        window = self._open_window(t)
+        window.events += 1
+        user = event.user_id
+        match event:
+            case Heartbeat():
+                presence.mark(user, t)
+            case Enter():
+                window.enters += 1
+                presence.mark(user, t)
+            case Leave():
+                window.leaves += 1
+                if presence.leave(user) and t > window.start:
+                    window.ended.add(user)
+            case Comment(role="viewer"):
+                presence.mark(user, t)
+                window.comments += 1
+                window.commenters.add(user)
+                window.interacting.add(user)
+            case Comment():
+                pass  # staff messages: no presence, no interaction (moderation scans them elsewhere)
+            case Like(count=count):
+                presence.mark(user, t)
+                window.likes += count
+                window.likers.add(user)
+                window.interacting.add(user)
+            case Share():
+                presence.mark(user, t)
+                window.shares += 1
+                window.interacting.add(user)
+            case Follow():
+                presence.mark(user, t)
+                window.follows += 1
+                window.interacting.add(user)
+            case Gift(value_cents=value):
+                presence.mark(user, t)
+                window.gifts += 1
+                window.gift_value_cents += value
+                window.interacting.add(user)
+            case ProductExposure():
+                presence.mark(user, t)
+                window.exposed.add(user)
+            case ProductClick():
+                presence.mark(user, t)
+                window.clicks += 1
+                window.clickers.add(user)
+            case OrderCreated(order_id=order_id):
+                if self.funnel.first(order_id, "created"):
+                    window.orders_created += 1
+            case OrderPaid(order_id=order_id, amount_cents=amount):
+                if self.funnel.first(order_id, "paid"):
+                    window.orders_paid += 1
+                    window.buyers.add(user)
+                    window.gmv_cents += amount
+            case OrderRefunded(order_id=order_id, amount_cents=amount):
+                window.refund_cents += amount
+                if self.funnel.first(order_id, "refunded"):
+                    window.orders_refunded += 1
+            case OrderCancelled(order_id=order_id):
+                if self.funnel.first(order_id, "cancelled"):
+                    window.orders_cancelled += 1
