@@ -15,12 +15,12 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Final, Literal
 
 import msgspec
-import orjson
 
 from liveflow.topics import COMMENT_EVENTS, ORDER_EVENTS, VIEWER_EVENTS
 
@@ -30,13 +30,13 @@ TS_MIN: Final = 946_684_800_000
 TS_MAX: Final = 4_102_444_800_000
 
 EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-RoomId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+RoomId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+\Z")]
 Timestamp = Annotated[int, msgspec.Meta(ge=TS_MIN, le=TS_MAX)]
 UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 ProductId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 OrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
-Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}\Z")]
 
 
 class BaseEvent(msgspec.Struct, tag_field="type", frozen=True, gc=False, kw_only=True):
@@ -51,7 +51,7 @@ class BaseEvent(msgspec.Struct, tag_field="type", frozen=True, gc=False, kw_only
 
 # -- viewer-events -----------------------------------------------------------------------------------
 class Enter(BaseEvent, tag="enter", frozen=True, gc=False):
-    source: Literal["feed", "follow", "search", "ad", "share", "other"] | None = None
+    source: Literal["feed", "follow", "search", "ad", "share", "other"] | msgspec.UnsetType = msgspec.UNSET
 
 
 class Leave(BaseEvent, tag="leave", frozen=True, gc=False):
@@ -188,8 +188,8 @@ def _classify_failure(value: bytes, topic: str | None) -> Rejection:
     except UnicodeDecodeError as exc:
         return Rejection("invalid_utf8", f"value is not valid UTF-8 (byte {exc.start})")
     try:
-        document = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
+        document = json.loads(value, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
         return Rejection("invalid_json", f"value is not JSON: {exc}")
     if not isinstance(document, dict):
         return Rejection("not_object", f"value is a JSON {_json_kind(document)}, not an object")
@@ -213,6 +213,10 @@ def _classify_failure(value: bytes, topic: str | None) -> Rejection:
     except msgspec.DecodeError as exc:  # orjson accepted it; msgspec's parser is stricter on edge cases
         return Rejection("invalid_json", f"value is not JSON: {exc}")
     raise AssertionError("decode() refused a value that validates")  # pragma: no cover
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _explain(msgspec_message: str) -> str:

@@ -1,0 +1,1 @@
+"""The thin faust layer: app, topics, agents, timers and web views around the pure ``liveflow`` core."""

@@ -1,0 +1,66 @@
+"""The faust application, built from :class:`~liveflow.settings.Settings`.
+
+``faust -A agents.app worker`` and ``liveflow worker`` both start this app. Input and derived topics are
+raw bytes (the core decodes and encodes); the consumer group is ``settings.app_id``.
+
+Invariant: importing this module builds the app from the environment once; a bad setting exits with one
+line naming it.
+"""
+
+from __future__ import annotations
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+
+from liveflow.kafka_config import ssl_context
+from liveflow.settings import Settings, SettingsError, load_settings
+
+
+def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    context = ssl_context(settings)
+    if settings.kafka_sasl_mechanism is not None:
+        password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username or "",
+            password=password,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+def create_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{server}" for server in settings.broker_list],
+        broker_credentials=broker_credentials(settings),
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        producer_linger=0.005,
+        stream_buffer_maxsize=8192,
+        autodiscover=False,
+        origin="agents",
+    )
+    setup_prometheus_sensors(app, pattern="/metrics", name_prefix="liveflow_faust")
+    return app
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise SystemExit(f"liveflow: {exc}") from None
+
+
+settings = _settings_or_exit()
+app = create_app(settings)
+
+# Register topics and agents on the app (import for side effects, after `app` exists).
+from agents import rooms as _rooms  # noqa: E402, F401
