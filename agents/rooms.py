@@ -7,10 +7,8 @@ buffer with ``send_soon``. Counters are read by the Prometheus collector at scra
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-
 import orjson
-from faust.types import EventT
+from faust.types import StreamT
 
 from agents.app import app, settings
 from agents.metrics import register_pipeline_metrics
@@ -38,9 +36,9 @@ def ship_outputs() -> None:
 
 
 @app.agent(inputs, name="liveflow.rooms")
-async def process(stream: AsyncIterator[EventT]) -> None:
+async def process(stream: StreamT[bytes]) -> None:
     feed = pipeline.feed
-    async for event in stream.events():  # type: ignore[attr-defined]
+    async for event in stream.events():
         message = event.message
         feed(
             message.value,

@@ -136,7 +136,17 @@ Event = (
 
 EVENT_TOPIC: Final[dict[str, str]] = {
     **dict.fromkeys(
-        ("enter", "leave", "heartbeat", "share", "follow", "like", "gift", "product_exposure", "product_click"),
+        (
+            "enter",
+            "leave",
+            "heartbeat",
+            "share",
+            "follow",
+            "like",
+            "gift",
+            "product_exposure",
+            "product_click",
+        ),
         VIEWER_EVENTS,
     ),
     "comment": COMMENT_EVENTS,

@@ -10,7 +10,8 @@ Layout of :class:`RoomIngest` (one per room):
 
 Invariants:
 - dedup is judged before lateness, so a re-sent id still remembered is a duplicate, not a late event;
-- an event is late iff ``ts < max_ts - allowed_lateness`` (``max_ts`` before this event);
+- an event is late iff ``ts < max_ts - allowed_lateness`` (``max_ts`` before this event), or, live only,
+  below ``floor``: the watermark an idle room was advanced to by wall-clock time;
 - :meth:`RoomIngest.release` yields events with ``ts < max_ts - allowed_lateness`` in (ts, arrival) order;
   any event accepted later has ``ts >=`` that bound, so released order is final;
 - memory is bounded by the events of the last ``dedup_horizon`` of event time (+ the lateness buffer).
@@ -22,8 +23,14 @@ import heapq
 from collections import deque
 from collections.abc import Iterator
 from enum import Enum
+from typing import Any
+
+import msgspec
 
 from liveflow.events import Event
+
+_event_encoder = msgspec.msgpack.Encoder()
+_event_decoder = msgspec.msgpack.Decoder(Event)
 
 
 class Admission(Enum):
@@ -35,13 +42,14 @@ class Admission(Enum):
 class RoomIngest:
     """Dedup, lateness and ordering for one room."""
 
-    __slots__ = ("_horizon", "_lateness", "_seq", "max_ts", "pending", "seen", "seen_order")
+    __slots__ = ("_horizon", "_lateness", "_seq", "floor", "max_ts", "pending", "seen", "seen_order")
 
     def __init__(self, allowed_lateness: int, dedup_horizon: int) -> None:
         self._lateness = allowed_lateness
         self._horizon = dedup_horizon
         self._seq = 0
         self.max_ts = -1
+        self.floor = -1
         self.seen: dict[str, int] = {}
         self.seen_order: deque[str] = deque()
         self.pending: list[tuple[int, int, Event]] = []
@@ -52,7 +60,7 @@ class RoomIngest:
         remembered = self.seen.get(event.event_id)
         if remembered is not None and self.max_ts - remembered <= self._horizon:
             return Admission.DUPLICATE
-        if ts < self.max_ts - self._lateness:
+        if ts < self.max_ts - self._lateness or ts < self.floor:
             return Admission.LATE
         self.seen[event.event_id] = ts
         self.seen_order.append(event.event_id)
@@ -66,7 +74,15 @@ class RoomIngest:
     @property
     def watermark(self) -> int:
         """Every event still to be accepted has ``ts >= watermark``."""
-        return self.max_ts - self._lateness
+        bound = self.max_ts - self._lateness
+        return bound if bound >= self.floor else self.floor
+
+    def raise_floor(self, bound: int) -> bool:
+        """Live idle rooms: let the watermark run on to ``bound``; later events below it are late."""
+        if bound <= self.watermark:
+            return False
+        self.floor = bound
+        return True
 
     def release(self, bound: int | None = None) -> Iterator[Event]:
         """Yield buffered events with ``ts < bound`` (default: the watermark) in event-time order."""
@@ -74,6 +90,30 @@ class RoomIngest:
         pending = self.pending
         while pending and pending[0][0] < limit:
             yield heapq.heappop(pending)[2]
+
+    def to_state(self) -> dict[str, Any]:
+        encode = _event_encoder.encode
+        return {
+            "max_ts": self.max_ts,
+            "floor": self.floor,
+            "seq": self._seq,
+            "seen": [(event_id, self.seen.get(event_id)) for event_id in self.seen_order],
+            "pending": [(ts, seq, encode(event)) for ts, seq, event in self.pending],
+        }
+
+    @classmethod
+    def from_state(cls, allowed_lateness: int, dedup_horizon: int, state: dict[str, Any]) -> RoomIngest:
+        room = cls(allowed_lateness, dedup_horizon)
+        room.max_ts = state["max_ts"]
+        room.floor = state["floor"]
+        room._seq = state["seq"]
+        for event_id, ts in state["seen"]:
+            room.seen_order.append(event_id)
+            if ts is not None:
+                room.seen[event_id] = ts
+        decode = _event_decoder.decode
+        room.pending = [(ts, seq, decode(raw)) for ts, seq, raw in state["pending"]]
+        return room
 
     def _forget_expired(self) -> None:
         """Free ids that can no longer be remembered (heads of ``seen_order`` past the horizon)."""

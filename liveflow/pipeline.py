@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from liveflow.checkpoint import CHECKPOINT_VERSION, Row, decode_blob, encode_blob, rows_for, tombstones_for
 from liveflow.deadletters import dead_letter
 from liveflow.events import EVENT_TOPIC, Event, Rejection, decode, event_type
 from liveflow.ingest import Admission, RoomIngest
@@ -45,11 +46,43 @@ class Output(NamedTuple):
 
 
 class Room:
-    __slots__ = ("ingest", "state")
+    """A room's admission and metric state plus what the live driver needs to checkpoint it."""
+
+    __slots__ = ("chunks", "covered", "dirty", "generation", "ingest", "last_arrival", "partition", "state")
 
     def __init__(self, room_id: str, config: CoreConfig) -> None:
         self.ingest = RoomIngest(config.allowed_lateness, config.dedup_horizon)
         self.state = RoomState(room_id, config.window_size, config.presence_timeout)
+        self.partition: int | None = None
+        self.covered: dict[str, int] = {}
+        self.dirty = False
+        self.generation = 0
+        self.chunks = 0
+        self.last_arrival = 0
+
+    def to_blob(self) -> bytes:
+        return encode_blob(
+            {
+                "v": CHECKPOINT_VERSION,
+                "room": self.state.room_id,
+                "partition": self.partition,
+                "covered": self.covered,
+                "ingest": self.ingest.to_state(),
+                "state": self.state.to_state(),
+            }
+        )
+
+    @classmethod
+    def from_blob(cls, blob: bytes, config: CoreConfig) -> Room:
+        document = decode_blob(blob)
+        room = cls(document["room"], config)
+        room.partition = document["partition"]
+        room.covered = document["covered"]
+        room.ingest = RoomIngest.from_state(config.allowed_lateness, config.dedup_horizon, document["ingest"])
+        room.state = RoomState.from_state(
+            document["room"], config.window_size, config.presence_timeout, document["state"]
+        )
+        return room
 
 
 class Pipeline:
@@ -59,6 +92,7 @@ class Pipeline:
         self.outputs: list[Output] = []
         self.counts: Counter[tuple[str, str]] = Counter()
         self._records: list[dict[str, Any]] = []
+        self.positions: dict[tuple[str, int], int] = {}
 
     def feed(
         self,
@@ -72,14 +106,28 @@ class Pipeline:
         line: int | None = None,
     ) -> None:
         """Process one message; ``topic=None`` infers the topic from the event's ``type`` (replay)."""
+        if partition is not None and offset is not None and topic is not None:
+            self.positions[topic, partition] = offset
         result = decode(value, topic)
         if isinstance(result, Rejection):
             self._reject(result, value, topic, received_at, key, partition, offset, line, None)
             return
         source = topic if topic is not None else EVENT_TOPIC[event_type(result)]
+        if key is not None and key != result.room_id.encode():
+            mismatch = Rejection(
+                "wrong_key", "the Kafka key must equal the event's room_id (co-partitioning)"
+            )
+            self._reject(mismatch, value, source, received_at, key, partition, offset, line, result)
+            return
         room = self.rooms.get(result.room_id)
         if room is None:
             room = self.rooms[result.room_id] = Room(result.room_id, self.config)
+            room.partition = partition
+        elif offset is not None and offset <= room.covered.get(source, -1):
+            self.counts[source, "restored"] += 1  # already in the state restored from a checkpoint
+            return
+        room.dirty = True
+        room.last_arrival = received_at
         verdict = room.ingest.admit(result)
         if verdict is Admission.ACCEPTED:
             self.counts[source, "accepted"] += 1
@@ -137,6 +185,64 @@ class Pipeline:
         )
         out_key = event.room_id if event is not None else record["key"]
         self.outputs.append(Output(DEAD_LETTERS, out_key, record))
+
+    def advance_idle(self, now: int, idle_timeout: int, retention: int) -> list[Row]:
+        """Live only: rooms silent for ``idle_timeout`` (wall clock) let event time run on with the wall
+        clock, so trailing windows close after the stream stops; rooms with nothing open and silent for
+        ``retention`` are evicted (returns the tombstone rows of their checkpoints)."""
+        records = self._records
+        evicted: list[Row] = []
+        for room_id, room in list(self.rooms.items()):
+            silent = now - room.last_arrival
+            if silent < idle_timeout:
+                continue
+            if room.state.idle and not room.ingest.pending:
+                if silent >= retention:
+                    del self.rooms[room_id]
+                    if room.partition is not None and room.generation:
+                        evicted.extend(tombstones_for(room_id, room.partition, room.generation, room.chunks))
+                continue
+            bound = room.ingest.max_ts - self.config.allowed_lateness + silent
+            if room.ingest.raise_floor(bound):
+                room.dirty = True
+                for event in room.ingest.release():
+                    room.state.apply(event, records)
+                room.state.advance_to(room.ingest.watermark, records)
+        self._emit_records()
+        return evicted
+
+    # -- checkpoints (live) ------------------------------------------------------------------------
+    def checkpoint(self) -> list[Row]:
+        """Changelog rows for every room changed since the last checkpoint; marks them clean."""
+        rows: list[Row] = []
+        positions = self.positions
+        for room in self.rooms.values():
+            if not room.dirty or room.partition is None:
+                continue
+            partition = room.partition
+            for (topic, owner), offset in positions.items():
+                if owner == partition:
+                    room.covered[topic] = offset
+            room.generation += 1
+            room_rows, room.chunks = rows_for(
+                room.state.room_id, partition, room.to_blob(), room.generation, room.chunks
+            )
+            rows.extend(room_rows)
+            room.dirty = False
+        return rows
+
+    def restore(self, room_id: str, blob: bytes, generation: int, chunks: int) -> None:
+        """Install a room from its checkpoint blob (after a start or a rebalance)."""
+        room = Room.from_blob(blob, self.config)
+        room.generation, room.chunks = generation, chunks
+        self.rooms[room_id] = room
+
+    def drop_partitions(self, partitions: set[int]) -> None:
+        """Forget rooms and positions of partitions this worker no longer owns."""
+        for room_id in [r for r, room in self.rooms.items() if room.partition in partitions]:
+            del self.rooms[room_id]
+        for position in [p for p in self.positions if p[1] in partitions]:
+            del self.positions[position]
 
     def finish(self) -> None:
         """End of input: release every buffered event and close every window (replay)."""

@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import orjson
 
@@ -25,15 +24,16 @@ from liveflow.pipeline import CoreConfig, Output, Pipeline
 
 def read_lines(source: str) -> Iterator[bytes]:
     """Raw lines (without the line break) of a file, a ``.gz`` file, or stdin for ``-``."""
-    stream: BinaryIO
     if source == "-":
-        stream = sys.stdin.buffer
-        yield from _strip(stream)
+        yield from _strip(sys.stdin.buffer)
         return
     path = Path(source)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as stream:
-        yield from _strip(stream)
+    if path.suffix == ".gz":
+        with gzip.open(path, "rb") as compressed:
+            yield from _strip(compressed)
+    else:
+        with path.open("rb") as plain:
+            yield from _strip(plain)
 
 
 def _strip(stream: Iterable[bytes]) -> Iterator[bytes]:

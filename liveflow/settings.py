@@ -84,12 +84,13 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, ge=1, le=65535)
 
     # Event-time semantics
-    window_size: DurationMs = Field("60s")
-    allowed_lateness: DurationMs = Field("5s")
-    presence_timeout: DurationMs = Field("60s")
-    idle_timeout: DurationMs = Field("30s")
-    dedup_horizon: DurationMs = Field("10m")
-    checkpoint_interval: DurationMs = Field("1s")
+    window_size: DurationMs = Field(60_000, validate_default=False)  # 60s
+    allowed_lateness: DurationMs = Field(5_000, validate_default=False)  # 5s
+    presence_timeout: DurationMs = Field(60_000, validate_default=False)  # 60s
+    idle_timeout: DurationMs = Field(30_000, validate_default=False)  # 30s
+    room_retention: DurationMs = Field(7_200_000, validate_default=False)  # 2h
+    dedup_horizon: DurationMs = Field(600_000, validate_default=False)  # 10m
+    checkpoint_interval: DurationMs = Field(1_000, validate_default=False)  # 1s
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -13,7 +13,13 @@ _ids = itertools.count(1)
 
 def event(kind: str, ts: int, user: str = "u1", room: str = "r1", **fields: Any) -> dict[str, Any]:
     """A valid event of ``kind`` with a fresh event_id; required type-specific fields get defaults."""
-    doc: dict[str, Any] = {"event_id": f"e{next(_ids)}", "room_id": room, "type": kind, "ts": ts, "user_id": user}
+    doc: dict[str, Any] = {
+        "event_id": f"e{next(_ids)}",
+        "room_id": room,
+        "type": kind,
+        "ts": ts,
+        "user_id": user,
+    }
     if kind == "gift":
         doc["value_cents"] = 100
     if kind in {"product_exposure", "product_click"}:

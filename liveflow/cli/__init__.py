@@ -14,6 +14,7 @@ from liveflow.cli.common import run_cli
 from liveflow.cli.dev import dev
 from liveflow.cli.replay_cmd import replay_cmd
 from liveflow.cli.settings_cmd import settings_cmd
+from liveflow.cli.simulate import simulate
 from liveflow.cli.worker_cmd import worker_cmd
 
 
@@ -25,6 +26,7 @@ def cli() -> None:
 
 cli.add_command(dev)
 cli.add_command(settings_cmd)
+cli.add_command(simulate)
 cli.add_command(replay_cmd)
 cli.add_command(worker_cmd)
 

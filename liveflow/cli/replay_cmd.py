@@ -59,6 +59,6 @@ def replay_cmd(
 
 def _open_output(path: str) -> BinaryIO:
     try:
-        return Path(path).open("wb")  # noqa: SIM115 - closed in the caller's finally
+        return Path(path).open("wb")
     except OSError as exc:
         raise UserError(f"replay: cannot write {path}: {exc.strerror}") from None

@@ -27,3 +27,12 @@ class Funnel:
             return False
         self.statuses[order_id] = seen | bit
         return True
+
+    def to_state(self) -> dict[str, int]:
+        return self.statuses
+
+    @classmethod
+    def from_state(cls, state: dict[str, int]) -> Funnel:
+        funnel = cls()
+        funnel.statuses = state
+        return funnel

@@ -18,6 +18,7 @@ zero-length one counts nowhere; callers feed times in non-decreasing order and c
 from __future__ import annotations
 
 import heapq
+from typing import Any
 
 ABSENT = -1
 
@@ -93,6 +94,27 @@ class Presence:
         if first_time:
             self.uv.discard(user)
         return False
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "now": self._now,
+            "last_seen": self.last_seen,
+            "expiry": self.expiry,
+            "started_now": self.started_now,
+            "uv": list(self.uv),
+            "online": self.online,
+        }
+
+    @classmethod
+    def from_state(cls, timeout: int, state: dict[str, Any]) -> Presence:
+        presence = cls(timeout)
+        presence._now = state["now"]
+        presence.last_seen = state["last_seen"]
+        presence.expiry = [(due, user) for due, user in state["expiry"]]
+        presence.started_now = state["started_now"]
+        presence.uv = set(state["uv"])
+        presence.online = state["online"]
+        return presence
 
     def is_present(self, user: str) -> bool:
         seen = self.last_seen.get(user)

@@ -81,8 +81,7 @@ class RoomState:
         window = self.window
         if window is not None:
             online = self.presence.online
-            if online > window.peak:
-                window.peak = online
+            window.peak = max(window.peak, online)
             window.presence_ms += online * (t - self.clock)
         self.clock = t
 
@@ -112,6 +111,26 @@ class RoomState:
     def idle(self) -> bool:
         """No open window and nobody present: the room holds only lifetime sets (uv, orders)."""
         return self.window is None and self.presence.online == 0
+
+    # -- checkpoint ----------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "clock": self.clock,
+            "presence": self.presence.to_state(),
+            "window": self.window.to_state() if self.window is not None else None,
+            "funnel": self.funnel.to_state(),
+        }
+
+    @classmethod
+    def from_state(
+        cls, room_id: str, window_size: int, presence_timeout: int, state: dict[str, Any]
+    ) -> RoomState:
+        room = cls(room_id, window_size, presence_timeout)
+        room.clock = state["clock"]
+        room.presence = Presence.from_state(presence_timeout, state["presence"])
+        room.window = Window.from_state(state["window"]) if state["window"] is not None else None
+        room.funnel = Funnel.from_state(state["funnel"])
+        return room
 
     # -- events --------------------------------------------------------------------------------------
     def apply(self, event: Event, out: list[Record]) -> None:

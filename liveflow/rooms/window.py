@@ -72,6 +72,22 @@ class Window:
         self.gmv_cents = 0
         self.refund_cents = 0
 
+    _SETS = ("ended", "commenters", "likers", "interacting", "exposed", "clickers", "buyers")
+
+    def to_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {name: getattr(self, name) for name in self.__slots__}
+        for name in self._SETS:
+            state[name] = list(state[name])
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Window:
+        window = cls(state["start"], state["size"])
+        for name in cls.__slots__:
+            value = state[name]
+            setattr(window, name, set(value) if name in cls._SETS else value)
+        return window
+
     @property
     def end(self) -> int:
         return self.start + self.size

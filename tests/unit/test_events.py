@@ -58,14 +58,20 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             doc["currency"] = draw(st.from_regex(r"\A[A-Z]{3}\Z"))
     if draw(st.booleans()):
-        doc["extra_field"] = draw(st.one_of(st.none(), text, st.integers(-(2**63), 2**63 - 1), st.lists(st.integers(0, 9))))
+        doc["extra_field"] = draw(
+            st.one_of(st.none(), text, st.integers(-(2**63), 2**63 - 1), st.lists(st.integers(0, 9)))
+        )
     return doc
 
 
 def _required_fields(kind: str) -> list[str]:
     fields = ["event_id", "room_id", "type", "ts", "user_id"]
-    fields += {"gift": ["value_cents"], "product_exposure": ["product_id"], "product_click": ["product_id"],
-               "comment": ["text"]}.get(kind, [])
+    fields += {
+        "gift": ["value_cents"],
+        "product_exposure": ["product_id"],
+        "product_click": ["product_id"],
+        "comment": ["text"],
+    }.get(kind, [])
     if EVENT_TOPIC[kind] == "order-events":
         fields += ["order_id", "product_id", "amount_cents"]
     return fields
@@ -111,10 +117,16 @@ MUTATIONS = [
     ("out-of-range value", _out_of_range, "schema_violation"),
     ("ts with a fraction", _fraction_ts, "schema_violation"),
     ("unknown type", lambda d, _: raw({**d, "type": "teleport"}), "unknown_type"),
-    ("other schema version", lambda d, data: raw({**d, "schema_version": data.draw(
-        st.sampled_from([0, 2, "1", 1.5, None]))}), "unsupported_version"),
-    ("truncated JSON", lambda d, data: raw(d).decode()[: data.draw(st.integers(1, len(raw(d).decode()) - 1))]
-     .encode(), "invalid_json"),
+    (
+        "other schema version",
+        lambda d, data: raw({**d, "schema_version": data.draw(st.sampled_from([0, 2, "1", 1.5, None]))}),
+        "unsupported_version",
+    ),
+    (
+        "truncated JSON",
+        lambda d, data: raw(d).decode()[: data.draw(st.integers(1, len(raw(d).decode()) - 1))].encode(),
+        "invalid_json",
+    ),
     ("invalid UTF-8", lambda d, _: raw(d)[:-1] + b'\xff"}', "invalid_utf8"),
     ("not an object", lambda d, _: raw([d]), "not_object"),
     ("too large", lambda d, _: raw({**d, "pad": "x" * MAX_EVENT_BYTES}), "too_large"),
@@ -128,7 +140,11 @@ def test_valid_events_are_accepted_on_their_topic(doc: dict[str, Any]) -> None:
     assert not isinstance(result, Rejection), result
     assert event_type(result) == doc["type"]
     assert (result.event_id, result.room_id, result.ts, result.user_id) == (
-        doc["event_id"], doc["room_id"], doc["ts"], doc["user_id"])
+        doc["event_id"],
+        doc["room_id"],
+        doc["ts"],
+        doc["user_id"],
+    )
 
 
 @settings(max_examples=100)
@@ -171,10 +187,16 @@ def test_each_mutation_lands_with_its_code(
         (raw(event("paid", BASE_TS, currency="cny")), "schema_violation", "`currency`"),
         (raw(event("paid", BASE_TS, quantity=0)), "schema_violation", "`quantity`"),
         (raw(event("enter", BASE_TS, source=None)), "schema_violation", "`source`"),
-        (raw({k: v for k, v in event("heartbeat", BASE_TS).items() if k != "user_id"}),
-         "schema_violation", "required field `user_id` is missing"),
-        (raw({k: v for k, v in event("heartbeat", BASE_TS).items() if k != "type"}),
-         "schema_violation", "`type` is missing"),
+        (
+            raw({k: v for k, v in event("heartbeat", BASE_TS).items() if k != "user_id"}),
+            "schema_violation",
+            "required field `user_id` is missing",
+        ),
+        (
+            raw({k: v for k, v in event("heartbeat", BASE_TS).items() if k != "type"}),
+            "schema_violation",
+            "`type` is missing",
+        ),
         (b'"just a string"', "not_object", "string"),
     ],
 )
@@ -194,7 +216,9 @@ def test_big_integers_in_extra_fields_do_not_change_the_verdict() -> None:
 
 
 def test_comment_text_length_counts_code_points() -> None:
-    assert not isinstance(decode(raw(event("comment", BASE_TS, text="😀" * 500)), "comment-events"), Rejection)
+    assert not isinstance(
+        decode(raw(event("comment", BASE_TS, text="😀" * 500)), "comment-events"), Rejection
+    )
 
 
 def test_defaults_and_ignored_extras() -> None:
@@ -237,12 +261,20 @@ def test_runtime_validator_agrees_with_the_schemas(doc: dict[str, Any], data: st
 def test_parity_on_hand_written_corner_cases() -> None:
     base = event("like", BASE_TS)
     corners = [
-        {**base, "ts": float(BASE_TS)}, {**base, "count": 1.0}, {**base, "room_id": "r1\n"},
-        {**base, "schema_version": 1.0}, {**base, "schema_version": True}, {**base, "count": True},
-        {**base, "type": "paid"}, {**event("enter", BASE_TS), "source": None}, {**base, "count": None},
-        {**event("heartbeat", BASE_TS), "count": "anything"}, {**event("paid", BASE_TS), "currency": "CN\n"},
+        {**base, "ts": float(BASE_TS)},
+        {**base, "count": 1.0},
+        {**base, "room_id": "r1\n"},
+        {**base, "schema_version": 1.0},
+        {**base, "schema_version": True},
+        {**base, "count": True},
+        {**base, "type": "paid"},
+        {**event("enter", BASE_TS), "source": None},
+        {**base, "count": None},
+        {**event("heartbeat", BASE_TS), "count": "anything"},
+        {**event("paid", BASE_TS), "currency": "CN\n"},
     ]
     for doc in corners:
         value = orjson.dumps(doc)
         assert (not isinstance(decode(value, "viewer-events"), Rejection)) == _schema_verdict(
-            value, "viewer-events"), doc
+            value, "viewer-events"
+        ), doc

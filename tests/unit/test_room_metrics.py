@@ -48,17 +48,28 @@ def test_leave_without_enter_changes_nothing_but_counts() -> None:
 
 
 def test_enter_twice_is_one_viewer_one_interval() -> None:
-    records = run([event("enter", BASE_TS, "a"), event("enter", BASE_TS + 5_000, "a"),
-                   event("leave", BASE_TS + 20_000, "a")], CONFIG)
+    records = run(
+        [
+            event("enter", BASE_TS, "a"),
+            event("enter", BASE_TS + 5_000, "a"),
+            event("leave", BASE_TS + 20_000, "a"),
+        ],
+        CONFIG,
+    )
     assert records[0]["enters"] == 2 and records[0]["viewers"] == 1 and records[0]["watch_seconds"] == 20.0
 
 
 def test_events_exactly_on_window_boundaries() -> None:
-    records = by_window(run([
-        event("heartbeat", BASE_TS + 59_999, "b"),  # last instant of window 0
-        event("enter", BASE_TS + 60_000, "a"),  # first instant of window 1
-        event("leave", BASE_TS + 120_000, "a"),  # first instant of window 2: a is absent there
-    ], CONFIG))
+    records = by_window(
+        run(
+            [
+                event("heartbeat", BASE_TS + 59_999, "b"),  # last instant of window 0
+                event("enter", BASE_TS + 60_000, "a"),  # first instant of window 1
+                event("leave", BASE_TS + 120_000, "a"),  # first instant of window 2: a is absent there
+            ],
+            CONFIG,
+        )
+    )
     assert records[0]["online"] == 1 and records[0]["watch_seconds"] == 0.001
     # b times out at 119_999: present at 119_998, absent at the window's last millisecond
     assert records[1]["online"] == 1 and records[1]["viewers"] == 2 and records[1]["online_peak"] == 2
@@ -67,8 +78,14 @@ def test_events_exactly_on_window_boundaries() -> None:
 
 
 def test_zero_length_interval_counts_nowhere() -> None:
-    records = run([event("enter", BASE_TS + 1_000, "a"), event("leave", BASE_TS + 1_000, "a"),
-                   event("enter", BASE_TS + 2_000, "b")], CONFIG)
+    records = run(
+        [
+            event("enter", BASE_TS + 1_000, "a"),
+            event("leave", BASE_TS + 1_000, "a"),
+            event("enter", BASE_TS + 2_000, "b"),
+        ],
+        CONFIG,
+    )
     first = records[0]
     assert first["viewers"] == 1 and first["online_peak"] == 1 and first["uv_total"] == 1
 
@@ -79,14 +96,19 @@ def test_empty_windows_between_activity_are_not_emitted() -> None:
 
 
 def test_order_paid_twice_counts_once_and_refund_later() -> None:
-    records = by_window(run([
-        event("enter", BASE_TS, "a"),
-        event("paid", BASE_TS + 1_000, "a", order_id="o1", amount_cents=5_000),
-        event("paid", BASE_TS + 2_000, "a", order_id="o1", amount_cents=5_000),  # retry, new event_id
-        event("paid", BASE_TS + 3_000, "a", order_id="o2", amount_cents=3_000),
-        event("refunded", BASE_TS + 70_000, "a", order_id="o1", amount_cents=2_000),
-        event("refunded", BASE_TS + 71_000, "a", order_id="o1", amount_cents=3_000),
-    ], CONFIG))
+    records = by_window(
+        run(
+            [
+                event("enter", BASE_TS, "a"),
+                event("paid", BASE_TS + 1_000, "a", order_id="o1", amount_cents=5_000),
+                event("paid", BASE_TS + 2_000, "a", order_id="o1", amount_cents=5_000),  # retry, new event_id
+                event("paid", BASE_TS + 3_000, "a", order_id="o2", amount_cents=3_000),
+                event("refunded", BASE_TS + 70_000, "a", order_id="o1", amount_cents=2_000),
+                event("refunded", BASE_TS + 71_000, "a", order_id="o1", amount_cents=3_000),
+            ],
+            CONFIG,
+        )
+    )
     assert records[0]["orders_paid"] == 2 and records[0]["gmv_cents"] == 8_000 and records[0]["buyers"] == 1
     assert records[0]["aov_cents"] == 4_000.0 and records[0]["gpm_cents"] == 8_000_000.0
     assert records[1]["orders_refunded"] == 1 and records[1]["refund_cents"] == 5_000
@@ -94,18 +116,29 @@ def test_order_paid_twice_counts_once_and_refund_later() -> None:
 
 
 def test_staff_comments_neither_mark_presence_nor_interact() -> None:
-    records = run([event("enter", BASE_TS, "v"), event("comment", BASE_TS + 1, "host1", role="host"),
-                   event("comment", BASE_TS + 2, "v")], CONFIG)
+    records = run(
+        [
+            event("enter", BASE_TS, "v"),
+            event("comment", BASE_TS + 1, "host1", role="host"),
+            event("comment", BASE_TS + 2, "v"),
+        ],
+        CONFIG,
+    )
     assert records[0]["comments"] == 1 and records[0]["commenters"] == 1
     assert records[0]["viewers"] == 1 and records[0]["interaction_rate"] == 1.0
 
 
 def test_funnel_rates() -> None:
-    records = run([
-        event("product_exposure", BASE_TS, "a"), event("product_exposure", BASE_TS, "b"),
-        event("product_click", BASE_TS + 1, "a"), event("product_click", BASE_TS + 2, "a"),
-        event("paid", BASE_TS + 3, "a", order_id="o9", amount_cents=100),
-    ], CONFIG)
+    records = run(
+        [
+            event("product_exposure", BASE_TS, "a"),
+            event("product_exposure", BASE_TS, "b"),
+            event("product_click", BASE_TS + 1, "a"),
+            event("product_click", BASE_TS + 2, "a"),
+            event("paid", BASE_TS + 3, "a", order_id="o9", amount_cents=100),
+        ],
+        CONFIG,
+    )
     r = records[0]
     assert (r["exposed_users"], r["clicks"], r["clickers"], r["ctr"]) == (2, 2, 1, 0.5)
     assert r["click_to_pay_rate"] == 1.0 and r["conversion_rate"] == 0.5
@@ -154,9 +187,12 @@ def reference(events: list[dict[str, Any]], size: int, timeout: int) -> list[dic
 
         candidates = {w} | {s for _, s, _ in overlapping if s > w}
         viewers = {u for u, _, _ in overlapping}
-        viewer_comments = [e for e in inside if e["type"] == "comment" and e.get("role", "viewer") == "viewer"]
+        viewer_comments = [
+            e for e in inside if e["type"] == "comment" and e.get("role", "viewer") == "viewer"
+        ]
         interacting = {e["user_id"] for e in inside if e["type"] in INTERACTING} | {
-            e["user_id"] for e in viewer_comments}
+            e["user_id"] for e in viewer_comments
+        }
         exposed = {e["user_id"] for e in inside if e["type"] == "product_exposure"}
         clickers = {e["user_id"] for e in inside if e["type"] == "product_click"}
         paid = [e for e in inside if e["type"] == "paid" and first_status[e["order_id"], "paid"] == id(e)]
@@ -172,39 +208,71 @@ def reference(events: list[dict[str, Any]], size: int, timeout: int) -> list[dic
         presence = sum(e - s for _, s, e in overlapping)
         if not viewers and not inside:
             continue
-        records.append({
-            "schema_version": 1, "room_id": "r1", "window_start": w, "window_end": end,
-            "online": online_at(end - 1), "online_peak": max(online_at(x) for x in candidates),
-            "online_avg": presence / size, "watch_seconds": presence / 1000, "viewers": len(viewers),
-            "uv_total": len({u for u, s, _ in spans if s < end}),
-            "enters": sum(1 for e in inside if e["type"] == "enter"),
-            "leaves": sum(1 for e in inside if e["type"] == "leave"),
-            "comments": len(viewer_comments), "commenters": len({e["user_id"] for e in viewer_comments}),
-            "likes": sum(e.get("count", 1) for e in inside if e["type"] == "like"),
-            "likers": len({e["user_id"] for e in inside if e["type"] == "like"}),
-            "shares": sum(1 for e in inside if e["type"] == "share"),
-            "follows": sum(1 for e in inside if e["type"] == "follow"),
-            "gifts": sum(1 for e in inside if e["type"] == "gift"),
-            "gift_value_cents": sum(e["value_cents"] for e in inside if e["type"] == "gift"),
-            "interacting_users": len(interacting), "interaction_rate": ratio(len(interacting), len(viewers)),
-            "exposed_users": len(exposed), "clicks": sum(1 for e in inside if e["type"] == "product_click"),
-            "clickers": len(clickers), "ctr": ratio(len(clickers), len(exposed)),
-            "orders_created": firsts("created"), "orders_paid": len(paid), "buyers": len(buyers),
-            "gmv_cents": gmv, "orders_refunded": firsts("refunded"),
-            "refund_cents": sum(e["amount_cents"] for e in inside if e["type"] == "refunded"),
-            "orders_cancelled": firsts("cancelled"),
-            "conversion_rate": ratio(len(buyers), len(viewers)),
-            "click_to_pay_rate": ratio(len(buyers), len(clickers)),
-            "gpm_cents": ratio(gmv * 1000, len(viewers)), "uv_value_cents": ratio(gmv, len(viewers)),
-            "aov_cents": ratio(gmv, len(paid)),
-        })
+        records.append(
+            {
+                "schema_version": 1,
+                "room_id": "r1",
+                "window_start": w,
+                "window_end": end,
+                "online": online_at(end - 1),
+                "online_peak": max(online_at(x) for x in candidates),
+                "online_avg": presence / size,
+                "watch_seconds": presence / 1000,
+                "viewers": len(viewers),
+                "uv_total": len({u for u, s, _ in spans if s < end}),
+                "enters": sum(1 for e in inside if e["type"] == "enter"),
+                "leaves": sum(1 for e in inside if e["type"] == "leave"),
+                "comments": len(viewer_comments),
+                "commenters": len({e["user_id"] for e in viewer_comments}),
+                "likes": sum(e.get("count", 1) for e in inside if e["type"] == "like"),
+                "likers": len({e["user_id"] for e in inside if e["type"] == "like"}),
+                "shares": sum(1 for e in inside if e["type"] == "share"),
+                "follows": sum(1 for e in inside if e["type"] == "follow"),
+                "gifts": sum(1 for e in inside if e["type"] == "gift"),
+                "gift_value_cents": sum(e["value_cents"] for e in inside if e["type"] == "gift"),
+                "interacting_users": len(interacting),
+                "interaction_rate": ratio(len(interacting), len(viewers)),
+                "exposed_users": len(exposed),
+                "clicks": sum(1 for e in inside if e["type"] == "product_click"),
+                "clickers": len(clickers),
+                "ctr": ratio(len(clickers), len(exposed)),
+                "orders_created": firsts("created"),
+                "orders_paid": len(paid),
+                "buyers": len(buyers),
+                "gmv_cents": gmv,
+                "orders_refunded": firsts("refunded"),
+                "refund_cents": sum(e["amount_cents"] for e in inside if e["type"] == "refunded"),
+                "orders_cancelled": firsts("cancelled"),
+                "conversion_rate": ratio(len(buyers), len(viewers)),
+                "click_to_pay_rate": ratio(len(buyers), len(clickers)),
+                "gpm_cents": ratio(gmv * 1000, len(viewers)),
+                "uv_value_cents": ratio(gmv, len(viewers)),
+                "aov_cents": ratio(gmv, len(paid)),
+            }
+        )
     return records
 
 
 SIZE, TIMEOUT, LATENESS = 1_000, 2_500, 400
 SMALL = CoreConfig(window_size=SIZE, allowed_lateness=LATENESS, presence_timeout=TIMEOUT)
-KINDS = ["enter", "enter", "leave", "leave", "heartbeat", "like", "share", "follow", "gift", "comment",
-         "product_exposure", "product_click", "created", "paid", "refunded", "cancelled"]
+KINDS = [
+    "enter",
+    "enter",
+    "leave",
+    "leave",
+    "heartbeat",
+    "like",
+    "share",
+    "follow",
+    "gift",
+    "comment",
+    "product_exposure",
+    "product_click",
+    "created",
+    "paid",
+    "refunded",
+    "cancelled",
+]
 
 
 @st.composite
@@ -222,7 +290,9 @@ def streams(draw: st.DrawFn) -> list[dict[str, Any]]:
         if kind == "like":
             extra["count"] = draw(st.integers(1, 5))
         if kind in {"created", "paid", "refunded", "cancelled"}:
-            extra.update(order_id=draw(st.sampled_from(["o1", "o2", "o3"])), amount_cents=draw(st.integers(0, 900)))
+            extra.update(
+                order_id=draw(st.sampled_from(["o1", "o2", "o3"])), amount_cents=draw(st.integers(0, 900))
+            )
         out.append(event(kind, ts, draw(st.sampled_from(["a", "b", "c", "d"])), **extra))
     return out
 

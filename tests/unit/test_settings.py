@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from liveflow.settings import SettingsError, load_settings, parse_duration_ms
@@ -5,7 +7,15 @@ from liveflow.settings import SettingsError, load_settings, parse_duration_ms
 
 @pytest.mark.parametrize(
     ("text", "millis"),
-    [("500ms", 500), ("5s", 5000), ("10m", 600_000), ("1h", 3_600_000), ("60", 60_000), ("1.5s", 1500), (2, 2000)],
+    [
+        ("500ms", 500),
+        ("5s", 5000),
+        ("10m", 600_000),
+        ("1h", 3_600_000),
+        ("60", 60_000),
+        ("1.5s", 1500),
+        (2, 2000),
+    ],
 )
 def test_durations_parse_to_milliseconds(text: object, millis: int) -> None:
     assert parse_duration_ms(text) == millis
@@ -13,7 +23,7 @@ def test_durations_parse_to_milliseconds(text: object, millis: int) -> None:
 
 @pytest.mark.parametrize("text", ["abc", "5 parsecs", "-1s", "0.0005s", "", True])
 def test_bad_durations_are_refused(text: object) -> None:
-    with pytest.raises(ValueError, match="duration|milliseconds"):
+    with pytest.raises(ValueError, match=r"duration|milliseconds"):
         parse_duration_ms(text)
 
 
@@ -88,10 +98,8 @@ def test_bad_secret_value_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None
     assert "LIVEFLOW_REDIS_URL" in str(info.value)
 
 
-def test_toml_file_is_read_and_env_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    from pathlib import Path
-
-    config = Path(str(tmp_path)) / "liveflow.toml"
+def test_toml_file_is_read_and_env_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "liveflow.toml"
     config.write_text('window_size = "30s"\npartitions = 8\n')
     monkeypatch.setenv("LIVEFLOW_CONFIG", str(config))
     monkeypatch.setenv("LIVEFLOW_PARTITIONS", "6")
