@@ -12,12 +12,14 @@ from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from agents.checkpointer import Checkpointer
 from liveflow.pipeline import Pipeline
 
 
 class PipelineCollector(Collector):
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, checkpointer: Checkpointer) -> None:
         self._pipeline = pipeline
+        self._checkpointer = checkpointer
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         events = CounterMetricFamily(
@@ -34,5 +36,5 @@ class PipelineCollector(Collector):
         yield rooms
 
 
-def register_pipeline_metrics(pipeline: Pipeline) -> None:
-    REGISTRY.register(PipelineCollector(pipeline))
+def register_pipeline_metrics(pipeline: Pipeline, checkpointer: Checkpointer) -> None:
+    REGISTRY.register(PipelineCollector(pipeline, checkpointer))

@@ -1,18 +1,22 @@
-"""The agent over the three input topics: feed every message to the core, ship its outputs.
+"""The agent over the three input topics: feed every message to the core, nothing else.
 
-Per message: one ``Pipeline.feed`` (no table write, no awaited send); derived records go to the producer
-buffer with ``send_soon``. Counters are read by the Prometheus collector at scrape time.
+Per message: one ``Pipeline.feed`` and one list append (no table write, no await). Outputs, checkpoints
+and acknowledgements belong to :mod:`agents.checkpointer`; counters are read at scrape time.
 """
 
 from __future__ import annotations
 
 import time
-import orjson
+from typing import Any, cast
+
+from faust import Stream
 from faust.types import StreamT
 
 from agents.app import app, settings
+from agents.checkpointer import Checkpointer
 from agents.metrics import register_pipeline_metrics
-from agents.topics import derived, inputs, logical_name
+from agents.tables import checkpoints
+from agents.topics import inputs, logical_name
 from liveflow.pipeline import CoreConfig, Pipeline
 
 pipeline = Pipeline(
@@ -23,22 +27,16 @@ pipeline = Pipeline(
         dedup_horizon=settings.dedup_horizon,
     )
 )
-register_pipeline_metrics(pipeline)
+checkpointer = Checkpointer(pipeline)
+register_pipeline_metrics(pipeline, checkpointer)
 
 
-def ship_outputs() -> None:
-    """Hand the pipeline's pending outputs to the producer buffer (no await)."""
-    for output in pipeline.take():
-        derived[output.topic].send_soon(
-            key=output.key.encode() if output.key is not None else None,
-            value=orjson.dumps(output.value),
-        )
-
-
-@app.agent(inputs, name="liveflow.rooms")
+@app.agent(inputs, name="liveflow.rooms", concurrency=1)
 async def process(stream: StreamT[bytes]) -> None:
-    feed = pipeline.feed
-    async for event in stream.events():
+    manual = cast(Stream, stream).noack()
+    checkpointer.stream = manual
+    feed, track = pipeline.feed, checkpointer.track
+    async for event in manual.events():
         message = event.message
         feed(
             message.value,
@@ -48,5 +46,24 @@ async def process(stream: StreamT[bytes]) -> None:
             offset=message.offset,
             received_at=time.time_ns() // 1_000_000,
         )
-        if pipeline.outputs:
-            ship_outputs()
+        track(event)
+
+
+@app.task
+async def checkpoint_loop() -> None:
+    await checkpointer.start()
+    try:
+        await checkpointer.run()
+    finally:
+        await checkpointer.stop()
+
+
+@checkpoints.on_recover
+async def restore_rooms() -> None:
+    await checkpointer.on_recovered()
+
+
+@app.on_partitions_revoked.connect
+async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    """faust sends (app, revoked partitions) after waiting for every consumed event to be acknowledged."""
+    await checkpointer.on_revoked()
