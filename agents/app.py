@@ -10,7 +10,6 @@ line naming it.
 from __future__ import annotations
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 
 from liveflow.kafka_config import ssl_context
 from liveflow.settings import Settings, SettingsError, load_settings
@@ -44,11 +43,12 @@ def create_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         web_bind=settings.web_host,
         producer_linger=0.005,
+        broker_session_timeout=settings.kafka_session_timeout / 1000,
+        broker_heartbeat_interval=settings.kafka_heartbeat_interval / 1000,
         stream_buffer_maxsize=8192,
         autodiscover=False,
         origin="agents",
     )
-    setup_prometheus_sensors(app, pattern="/metrics", name_prefix="liveflow_faust")
     return app
 
 
@@ -64,3 +64,4 @@ app = create_app(settings)
 
 # Register topics and agents on the app (import for side effects, after `app` exists).
 from agents import rooms as _rooms  # noqa: E402, F401
+from agents import web as _web  # noqa: E402, F401

@@ -32,6 +32,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from faust.types import EventT, StreamT
 
+from agents.aligner import Aligner
 from agents.app import app, settings
 from agents.tables import checkpoints
 from liveflow.checkpoint import Row, reassemble
@@ -41,11 +42,13 @@ from liveflow.topics import INPUT_TOPICS
 
 log = logging.getLogger(__name__)
 SHIP_INTERVAL = 0.2
+ALIGNMENT_GRACE_MS = 5_000
 
 
 class Checkpointer:
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, aligner: Aligner) -> None:
         self.pipeline = pipeline
+        self.aligner = aligner
         self.unacked: list[EventT] = []
         self.stream: StreamT[bytes] | None = None
         self.owned: set[int] = set()
@@ -78,10 +81,14 @@ class Checkpointer:
             await asyncio.sleep(SHIP_INTERVAL)
             if self.paused or self.producer is None:
                 continue
+            await self.aligner.release_stalled(ALIGNMENT_GRACE_MS)
             await self._send_outputs()
             if time.monotonic() - self.last_checkpoint >= interval:
                 evicted = self.pipeline.advance_idle(
-                    time.time_ns() // 1_000_000, settings.idle_timeout, settings.room_retention
+                    time.time_ns() // 1_000_000,
+                    settings.idle_timeout,
+                    settings.room_retention,
+                    self.aligner.is_live,
                 )
                 await self.checkpoint(evicted)
 
@@ -98,7 +105,6 @@ class Checkpointer:
                 await self.producer.flush()
                 for row in rows:
                     await self.producer.send(self._changelog, row.value, key=row.key, partition=row.partition)
-                    self._mirror(row)
                 await self.producer.flush()
             except Exception:
                 self.checkpoint_failures += 1
@@ -119,14 +125,6 @@ class Checkpointer:
         assert self.producer is not None
         await self.producer.send(topic, value, key=key.encode() if key is not None else None)
 
-    @staticmethod
-    def _mirror(row: Row) -> None:
-        """Keep the table's local view equal to what was written (faust reads it after recovery)."""
-        if row.value is None:
-            checkpoints.data.pop(row.key, None)
-        else:
-            checkpoints.data[row.key] = row.value
-
     # -- rebalances --------------------------------------------------------------------------------
     async def on_revoked(self) -> None:
         if self.producer is not None and not self.paused:
@@ -136,9 +134,11 @@ class Checkpointer:
     async def on_recovered(self) -> None:
         assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic in self._inputs}
         lost = self.owned - assigned
+        gained = assigned - self.owned
+        self.aligner.forget(lost | gained)
+        await self.aligner.start_partitions(gained)
         if lost:
             self.pipeline.drop_partitions(lost)
-        gained = assigned - self.owned
         if gained:
             self._restore(gained)
         self.owned = assigned

@@ -1,23 +1,27 @@
-"""The agent over the three input topics: feed every message to the core, nothing else.
+"""The agent over the three input topics: decode, align the topics in event time, feed the core.
 
-Per message: one ``Pipeline.feed`` and one list append (no table write, no await). Outputs, checkpoints
-and acknowledgements belong to :mod:`agents.checkpointer`; counters are read at scrape time.
+Per message: one decode, one merge push/release and one ``Pipeline.feed_decoded`` (no table write, no
+await). Outputs, checkpoints and acknowledgements belong to :mod:`agents.checkpointer`; counters are read
+at scrape time by :mod:`agents.metrics`.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterable
 from typing import Any, cast
 
 from faust import Stream
 from faust.types import StreamT
 
+from agents.aligner import Aligner, Pending
 from agents.app import app, settings
 from agents.checkpointer import Checkpointer
 from agents.metrics import register_pipeline_metrics
 from agents.tables import checkpoints
 from agents.topics import inputs, logical_name
+from liveflow.events import decode
 from liveflow.pipeline import CoreConfig, Pipeline
+from liveflow.topics import INPUT_TOPICS
 
 pipeline = Pipeline(
     CoreConfig(
@@ -27,7 +31,25 @@ pipeline = Pipeline(
         dedup_horizon=settings.dedup_horizon,
     )
 )
-checkpointer = Checkpointer(pipeline)
+
+
+def feed_released(items: Iterable[Pending]) -> None:
+    for event, result, received_at in items:
+        message = event.message
+        pipeline.feed_decoded(
+            result,
+            message.value or b"",
+            topic=logical_name[message.topic],
+            key=message.key,
+            partition=message.partition,
+            offset=message.offset,
+            received_at=received_at,
+        )
+        checkpointer.track(event)
+
+
+aligner = Aligner(app, {name: settings.topic(name) for name in INPUT_TOPICS}, feed_released)
+checkpointer = Checkpointer(pipeline, aligner)
 register_pipeline_metrics(pipeline, checkpointer)
 
 
@@ -35,18 +57,9 @@ register_pipeline_metrics(pipeline, checkpointer)
 async def process(stream: StreamT[bytes]) -> None:
     manual = cast(Stream, stream).noack()
     checkpointer.stream = manual
-    feed, track = pipeline.feed, checkpointer.track
     async for event in manual.events():
-        message = event.message
-        feed(
-            message.value,
-            topic=logical_name[message.topic],
-            key=message.key,
-            partition=message.partition,
-            offset=message.offset,
-            received_at=time.time_ns() // 1_000_000,
-        )
-        track(event)
+        topic = logical_name[event.message.topic]
+        aligner.push(topic, event, decode(event.message.value or b"", topic))
 
 
 @app.task

@@ -8,13 +8,12 @@ then turned back into rooms. Keys and values are raw bytes (see liveflow.checkpo
 
 from __future__ import annotations
 
-import faust
-
 from agents.app import app, settings
 
 checkpoints = app.Table(
     "room-checkpoints",
     partitions=settings.partitions,
-    schema=faust.Schema(key_serializer="raw", value_serializer="raw"),
+    key_type=bytes,
+    value_type=bytes,
     help="Room state checkpoints (liveflow.checkpoint rows), keyed by room id.",
 )

@@ -18,6 +18,7 @@ Invariants:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -106,9 +107,32 @@ class Pipeline:
         line: int | None = None,
     ) -> None:
         """Process one message; ``topic=None`` infers the topic from the event's ``type`` (replay)."""
+        self.feed_decoded(
+            decode(value, topic),
+            value,
+            topic=topic,
+            received_at=received_at,
+            key=key,
+            partition=partition,
+            offset=offset,
+            line=line,
+        )
+
+    def feed_decoded(
+        self,
+        result: Event | Rejection,
+        value: bytes,
+        *,
+        topic: str | None,
+        received_at: int,
+        key: bytes | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+        line: int | None = None,
+    ) -> None:
+        """:meth:`feed` for a message already decoded (the live driver decodes to align topics)."""
         if partition is not None and offset is not None and topic is not None:
             self.positions[topic, partition] = offset
-        result = decode(value, topic)
         if isinstance(result, Rejection):
             self._reject(result, value, topic, received_at, key, partition, offset, line, None)
             return
@@ -186,15 +210,19 @@ class Pipeline:
         out_key = event.room_id if event is not None else record["key"]
         self.outputs.append(Output(DEAD_LETTERS, out_key, record))
 
-    def advance_idle(self, now: int, idle_timeout: int, retention: int) -> list[Row]:
+    def advance_idle(
+        self, now: int, idle_timeout: int, retention: int, is_live: Callable[[int | None], bool]
+    ) -> list[Row]:
         """Live only: rooms silent for ``idle_timeout`` (wall clock) let event time run on with the wall
         clock, so trailing windows close after the stream stops; rooms with nothing open and silent for
-        ``retention`` are evicted (returns the tombstone rows of their checkpoints)."""
+        ``retention`` are evicted (returns the tombstone rows of their checkpoints). ``is_live(partition)``
+        must say whether the consumer is caught up on the room's partition: a room whose backlog is still
+        being read is not silent."""
         records = self._records
         evicted: list[Row] = []
         for room_id, room in list(self.rooms.items()):
             silent = now - room.last_arrival
-            if silent < idle_timeout:
+            if silent < idle_timeout or not is_live(room.partition):
                 continue
             if room.state.idle and not room.ingest.pending:
                 if silent >= retention:

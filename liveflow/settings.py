@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, le=10_000)
     replication_factor: int = Field(1, ge=1, le=32)
     app_id: str = Field("liveflow", pattern=r"^[A-Za-z0-9._-]{1,200}$")
+    kafka_session_timeout: DurationMs = Field(10_000, validate_default=False)  # 10s
+    kafka_heartbeat_interval: DurationMs = Field(1_000, validate_default=False)  # 1s
 
     # Redis
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
