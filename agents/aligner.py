@@ -2,8 +2,8 @@
 when a topic-partition is caught up (its last delivered offset is at the broker's high watermark).
 
 Layout: ``merge`` (buffered messages per input partition and topic), ``delivered[(topic, partition)]``
-(last offset handed to the merge since the partition was assigned), ``last_delivery`` (wall ms of that). Items are ``(event, decoded, arrival
-ms)``; released items go to ``sink`` in merged order.
+(last offset handed to the merge since the partition was assigned), ``last_delivery`` (its wall ms).
+Items are ``(event, decoded, arrival ms)``; released items go to ``sink`` in merged order.
 """
 
 from __future__ import annotations
@@ -66,7 +66,11 @@ class Aligner:
             unblocked = False
             for topic, queue in queues.items():
                 key = (topic, partition)
-                if queue or self.is_caught_up(topic, partition) or now - self.last_delivery.get(key, 0) < grace_ms:
+                if (
+                    queue
+                    or self.is_caught_up(topic, partition)
+                    or now - self.last_delivery.get(key, 0) < grace_ms
+                ):
                     continue
                 tp = TP(self._physical[topic], partition)
                 position = await self._app.consumer.position(tp)

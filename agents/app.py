@@ -31,7 +31,7 @@ def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | No
 
 
 def create_app(settings: Settings) -> faust.App:
-    app = faust.App(
+    return faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.broker_list],
         broker_credentials=broker_credentials(settings),
@@ -49,7 +49,6 @@ def create_app(settings: Settings) -> faust.App:
         autodiscover=False,
         origin="agents",
     )
-    return app
 
 
 def _settings_or_exit() -> Settings:
