@@ -96,6 +96,11 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Alerting and delivery
+    alerts_config: Path | None = Field(None, description="YAML/TOML/JSON rule thresholds (docs/alerts.md)")
+    alerts_language: Literal["zh", "en"] = "zh"
+    notify_config: Path | None = Field(None, description="notifier routing file (docs/alerts.md)")
+
     # Local development stack (liveflow dev up)
     dev_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "liveflow" / "dev")
     dev_kafka_port: int = Field(9092, ge=1, le=65535)

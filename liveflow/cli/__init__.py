@@ -12,9 +12,13 @@ import click
 
 from liveflow.cli.common import run_cli
 from liveflow.cli.dev import dev
+from liveflow.cli.notify import notifier_cmd
 from liveflow.cli.replay_cmd import replay_cmd
+from liveflow.cli.scan import scan
 from liveflow.cli.settings_cmd import settings_cmd
+from liveflow.cli.silence import silence
 from liveflow.cli.simulate import simulate
+from liveflow.cli.thresholds import thresholds
 from liveflow.cli.worker_cmd import worker_cmd
 
 
@@ -29,6 +33,10 @@ cli.add_command(settings_cmd)
 cli.add_command(simulate)
 cli.add_command(replay_cmd)
 cli.add_command(worker_cmd)
+cli.add_command(silence)
+cli.add_command(thresholds)
+cli.add_command(notifier_cmd)
+cli.add_command(scan)
 
 
 def main() -> None:

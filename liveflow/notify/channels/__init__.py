@@ -1,0 +1,31 @@
+"""Channel kinds by ``type`` name; :func:`build_channel` turns a checked spec into a channel."""
+
+from __future__ import annotations
+
+from liveflow.notify.channels.alertmanager import AlertmanagerChannel
+from liveflow.notify.channels.base import Channel
+from liveflow.notify.channels.dingtalk import DingTalkChannel
+from liveflow.notify.channels.feishu import FeishuChannel
+from liveflow.notify.channels.slack import SlackChannel
+from liveflow.notify.channels.webhook import WebhookChannel
+from liveflow.notify.channels.wecom import WeComChannel
+from liveflow.notify.config import ChannelSpec
+
+KINDS: dict[str, type[Channel]] = {
+    "webhook": WebhookChannel,
+    "slack": SlackChannel,
+    "dingtalk": DingTalkChannel,
+    "feishu": FeishuChannel,
+    "wecom": WeComChannel,
+    "alertmanager": AlertmanagerChannel,
+}
+
+
+def build_channel(spec: ChannelSpec, language: str, timezone: str) -> Channel:
+    return KINDS[spec.type](spec, language, timezone)
+
+
+def check_channels(spec_by_name: dict[str, ChannelSpec], language: str, timezone: str) -> None:
+    """Build every channel once, so a missing credential fails at start-up (NotifyConfigError)."""
+    for spec in spec_by_name.values():
+        build_channel(spec, language, timezone)

@@ -1,0 +1,29 @@
+"""Slack incoming webhook: ``POST <webhook url>`` with ``{"text": ..., "blocks": [header, section]}``.
+
+The URL is the credential. Slack allows about one message per second per webhook and answers 429 with
+``Retry-After`` beyond that; a section's text is limited to 3000 characters (kept under 2900 bytes here).
+"""
+
+from __future__ import annotations
+
+from liveflow.notify import render
+from liveflow.notify.channels.base import Channel, Record, Request, json_request
+
+HEADER_CHARS = 150
+
+
+class SlackChannel(Channel):
+    limits = ((1, 1.0),)
+    max_bytes = 2_900
+
+    def build(self, records: list[Record], now: float) -> Request:
+        title = render.title(records, self.language)
+        text = render.body(records, self.language, self.tz, self.max_bytes)
+        payload = {
+            "text": f"{title}\n{text}",
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": title[:HEADER_CHARS]}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            ],
+        }
+        return json_request(self.required("url"), payload)

@@ -1,0 +1,44 @@
+"""WeCom group robot (企业微信群机器人): ``POST .../webhook/send?key=K`` with markdown or text.
+
+The key is the credential (no signature). Limits: 20 messages a minute; markdown content <= 4096 bytes,
+text <= 2048 bytes. ``errcode`` 45009 (frequency limit) is retried after a minute; other non-zero codes are
+not retried.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from liveflow.notify import render
+from liveflow.notify.channels.base import OK, Channel, Outcome, Record, Request, error_code, json_request
+
+DEFAULT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+THROTTLED = 45009
+MARKDOWN_BYTES = 4096
+TEXT_BYTES = 2048
+
+
+class WeComChannel(Channel):
+    required_fields = ("key",)
+    limits = ((20, 60.0),)
+
+    def build(self, records: list[Record], now: float) -> Request:
+        base = self.optional("url") or DEFAULT_URL
+        url = f"{base}?{urlencode({'key': self.required('key')})}"
+        title = render.title(records, self.language)
+        if self.spec.options.get("msgtype", "markdown") == "text":
+            room = TEXT_BYTES - len(title.encode()) - 1
+            text = render.body(records, self.language, self.tz, room)
+            return json_request(url, {"msgtype": "text", "text": {"content": f"{title}\n{text}"}})
+        heading = f"**{title}**\n"
+        room = MARKDOWN_BYTES - len(heading.encode())
+        text = render.body(records, self.language, self.tz, room, markdown=True)
+        return json_request(url, {"msgtype": "markdown", "markdown": {"content": heading + text}})
+
+    def check_body(self, body: bytes) -> Outcome:
+        code, message = error_code(body, "errcode")
+        if code in (None, 0):
+            return OK
+        if code == THROTTLED:
+            return Outcome("throttled", f"errcode {code}: {message}", 60.0)
+        return Outcome("fail", f"errcode {code}: {message}")

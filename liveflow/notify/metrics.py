@@ -1,0 +1,36 @@
+"""Prometheus counters of the notifier, in units of alert records per channel.
+
+``liveflow_notifier_sent_total{channel}``: records delivered; ``..._failed_total{channel}``: records
+dead-lettered; ``..._throttled_total{channel}``: records whose delivery a rate limit delayed (ours or the
+service's 429 / rate-limit code; once per delay); ``liveflow_notifier_silenced_total``: records kept from
+every channel by a silence. Counters live in the registry given (the process's default one in production,
+a fresh one per test).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+
+class NotifierMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.sent = Counter(
+            "liveflow_notifier_sent", "Alert records delivered, per channel", ["channel"], registry=registry
+        )
+        self.failed = Counter(
+            "liveflow_notifier_failed",
+            "Alert records that could not be delivered (dead-lettered), per channel",
+            ["channel"],
+            registry=registry,
+        )
+        self.throttled = Counter(
+            "liveflow_notifier_throttled",
+            "Alert records delayed by a rate limit (client-side or the service's), per channel",
+            ["channel"],
+            registry=registry,
+        )
+        self.silenced = Counter(
+            "liveflow_notifier_silenced",
+            "Alert records not delivered because of a silence",
+            registry=registry,
+        )

@@ -1,0 +1,95 @@
+"""Human text of one or several alert records for chat channels (plain text or markdown), within a size.
+
+Layout of a message: a title (``LiveFlow`` + status/severity/rule/room for one record, a count for several),
+then one block per record: headline, the record's ``message``, start/end times in the configured timezone
+and, for banned words, the sample comments.
+
+Invariants: the title always contains ``LiveFlow`` (DingTalk robots with keyword security need a fixed
+word); :func:`body` never exceeds ``limit`` bytes of UTF-8: blocks that do not fit are replaced by a
+"N more" line, and a single oversized block is cut at a character boundary.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from liveflow.alerts.messages import RULE_NAMES, SEVERITY_NAMES, STATUS_NAMES
+
+Record = dict[str, Any]
+SAMPLE_CHARS = 60
+
+_MORE = {"zh": "……另有 {n} 条（完整记录见 alerts 主题）", "en": "... and {n} more (see the alerts topic)"}
+_MANY = {"zh": "LiveFlow {n} 条告警通知", "en": "LiveFlow: {n} alert notifications"}
+_START = {"zh": "开始", "en": "Started"}
+_END = {"zh": "结束", "en": "Ended"}
+_SILENCED_SAMPLE = {"zh": "样例", "en": "Sample"}
+
+
+def zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def headline(record: Record, language: str) -> str:
+    status = STATUS_NAMES[record["status"]][language]
+    severity = SEVERITY_NAMES[record["severity"]][language]
+    rule = RULE_NAMES.get(record["rule"], {}).get(language, record["rule"])
+    return f"[{status}·{severity}] {rule} {record['room_id']}"
+
+
+def title(records: list[Record], language: str) -> str:
+    if len(records) == 1:
+        return f"LiveFlow {headline(records[0], language)}"
+    return _MANY[language].format(n=len(records))
+
+
+def block(record: Record, language: str, tz: tzinfo, markdown: bool) -> str:
+    head = headline(record, language)
+    lines = [f"**{head}**" if markdown else head, str(record["message"])]
+    times = f"{_START[language]} {_clock(record['started_at'], tz)}"
+    if record.get("ended_at") is not None:
+        times += f" · {_END[language]} {_clock(record['ended_at'], tz)}"
+    lines.append(times)
+    for sample in record.get("samples") or []:
+        text = str(sample.get("text", ""))
+        text = text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "…"
+        prefix = "> " if markdown else "· "
+        lines.append(f"{prefix}{_SILENCED_SAMPLE[language]} {sample.get('user_id', '?')}: {text}")
+    return "\n".join(lines)
+
+
+def body(records: list[Record], language: str, tz: tzinfo, limit: int, *, markdown: bool = False) -> str:
+    """All records' blocks separated by blank lines, at most ``limit`` UTF-8 bytes."""
+    blocks = [block(record, language, tz, markdown) for record in records]
+    separator = "\n\n"
+    kept: list[str] = []
+    used = 0
+    for index, text in enumerate(blocks):
+        left_after = len(blocks) - index - 1
+        tail = (separator + _MORE[language].format(n=left_after)).encode() if left_after else b""
+        size = len(((separator if kept else "") + text).encode())
+        if used + size + len(tail) <= limit:
+            kept.append(text)
+            used += size
+            continue
+        more = separator + _MORE[language].format(n=len(blocks) - index)
+        if not kept:
+            return cut(text, limit - len(tail)) + tail.decode()
+        return separator.join(kept) + more
+    return separator.join(kept)
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes at a character boundary (with an ellipsis if cut)."""
+    raw = text.encode()
+    if len(raw) <= limit:
+        return text
+    return raw[: max(0, limit - 3)].decode("utf-8", errors="ignore") + "…"
+
+
+def _clock(ms: int, tz: tzinfo) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M:%S %Z")
