@@ -89,6 +89,14 @@ class Aligner:
             return False
         return all(self.is_caught_up(topic, partition) for topic in self._physical)
 
+    def positions(self) -> list[tuple[tuple[str, int], int, int | None]]:
+        """``((topic, partition), last delivered offset, high watermark)`` for every known input partition."""
+        highwater = self._app.consumer.highwater
+        return [
+            (key, offset, highwater(TP(self._physical[key[0]], key[1])))
+            for key, offset in sorted(self.delivered.items())
+        ]
+
     def forget(self, partitions: set[int]) -> None:
         """Partitions were reassigned: drop their buffers and positions."""
         self.merge.drop(partitions)

@@ -34,6 +34,13 @@ from faust.types import EventT, StreamT
 
 from agents.aligner import Aligner
 from agents.app import app, settings
+from agents.metrics import (
+    checkpoint_duration,
+    checkpoint_failures,
+    kafka_up,
+    rebalances,
+    records_published,
+)
 from agents.tables import checkpoints
 from liveflow.checkpoint import Row, reassemble
 from liveflow.kafka_config import aiokafka_kwargs
@@ -55,9 +62,7 @@ class Checkpointer:
         self.paused = False
         self.producer: AIOKafkaProducer | None = None
         self.last_checkpoint = 0.0
-        self.checkpoint_seconds: list[float] = []
         self.checkpoint_bytes = 0
-        self.checkpoint_failures = 0
         self._lock = asyncio.Lock()
         self._changelog = checkpoints.changelog_topic.get_topic_name()
         self._inputs = {settings.topic(name) for name in INPUT_TOPICS}
@@ -101,32 +106,38 @@ class Checkpointer:
             to_ack, self.unacked = self.unacked, []
             try:
                 for output in outputs:
-                    await self._send(settings.topic(output.topic), output.key, orjson.dumps(output.value))
+                    await self._send(output.topic, output.key, orjson.dumps(output.value))
                 await self.producer.flush()
                 for row in rows:
                     await self.producer.send(self._changelog, row.value, key=row.key, partition=row.partition)
                 await self.producer.flush()
             except Exception:
-                self.checkpoint_failures += 1
+                checkpoint_failures.inc()
+                kafka_up.set(0)
                 log.exception("checkpoint failed; events stay unacknowledged and will be consumed again")
                 raise
             if self.stream is not None:
                 for event in to_ack:
                     await self.stream.ack(event)
+            kafka_up.set(1)
             self.last_checkpoint = time.monotonic()
-            self.checkpoint_seconds.append(self.last_checkpoint - started)
+            checkpoint_duration.observe(self.last_checkpoint - started)
             self.checkpoint_bytes = sum(len(row.value or b"") for row in rows)
 
     async def _send_outputs(self) -> None:
         for output in self.pipeline.take():
-            await self._send(settings.topic(output.topic), output.key, orjson.dumps(output.value))
+            await self._send(output.topic, output.key, orjson.dumps(output.value))
 
-    async def _send(self, topic: str, key: str | None, value: bytes) -> None:
+    async def _send(self, logical_topic: str, key: str | None, value: bytes) -> None:
         assert self.producer is not None
-        await self.producer.send(topic, value, key=key.encode() if key is not None else None)
+        await self.producer.send(
+            settings.topic(logical_topic), value, key=key.encode() if key is not None else None
+        )
+        records_published.labels(logical_topic).inc()
 
     # -- rebalances --------------------------------------------------------------------------------
     async def on_revoked(self) -> None:
+        rebalances.inc()
         if self.producer is not None and not self.paused:
             await self.checkpoint()
         self.paused = True

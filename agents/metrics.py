@@ -1,40 +1,166 @@
-"""Prometheus exposition of the core's counters, read at scrape time (no per-event metric calls).
+"""Prometheus exposition of the worker, built at scrape time from the core's state (no per-event calls
+except the sampled latency histograms).
+
+Per-room series (label ``room_id``) cover rooms that received an event within ``metrics_room_idle``; at
+most ``metrics_room_cap`` of them (the largest by online count), the rest counted in
+``liveflow_rooms_overflow``. No user id or comment text is ever a label value.
 
 ``liveflow_events_total{topic, outcome}``: every consumed message ends in exactly one outcome
-(``accepted``, ``duplicate`` or a dead-letter code), so summing outcomes gives messages consumed.
+(``accepted``, ``duplicate``, ``restored`` or the dead-letter code), so the sum over outcomes is the number
+of messages consumed.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from prometheus_client import REGISTRY
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from agents.checkpointer import Checkpointer
-from liveflow.pipeline import Pipeline
+from liveflow.pipeline import Pipeline, Room
+from liveflow.settings import Settings
+
+if TYPE_CHECKING:
+    from agents.checkpointer import Checkpointer
+
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+LAG_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
+
+processing_latency = Histogram(
+    "liveflow_processing_latency_seconds",
+    "Arrival at the worker to applied to room state (sampled: one event in 64).",
+    buckets=LATENCY_BUCKETS,
+)
+event_time_lag = Histogram(
+    "liveflow_event_time_lag_seconds",
+    "Wall clock when applied minus the event's ts (sampled: one event in 64).",
+    buckets=LAG_BUCKETS,
+)
+checkpoint_duration = Histogram(
+    "liveflow_checkpoint_duration_seconds",
+    "Ship outputs, flush, write checkpoint rows, flush, acknowledge.",
+    buckets=LATENCY_BUCKETS,
+)
+checkpoint_failures = Counter(
+    "liveflow_checkpoint_failures", "Checkpoints that raised (events stay unacked)."
+)
+rebalances = Counter("liveflow_rebalances", "Partition revocations seen by this worker.")
+records_published = Counter("liveflow_records_published", "Derived records sent, by topic.", ["topic"])
+redis_up = Gauge("liveflow_redis_up", "1 when the last Redis snapshot write succeeded.")
+kafka_up = Gauge("liveflow_kafka_up", "1 when the last producer flush succeeded.")
+
+ROOM_GAUGES = {
+    "online": "Viewers present now.",
+    "online_peak": "Peak online in the current window.",
+    "viewers": "Distinct viewers in the current window.",
+    "uv_total": "Distinct viewers ever present (cumulative).",
+    "interaction_rate": "Interacting viewers / viewers, current window (absent when no viewers).",
+    "conversion_rate": "Buyers / viewers, current window (absent when no viewers).",
+    "online_avg": "Time-weighted mean online (ACU) of the last closed window.",
+}
+ROOM_COUNTERS = {
+    "gmv_cents": "GMV of paid orders, cents.",
+    "comments": "Viewer comments.",
+    "likes": "Likes (sum of like counts).",
+    "orders_paid": "Orders paid (once per order).",
+    "enters": "Enter events.",
+    "leaves": "Leave events.",
+    "product_exposures": "Product exposure events.",
+    "product_clicks": "Product click events.",
+}
 
 
 class PipelineCollector(Collector):
-    def __init__(self, pipeline: Pipeline, checkpointer: Checkpointer) -> None:
+    def __init__(self, pipeline: Pipeline, checkpointer: Checkpointer, settings: Settings) -> None:
         self._pipeline = pipeline
         self._checkpointer = checkpointer
+        self._settings = settings
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
+        pipeline = self._pipeline
         events = CounterMetricFamily(
             "liveflow_events",
-            "Messages consumed from the input topics, by topic and outcome (accepted, duplicate, or the "
-            "dead-letter code).",
+            "Messages consumed, by topic and outcome (accepted, duplicate, restored or a dead-letter code).",
             labels=["topic", "outcome"],
         )
-        for (topic, outcome), count in sorted(self._pipeline.counts.items()):
+        for (topic, outcome), count in sorted(pipeline.counts.items()):
             events.add_metric([topic, outcome], count)
         yield events
-        rooms = GaugeMetricFamily("liveflow_rooms_tracked", "Rooms with state held by this worker.")
-        rooms.add_metric([], len(self._pipeline.rooms))
-        yield rooms
+        yield _gauge("liveflow_rooms_tracked", "Rooms with state held by this worker.", len(pipeline.rooms))
+        yield from self._rooms()
+        yield from self._consumer()
+        checkpointer = self._checkpointer
+        yield _gauge(
+            "liveflow_checkpoint_bytes",
+            "Bytes written by the last checkpoint.",
+            checkpointer.checkpoint_bytes,
+        )
+        yield _gauge(
+            "liveflow_unacked_events",
+            "Events applied but not yet covered by a checkpoint.",
+            len(checkpointer.unacked),
+        )
+
+    def _rooms(self) -> Iterator[Metric]:
+        now = time.time_ns() // 1_000_000
+        horizon = now - self._settings.metrics_room_idle
+        active = [room for room in self._pipeline.rooms.values() if room.last_arrival >= horizon]
+        active.sort(key=lambda room: room.state.presence.online, reverse=True)
+        cap = self._settings.metrics_room_cap
+        exported: list[Room] = active[:cap]
+        gauges = {
+            name: GaugeMetricFamily(f"liveflow_room_{name}", text, labels=["room_id"])
+            for name, text in ROOM_GAUGES.items()
+        }
+        counters = {
+            name: CounterMetricFamily(f"liveflow_room_{name}", text, labels=["room_id"])
+            for name, text in ROOM_COUNTERS.items()
+        }
+        for room in exported:
+            room_id = room.state.room_id
+            view = room.state.live_view()
+            view["online_avg"] = view["last_window_online_avg"]
+            for name, family in gauges.items():
+                value = view[name]
+                if value is not None:
+                    family.add_metric([room_id], value)
+            totals = room.state.totals
+            for name, counter in counters.items():
+                counter.add_metric([room_id], getattr(totals, name))
+        yield from gauges.values()
+        yield from counters.values()
+        yield _gauge(
+            "liveflow_rooms_exported", "Rooms with per-room series in this exposition.", len(exported)
+        )
+        yield _gauge(
+            "liveflow_rooms_overflow",
+            "Active rooms left out by metrics_room_cap.",
+            len(active) - len(exported),
+        )
+
+    def _consumer(self) -> Iterator[Metric]:
+        lag = GaugeMetricFamily(
+            "liveflow_consumer_lag", "High watermark minus position.", labels=["topic", "partition"]
+        )
+        position = GaugeMetricFamily(
+            "liveflow_consumer_position", "Next offset to deliver.", labels=["topic", "partition"]
+        )
+        for (topic, partition), offset, highwater in self._checkpointer.aligner.positions():
+            position.add_metric([topic, str(partition)], offset + 1)
+            if highwater is not None:
+                lag.add_metric([topic, str(partition)], max(highwater - offset - 1, 0))
+        yield lag
+        yield position
 
 
-def register_pipeline_metrics(pipeline: Pipeline, checkpointer: Checkpointer) -> None:
-    REGISTRY.register(PipelineCollector(pipeline, checkpointer))
+def _gauge(name: str, text: str, value: float) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, text)
+    family.add_metric([], value)
+    return family
+
+
+def register_pipeline_metrics(pipeline: Pipeline, checkpointer: Checkpointer, settings: Settings) -> None:
+    REGISTRY.register(PipelineCollector(pipeline, checkpointer, settings))

@@ -7,6 +7,9 @@ at scrape time by :mod:`agents.metrics`.
 
 from __future__ import annotations
 
+import itertools
+import logging
+import time
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -16,10 +19,10 @@ from faust.types import StreamT
 from agents.aligner import Aligner, Pending
 from agents.app import app, settings
 from agents.checkpointer import Checkpointer
-from agents.metrics import register_pipeline_metrics
+from agents.metrics import event_time_lag, processing_latency, register_pipeline_metrics
 from agents.tables import checkpoints
 from agents.topics import inputs, logical_name
-from liveflow.events import decode
+from liveflow.events import Event, Rejection, decode
 from liveflow.pipeline import CoreConfig, Pipeline
 from liveflow.topics import INPUT_TOPICS
 
@@ -46,11 +49,25 @@ def feed_released(items: Iterable[Pending]) -> None:
             received_at=received_at,
         )
         checkpointer.track(event)
+        if not next(sample_counter) & SAMPLE_MASK:
+            observe_latency(received_at, result)
+
+
+log = logging.getLogger(__name__)
+SAMPLE_MASK = 63
+sample_counter = itertools.count()
+
+
+def observe_latency(received_at: int, result: Event | Rejection) -> None:
+    now = time.time_ns() // 1_000_000
+    processing_latency.observe((now - received_at) / 1000)
+    if not isinstance(result, Rejection):
+        event_time_lag.observe(max(now - result.ts, 0) / 1000)
 
 
 aligner = Aligner(app, {name: settings.topic(name) for name in INPUT_TOPICS}, feed_released)
 checkpointer = Checkpointer(pipeline, aligner)
-register_pipeline_metrics(pipeline, checkpointer)
+register_pipeline_metrics(pipeline, checkpointer, settings)
 
 
 @app.agent(inputs, name="liveflow.rooms", concurrency=1)
@@ -73,7 +90,13 @@ async def checkpoint_loop() -> None:
 
 @checkpoints.on_recover
 async def restore_rooms() -> None:
-    await checkpointer.on_recovered()
+    """faust runs recovery callbacks in futures whose exceptions nobody reads: a checkpoint that cannot be
+    restored stops the worker (running on without it would silently drop rooms' state)."""
+    try:
+        await checkpointer.on_recovered()
+    except Exception as exc:
+        log.exception("restoring rooms from checkpoints failed; stopping the worker")
+        await app.crash(exc)
 
 
 @app.on_partitions_revoked.connect

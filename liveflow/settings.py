@@ -96,6 +96,11 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Live view (Prometheus per-room series, Redis snapshots)
+    metrics_room_cap: int = Field(2000, ge=1, le=1_000_000)
+    metrics_room_idle: DurationMs = Field(300_000, validate_default=False)  # 5m
+    snapshot_ttl: DurationMs = Field(120_000, validate_default=False)  # 2m
+
     # Alerting and delivery
     alerts_config: Path | None = Field(None, description="YAML/TOML/JSON rule thresholds (docs/alerts.md)")
     alerts_language: Literal["zh", "en"] = "zh"

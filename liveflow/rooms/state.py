@@ -38,13 +38,14 @@ from liveflow.events import (
 )
 from liveflow.rooms.funnel import Funnel
 from liveflow.rooms.presence import Presence
+from liveflow.rooms.totals import Totals
 from liveflow.rooms.window import Window
 
 Record = dict[str, Any]
 
 
 class RoomState:
-    __slots__ = ("clock", "funnel", "presence", "room_id", "size", "window")
+    __slots__ = ("clock", "funnel", "last_closed", "presence", "room_id", "size", "totals", "window")
 
     def __init__(self, room_id: str, window_size: int, presence_timeout: int) -> None:
         self.room_id = room_id
@@ -53,6 +54,8 @@ class RoomState:
         self.funnel = Funnel()
         self.window: Window | None = None
         self.clock = -1
+        self.totals = Totals()
+        self.last_closed: Record | None = None
 
     # -- time ----------------------------------------------------------------------------------------
     def advance_to(self, t: int, out: list[Record]) -> None:
@@ -92,7 +95,9 @@ class RoomState:
         online = presence.online
         viewers = window.viewers(presence.last_seen, online)
         if viewers or window.events:
-            out.append(window.record(self.room_id, online, viewers, len(presence.uv)))
+            record = window.record(self.room_id, online, viewers, len(presence.uv))
+            self.last_closed = record
+            out.append(record)
         self.window = Window(window.end, self.size) if online else None
 
     def _open_window(self, t: int) -> Window:
@@ -112,6 +117,28 @@ class RoomState:
         """No open window and nobody present: the room holds only lifetime sets (uv, orders)."""
         return self.window is None and self.presence.online == 0
 
+    def live_view(self) -> dict[str, Any]:
+        """The open window so far, for dashboards between window closes (not a window record)."""
+        presence, window = self.presence, self.window
+        online = presence.online
+        viewers = window.viewers(presence.last_seen, online) if window is not None else 0
+        interacting = len(window.interacting) if window is not None else 0
+        buyers = len(window.buyers) if window is not None else 0
+        last = self.last_closed
+        return {
+            "online": online,
+            "online_peak": max(window.peak, online) if window is not None else online,
+            "viewers": viewers,
+            "uv_total": len(presence.uv),
+            "interaction_rate": interacting / viewers if viewers else None,
+            "conversion_rate": buyers / viewers if viewers else None,
+            "orders_paid": window.orders_paid if window is not None else 0,
+            "window_start": window.start if window is not None else None,
+            "last_window_online": last["online"] if last is not None else None,
+            "last_window_online_avg": last["online_avg"] if last is not None else None,
+            "event_ts": self.clock,
+        }
+
     # -- checkpoint ----------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         return {
@@ -119,6 +146,8 @@ class RoomState:
             "presence": self.presence.to_state(),
             "window": self.window.to_state() if self.window is not None else None,
             "funnel": self.funnel.to_state(),
+            "totals": self.totals.to_state(),
+            "last_closed": self.last_closed,
         }
 
     @classmethod
@@ -130,6 +159,8 @@ class RoomState:
         room.presence = Presence.from_state(presence_timeout, state["presence"])
         room.window = Window.from_state(state["window"]) if state["window"] is not None else None
         room.funnel = Funnel.from_state(state["funnel"])
+        room.totals = Totals.from_state(state["totals"])
+        room.last_closed = state["last_closed"]
         return room
 
     # -- events --------------------------------------------------------------------------------------
@@ -141,6 +172,7 @@ class RoomState:
         presence.tick(t)
         window = self._open_window(t)
         window.events += 1
+        self.totals.count(event)
         user = event.user_id
         match event:
             case Heartbeat():
@@ -192,6 +224,8 @@ class RoomState:
                     window.orders_paid += 1
                     window.buyers.add(user)
                     window.gmv_cents += amount
+                    self.totals.orders_paid += 1
+                    self.totals.gmv_cents += amount
             case OrderRefunded(order_id=order_id, amount_cents=amount):
                 window.refund_cents += amount
                 if self.funnel.first(order_id, "refunded"):
