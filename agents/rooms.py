@@ -22,18 +22,11 @@ from agents.checkpointer import Checkpointer
 from agents.metrics import event_time_lag, processing_latency, register_pipeline_metrics
 from agents.tables import checkpoints
 from agents.topics import inputs, logical_name
+from liveflow.core import build_pipeline
 from liveflow.events import Event, Rejection, decode
-from liveflow.pipeline import CoreConfig, Pipeline
 from liveflow.topics import INPUT_TOPICS
 
-pipeline = Pipeline(
-    CoreConfig(
-        window_size=settings.window_size,
-        allowed_lateness=settings.allowed_lateness,
-        presence_timeout=settings.presence_timeout,
-        dedup_horizon=settings.dedup_horizon,
-    )
-)
+pipeline = build_pipeline(settings)
 
 
 def feed_released(items: Iterable[Pending]) -> None:

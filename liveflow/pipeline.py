@@ -18,16 +18,19 @@ Invariants:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from liveflow.alerts.config import AlertConfig
+from liveflow.alerts.engine import AlertEngine
 from liveflow.checkpoint import CHECKPOINT_VERSION, Row, decode_blob, encode_blob, rows_for, tombstones_for
 from liveflow.deadletters import dead_letter
-from liveflow.events import EVENT_TOPIC, Event, Rejection, decode, event_type
+from liveflow.events import EVENT_TOPIC, Comment, Event, Rejection, decode, event_type
 from liveflow.ingest import Admission, RoomIngest
+from liveflow.moderation import Moderator, action
 from liveflow.rooms import RoomState
-from liveflow.topics import DEAD_LETTERS, ROOM_METRICS
+from liveflow.topics import ALERTS, DEAD_LETTERS, MODERATION_HITS, ROOM_METRICS
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,18 @@ class Output(NamedTuple):
 class Room:
     """A room's admission and metric state plus what the live driver needs to checkpoint it."""
 
-    __slots__ = ("chunks", "covered", "dirty", "generation", "ingest", "last_arrival", "partition", "state")
+    __slots__ = (
+        "alerts_state",
+        "chunks",
+        "covered",
+        "dirty",
+        "ended",
+        "generation",
+        "ingest",
+        "last_arrival",
+        "partition",
+        "state",
+    )
 
     def __init__(self, room_id: str, config: CoreConfig) -> None:
         self.ingest = RoomIngest(config.allowed_lateness, config.dedup_horizon)
@@ -60,8 +74,10 @@ class Room:
         self.generation = 0
         self.chunks = 0
         self.last_arrival = 0
+        self.ended = False
+        self.alerts_state: dict[str, Any] | None = None  # only between from_blob and Pipeline.restore
 
-    def to_blob(self) -> bytes:
+    def to_blob(self, alerts: dict[str, Any] | None) -> bytes:
         return encode_blob(
             {
                 "v": CHECKPOINT_VERSION,
@@ -70,6 +86,8 @@ class Room:
                 "covered": self.covered,
                 "ingest": self.ingest.to_state(),
                 "state": self.state.to_state(),
+                "ended": self.ended,
+                "alerts": alerts,
             }
         )
 
@@ -83,17 +101,50 @@ class Room:
         room.state = RoomState.from_state(
             document["room"], config.window_size, config.presence_timeout, document["state"]
         )
+        room.ended = document["ended"]
+        room.alerts_state = document["alerts"]
         return room
 
 
 class Pipeline:
-    def __init__(self, config: CoreConfig) -> None:
+    def __init__(
+        self,
+        config: CoreConfig,
+        *,
+        moderator: Moderator | None = None,
+        alerts: AlertConfig | None = None,
+        partition_of: Callable[[str], int] | None = None,
+    ) -> None:
+        """``moderator``: scans comments (None: no moderation); ``alerts``: rule configuration (None: no
+        alerting); ``partition_of``: the input partition of a room when messages carry none (replay), so
+        alert stream time is kept per partition exactly as live workers keep it."""
         self.config = config
         self.rooms: dict[str, Room] = {}
         self.outputs: list[Output] = []
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.moderation_counts: Counter[tuple[str, str]] = Counter()
         self._records: list[dict[str, Any]] = []
         self.positions: dict[tuple[str, int], int] = {}
+        self.moderator = moderator
+        self.lexicon_version = 0
+        self._alert_config = alerts
+        self._engines: dict[int | None, AlertEngine] = {}
+        self._stream_time: dict[int | None, int] = {}
+        self._partition_of = partition_of
+        self._hits: dict[str, dict[str, Any]] = {}  # event_id -> moderation record, admission to apply
+
+    def set_moderator(self, moderator: Moderator, version: int) -> None:
+        """Swap the lexicon (live hot reload); comments admitted from now on are scanned with it."""
+        self.moderator = moderator
+        self.lexicon_version = version
+
+    def alert_engine(self, partition: int | None) -> AlertEngine | None:
+        if self._alert_config is None:
+            return None
+        engine = self._engines.get(partition)
+        if engine is None:
+            engine = self._engines[partition] = AlertEngine(self._alert_config)
+        return engine
 
     def feed(
         self,
@@ -146,6 +197,8 @@ class Pipeline:
         room = self.rooms.get(result.room_id)
         if room is None:
             room = self.rooms[result.room_id] = Room(result.room_id, self.config)
+            if partition is None and self._partition_of is not None:
+                partition = self._partition_of(result.room_id)
             room.partition = partition
         elif offset is not None and offset <= room.covered.get(source, -1):
             self.counts[source, "restored"] += 1  # already in the state restored from a checkpoint
@@ -155,7 +208,12 @@ class Pipeline:
         verdict = room.ingest.admit(result)
         if verdict is Admission.ACCEPTED:
             self.counts[source, "accepted"] += 1
-            self._apply_released(room)
+            if isinstance(result, Comment) and self.moderator is not None:
+                self._moderate(result, room)
+            stream = self._stream_time.get(room.partition, -1)
+            if result.ts > stream:
+                self._stream_time[room.partition] = result.ts
+            self._run(room, room.ingest.release(), room.ingest.watermark)
         elif verdict is Admission.DUPLICATE:
             self.counts[source, "duplicate"] += 1
         else:
@@ -166,20 +224,76 @@ class Pipeline:
             )
             self._reject(late, value, source, received_at, key, partition, offset, line, result)
 
-    def _apply_released(self, room: Room) -> None:
-        records = self._records
-        state = room.state
-        for event in room.ingest.release():
-            state.apply(event, records)
-        state.advance_to(room.ingest.watermark, records)
-        if records:
-            self._emit_records()
+    def _moderate(self, comment: Comment, room: Room) -> None:
+        """Scan at admission, so hits go out without waiting for the reorder buffer."""
+        assert self.moderator is not None
+        hits = self.moderator.scan(comment.text)
+        if not hits:
+            return
+        record = {
+            "schema_version": 1,
+            "event_id": comment.event_id,
+            "room_id": comment.room_id,
+            "user_id": comment.user_id,
+            "ts": comment.ts,
+            "role": comment.role,
+            "text": comment.text,
+            "hits": [hit.as_dict() for hit in hits],
+            "action": action(hits),
+            "lexicon_version": self.lexicon_version,
+        }
+        self.outputs.append(Output(MODERATION_HITS, comment.room_id, record))
+        by_category = room.state.totals.moderation
+        for hit in hits:
+            self.moderation_counts[hit.category, hit.severity] += 1
+            by_category[hit.category] = by_category.get(hit.category, 0) + 1
+        if self._alert_config is not None:
+            self._hits[comment.event_id] = record
 
-    def _emit_records(self) -> None:
+    def _run(self, room: Room, events: Iterable[Event], until: int | None) -> None:
+        """Apply ``events`` (in event-time order) to the room, then advance it to ``until`` (None: close
+        everything, end of input); route window records, online samples, moderation hits and activity to
+        the alert engine of the room's partition."""
+        state, records = room.state, self._records
+        engine = self.alert_engine(room.partition)
+        room_id = state.room_id
+        for event in events:
+            room.ended = False
+            if engine is not None:
+                self._alerts(engine.on_room_activity(room_id, event.ts))
+            state.apply(event, records)
+            self._drain(state, engine)
+            if engine is not None:
+                hit = self._hits.pop(event.event_id, None) if isinstance(event, Comment) else None
+                if hit is not None:
+                    self._alerts(engine.on_moderation_hit(room_id, event.ts, hit))
+                self._alerts(engine.on_stream_time(self._stream_time.get(room.partition, event.ts)))
+        if until is None:
+            state.finish(records)
+        else:
+            state.advance_to(until, records)
+        self._drain(state, engine)
+        if engine is not None and state.idle and not room.ended:
+            room.ended = True
+            self._alerts(engine.on_room_end(room_id, state.clock))
+
+    def _drain(self, state: RoomState, engine: AlertEngine | None) -> None:
+        """Publish closed windows; feed them and the online samples to the alert engine."""
+        records, samples = self._records, state.samples
+        if engine is not None:
+            for at, online in samples:
+                self._alerts(engine.on_online_sample(state.room_id, at, online))
+        samples.clear()
         outputs = self.outputs
-        for record in self._records:
+        for record in records:
             outputs.append(Output(ROOM_METRICS, record["room_id"], record))
-        self._records.clear()
+            if engine is not None:
+                self._alerts(engine.on_window_closed(record))
+        records.clear()
+
+    def _alerts(self, alerts: list[dict[str, Any]]) -> None:
+        for alert in alerts:
+            self.outputs.append(Output(ALERTS, alert["room_id"], alert))
 
     def _reject(
         self,
@@ -218,7 +332,6 @@ class Pipeline:
         ``retention`` are evicted (returns the tombstone rows of their checkpoints). ``is_live(partition)``
         must say whether the consumer is caught up on the room's partition: a room whose backlog is still
         being read is not silent."""
-        records = self._records
         evicted: list[Row] = []
         for room_id, room in list(self.rooms.items()):
             silent = now - room.last_arrival
@@ -233,10 +346,7 @@ class Pipeline:
             bound = room.ingest.max_ts - self.config.allowed_lateness + silent
             if room.ingest.raise_floor(bound):
                 room.dirty = True
-                for event in room.ingest.release():
-                    room.state.apply(event, records)
-                room.state.advance_to(room.ingest.watermark, records)
-        self._emit_records()
+                self._run(room, room.ingest.release(), room.ingest.watermark)
         return evicted
 
     # -- checkpoints (live) ------------------------------------------------------------------------
@@ -244,6 +354,11 @@ class Pipeline:
         """Changelog rows for every room changed since the last checkpoint; marks them clean."""
         rows: list[Row] = []
         positions = self.positions
+        for engine in self._engines.values():
+            for room_id in engine.take_dirty():
+                changed = self.rooms.get(room_id)
+                if changed is not None:
+                    changed.dirty = True
         for room in self.rooms.values():
             if not room.dirty or room.partition is None:
                 continue
@@ -252,8 +367,10 @@ class Pipeline:
                 if owner == partition:
                     room.covered[topic] = offset
             room.generation += 1
+            room_engine = self.alert_engine(partition)
+            alerts = room_engine.room_snapshot(room.state.room_id) if room_engine is not None else None
             room_rows, room.chunks = rows_for(
-                room.state.room_id, partition, room.to_blob(), room.generation, room.chunks
+                room.state.room_id, partition, room.to_blob(alerts), room.generation, room.chunks
             )
             rows.extend(room_rows)
             room.dirty = False
@@ -264,22 +381,27 @@ class Pipeline:
         room = Room.from_blob(blob, self.config)
         room.generation, room.chunks = generation, chunks
         self.rooms[room_id] = room
+        engine = self.alert_engine(room.partition)
+        if engine is not None and room.alerts_state is not None:
+            engine.restore_room(room_id, room.alerts_state)
+        room.alerts_state = None
+        stream = self._stream_time.get(room.partition, -1)
+        self._stream_time[room.partition] = max(stream, room.ingest.max_ts)
 
     def drop_partitions(self, partitions: set[int]) -> None:
         """Forget rooms and positions of partitions this worker no longer owns."""
         for room_id in [r for r, room in self.rooms.items() if room.partition in partitions]:
+            engine = self._engines.get(self.rooms[room_id].partition)
+            if engine is not None:
+                engine.forget_room(room_id)
             del self.rooms[room_id]
         for position in [p for p in self.positions if p[1] in partitions]:
             del self.positions[position]
 
     def finish(self) -> None:
         """End of input: release every buffered event and close every window (replay)."""
-        records = self._records
         for room in self.rooms.values():
-            for event in room.ingest.release(bound=room.ingest.max_ts + 1):
-                room.state.apply(event, records)
-            room.state.finish(records)
-        self._emit_records()
+            self._run(room, room.ingest.release(bound=room.ingest.max_ts + 1), None)
 
     def take(self) -> list[Output]:
         """Hand the pending outputs to the driver."""

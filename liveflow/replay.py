@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from liveflow.pipeline import CoreConfig, Output, Pipeline
+from liveflow.pipeline import Output, Pipeline
 
 
 def read_lines(source: str) -> Iterator[bytes]:
@@ -41,9 +41,8 @@ def _strip(stream: Iterable[bytes]) -> Iterator[bytes]:
         yield raw.rstrip(b"\r\n")
 
 
-def replay(lines: Iterable[bytes], config: CoreConfig) -> Iterator[Output]:
-    """Feed every line through a fresh pipeline, yielding outputs as they are produced."""
-    pipeline = Pipeline(config)
+def replay(lines: Iterable[bytes], pipeline: Pipeline) -> Iterator[Output]:
+    """Feed every line through ``pipeline`` (fresh), yielding outputs as they are produced."""
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue

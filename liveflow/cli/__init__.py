@@ -19,6 +19,7 @@ from liveflow.cli.settings_cmd import settings_cmd
 from liveflow.cli.silence import silence
 from liveflow.cli.simulate import simulate
 from liveflow.cli.thresholds import thresholds
+from liveflow.cli.top import top
 from liveflow.cli.worker_cmd import worker_cmd
 
 
@@ -37,6 +38,7 @@ cli.add_command(silence)
 cli.add_command(thresholds)
 cli.add_command(notifier_cmd)
 cli.add_command(scan)
+cli.add_command(top)
 
 
 def main() -> None:

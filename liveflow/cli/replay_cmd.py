@@ -11,8 +11,9 @@ from typing import BinaryIO
 import click
 
 from liveflow.cli.common import UserError, settings_or_exit
-from liveflow.pipeline import CoreConfig
+from liveflow.core import build_pipeline, kafka_partition
 from liveflow.replay import encode_output, read_lines, replay
+from liveflow.settings import SettingsError
 
 
 @click.command("replay")
@@ -22,6 +23,11 @@ from liveflow.replay import encode_output, read_lines, replay
 @click.option("--allowed-lateness", help="Allowed lateness, e.g. 5s.")
 @click.option("--presence-timeout", help="Presence timeout, e.g. 60s.")
 @click.option("--dedup-horizon", help="Dedup horizon, e.g. 10m.")
+@click.option(
+    "--partitions",
+    type=int,
+    help="Input partitions the live topics have (alert stream time is per partition).",
+)
 def replay_cmd(
     input_path: str,
     output_path: str,
@@ -29,6 +35,7 @@ def replay_cmd(
     allowed_lateness: str | None,
     presence_timeout: str | None,
     dedup_horizon: str | None,
+    partitions: int | None,
 ) -> None:
     """Run the processing path over a JSON Lines file of events and print the derived records."""
     settings = settings_or_exit(
@@ -36,18 +43,17 @@ def replay_cmd(
         allowed_lateness=allowed_lateness,
         presence_timeout=presence_timeout,
         dedup_horizon=dedup_horizon,
+        partitions=partitions,
     )
-    config = CoreConfig(
-        window_size=settings.window_size,
-        allowed_lateness=settings.allowed_lateness,
-        presence_timeout=settings.presence_timeout,
-        dedup_horizon=settings.dedup_horizon,
-    )
+    try:
+        pipeline = build_pipeline(settings, partition_of=kafka_partition(settings.partitions))
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
     if input_path != "-" and not Path(input_path).is_file():
         raise UserError(f"replay: input file {input_path} does not exist or is not a file")
     out = sys.stdout.buffer if output_path == "-" else _open_output(output_path)
     try:
-        for output in replay(read_lines(input_path), config):
+        for output in replay(read_lines(input_path), pipeline):
             out.write(encode_output(output))
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise UserError(f"replay: cannot read {input_path}: {exc}") from None

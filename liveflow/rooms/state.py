@@ -12,7 +12,9 @@ Invariants:
 - the online count over ``[clock, next change)`` is constant; peaks are taken after all changes at an
   instant, so zero-length intervals never count;
 - a window is closed (its record returned) once, when time reaches its end; windows without presence or
-  events are skipped.
+  events are skipped;
+- ``samples`` receives ``(t, online)`` for every multiple ``t`` of ``SAMPLE_MS`` the clock passes while the
+  room has an open window (online at that instant, after all changes at it); the caller drains it.
 """
 
 from __future__ import annotations
@@ -42,10 +44,22 @@ from liveflow.rooms.totals import Totals
 from liveflow.rooms.window import Window
 
 Record = dict[str, Any]
+SAMPLE_MS = 5_000  # online-count samples for the concurrency_drop rule, in event time
 
 
 class RoomState:
-    __slots__ = ("clock", "funnel", "last_closed", "presence", "room_id", "size", "totals", "window")
+    __slots__ = (
+        "clock",
+        "funnel",
+        "last_closed",
+        "next_sample",
+        "presence",
+        "room_id",
+        "samples",
+        "size",
+        "totals",
+        "window",
+    )
 
     def __init__(self, room_id: str, window_size: int, presence_timeout: int) -> None:
         self.room_id = room_id
@@ -56,6 +70,8 @@ class RoomState:
         self.clock = -1
         self.totals = Totals()
         self.last_closed: Record | None = None
+        self.samples: list[tuple[int, int]] = []
+        self.next_sample = 0
 
     # -- time ----------------------------------------------------------------------------------------
     def advance_to(self, t: int, out: list[Record]) -> None:
@@ -84,9 +100,17 @@ class RoomState:
         window = self.window
         if window is not None:
             online = self.presence.online
+            if self.next_sample < t:
+                self._sample(t, online)
             window.peak = max(window.peak, online)
             window.presence_ms += online * (t - self.clock)
         self.clock = t
+
+    def _sample(self, t: int, online: int) -> None:
+        """Online samples at every multiple of SAMPLE_MS in ``[clock, t)`` (online is constant there)."""
+        first = max(self.next_sample, self.clock + (-self.clock) % SAMPLE_MS)
+        self.samples.extend((at, online) for at in range(first, t, SAMPLE_MS))
+        self.next_sample = first + ((t - first + SAMPLE_MS - 1) // SAMPLE_MS) * SAMPLE_MS
 
     def _close(self, out: list[Record]) -> None:
         window = self.window
@@ -148,6 +172,7 @@ class RoomState:
             "funnel": self.funnel.to_state(),
             "totals": self.totals.to_state(),
             "last_closed": self.last_closed,
+            "next_sample": self.next_sample,
         }
 
     @classmethod
@@ -161,6 +186,7 @@ class RoomState:
         room.funnel = Funnel.from_state(state["funnel"])
         room.totals = Totals.from_state(state["totals"])
         room.last_closed = state["last_closed"]
+        room.next_sample = state["next_sample"]
         return room
 
     # -- events --------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Room-lifetime counters behind the Prometheus counters (GMV, comments, likes, orders, funnel events).
 
-Layout: one integer per counter. Invariant: counters only grow while the room's state lives (they are
-checkpointed with it, so a restart does not reset them; a room evicted after ``room_retention`` starts
-again from zero, which Prometheus treats as a counter reset).
+Layout: one integer per counter, and ``moderation``: hits by category.
+Invariant: counters only grow while the room's state lives (they are checkpointed with it, so a restart
+does not reset them; a room evicted after ``room_retention`` starts again from zero, which Prometheus
+treats as a counter reset).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ COUNTERS = (
 
 
 class Totals:
-    __slots__ = COUNTERS
+    __slots__ = (*COUNTERS, "moderation")
 
     def __init__(self) -> None:
         self.gmv_cents = 0
@@ -35,6 +36,7 @@ class Totals:
         self.leaves = 0
         self.product_exposures = 0
         self.product_clicks = 0
+        self.moderation: dict[str, int] = {}  # hits by category
 
     def count(self, event: Event) -> None:
         """Count one applied event (paid orders and GMV are counted by the funnel, once per order)."""
@@ -52,12 +54,15 @@ class Totals:
             case ProductClick():
                 self.product_clicks += 1
 
-    def to_state(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in COUNTERS}
+    def to_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {name: getattr(self, name) for name in COUNTERS}
+        state["moderation"] = self.moderation
+        return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Totals:
         totals = cls()
         for name in COUNTERS:
             setattr(totals, name, int(state[name]))
+        totals.moderation = dict(state["moderation"])
         return totals

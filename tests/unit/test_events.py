@@ -87,7 +87,7 @@ def _drop_field(doc: dict[str, Any], data: st.DataObject) -> bytes:
 def _bad_type_value(doc: dict[str, Any], data: st.DataObject) -> bytes:
     field = data.draw(st.sampled_from(["event_id", "room_id", "ts", "user_id"]))
     doc[field] = data.draw(
-        st.one_of(st.none(), st.booleans(), st.lists(st.integers(), max_size=2))
+        st.one_of(st.none(), st.booleans(), st.lists(st.integers(-(2**63), 2**63 - 1), max_size=2))
         if field != "ts"
         else st.one_of(st.text(max_size=5), st.floats(allow_nan=False, allow_infinity=False), st.booleans())
     )
@@ -97,7 +97,7 @@ def _bad_type_value(doc: dict[str, Any], data: st.DataObject) -> bytes:
 def _out_of_range(doc: dict[str, Any], data: st.DataObject) -> bytes:
     choice = data.draw(st.sampled_from(["ts_low", "ts_high", "event_id", "room_id", "user_id"]))
     if choice == "ts_low":
-        doc["ts"] = data.draw(st.integers(max_value=TS_MIN - 1))
+        doc["ts"] = data.draw(st.integers(min_value=-(2**63), max_value=TS_MIN - 1))
     elif choice == "ts_high":
         doc["ts"] = data.draw(st.integers(min_value=TS_MAX + 1, max_value=2**63 - 1))
     elif choice == "room_id":

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveflow.pipeline import CoreConfig
+from liveflow.pipeline import CoreConfig, Pipeline
 from liveflow.replay import replay
 from tests.factories import BASE_TS, event, raw
 
@@ -18,7 +18,7 @@ INTERACTING = {"like", "share", "follow", "gift"}
 
 
 def run(events: list[dict[str, Any]], config: CoreConfig) -> list[dict[str, Any]]:
-    outputs = list(replay((raw(e) for e in events), config))
+    outputs = list(replay((raw(e) for e in events), Pipeline(config)))
     assert all(o.topic == "room-metrics" for o in outputs), [o for o in outputs if o.topic != "room-metrics"]
     return [o.value for o in outputs]
 

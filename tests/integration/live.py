@@ -1,0 +1,180 @@
+"""Shared machinery for tests against the real stack: the session stack, worker subprocesses, producing
+and reading topics. Nothing here is mocked: Kafka, Redis and the worker are real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from liveflow.devstack.process import free_port
+from liveflow.devstack.topics import ensure_topics
+from liveflow.kafka_config import aiokafka_kwargs
+from liveflow.settings import Settings
+
+LIVEFLOW = str(Path(sys.executable).with_name("liveflow"))
+
+
+@dataclass
+class Deployment:
+    """One isolated deployment on the shared broker: its own topic prefix and consumer group."""
+
+    settings: Settings
+    env: dict[str, str]
+    tmp: Path
+    workers: list[Worker] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, brokers: str, redis_url: str, tmp: Path, **overrides: Any) -> Deployment:
+        name = f"t{uuid.uuid4().hex[:8]}"
+        values: dict[str, str] = {
+            "LIVEFLOW_BROKERS": brokers,
+            "LIVEFLOW_REDIS_URL": redis_url,
+            "LIVEFLOW_TOPIC_PREFIX": f"{name}.",
+            "LIVEFLOW_APP_ID": name,
+            "LIVEFLOW_PARTITIONS": "4",
+            "LIVEFLOW_LOG_LEVEL": "INFO",
+        }
+        values.update({f"LIVEFLOW_{key.upper()}": str(value) for key, value in overrides.items()})
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEFLOW_")}
+        env.update(values)
+        settings = Settings(**{key.removeprefix("LIVEFLOW_").lower(): value for key, value in values.items()})
+        asyncio.run(ensure_topics(settings))
+        return cls(settings, env, tmp)
+
+    def start_worker(self) -> Worker:
+        worker = Worker.start(self.env, self.tmp / f"worker-{len(self.workers)}")
+        self.workers.append(worker)
+        return worker
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.kill()
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @classmethod
+    def start(cls, env: dict[str, str], workdir: Path) -> Worker:
+        workdir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        log = workdir / f"worker-{port}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [LIVEFLOW, "worker"],
+                cwd=workdir,
+                env={**env, "LIVEFLOW_WEB_PORT": str(port)},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        worker = cls(process, port, log)
+        worker.wait_ready()
+        return worker
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.tail()}")
+            if b"[^Worker]: Ready" in self.log.read_bytes():
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"worker not ready after {timeout} s:\n{self.tail()}")
+
+    def metrics(self) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        families: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                families.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+        return families
+
+    def consumed(self) -> float:
+        """Messages consumed so far (sum over topics and outcomes of liveflow_events_total)."""
+        try:
+            return sum(self.metrics().get("liveflow_events_total", {}).values())
+        except OSError:
+            return 0.0
+
+    def terminate(self, timeout: float = 30) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+async def produce(settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]]) -> int:
+    """Send (logical topic, key, value) in order and wait for every acknowledgement."""
+    producer = AIOKafkaProducer(**aiokafka_kwargs(settings), linger_ms=5, acks="all")
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(settings.topic(topic), value, key=key) for topic, key, value in messages
+        ]
+        await producer.flush()
+        for future in futures:
+            await future
+        return len(futures)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(settings: Settings, logical: str) -> list[tuple[bytes | None, bytes]]:
+    """Every record currently in a topic, from the beginning, as (key, value)."""
+    consumer = AIOKafkaConsumer(**aiokafka_kwargs(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        name = settings.topic(logical)
+        tps = [TopicPartition(name, p) for p in range(settings.partitions)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        starts = await consumer.beginning_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        next_offset = dict(starts)
+        records: list[tuple[bytes | None, bytes]] = []
+        while any(next_offset[tp] < ends[tp] for tp in tps):
+            batch = await consumer.getmany(timeout_ms=1000)
+            for tp, items in batch.items():
+                records.extend((item.key, item.value) for item in items if item.offset < ends[tp])
+                if items:
+                    next_offset[tp] = items[-1].offset + 1
+        return records
+    finally:
+        await consumer.stop()
+
+
+def values(records: list[tuple[bytes | None, bytes]]) -> list[dict[str, Any]]:
+    return [orjson.loads(value) for _, value in records]

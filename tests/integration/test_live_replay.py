@@ -1,0 +1,152 @@
+"""The live worker equals `liveflow replay` on the same simulated traffic: uninterrupted, killed with
+SIGKILL mid-stream and restarted, and split across two workers of one consumer group."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from liveflow.core import build_pipeline, kafka_partition
+from liveflow.replay import replay
+from liveflow.settings import Settings
+from liveflow.simulate import FILE_START_TS, Record, Scenario, SimConfig, Simulation
+from tests.conftest import Stack
+from tests.integration.live import Deployment, Worker, produce, read_topic, values, wait_for
+
+pytestmark = pytest.mark.integration
+
+SENTINEL_TS = FILE_START_TS + 3_600_000
+Key = tuple[str, int]
+
+
+def traffic() -> list[Record]:
+    """Two simulated minutes, then one far-future event per room so every earlier window closes live."""
+    simulation = Simulation(
+        SimConfig(
+            start_ms=FILE_START_TS,
+            seed=5,
+            rate=1_500,
+            duration_ms=120_000,
+            rooms=6,
+            scenarios=(Scenario("drop", 50_000, room_id="room-0001"),),
+        )
+    )
+    records = list(simulation.records())
+    rooms = sorted({r.key.decode() for r in records if r.key})
+    for room in rooms:
+        value = orjson.dumps(
+            {
+                "event_id": f"end-{room}",
+                "room_id": room,
+                "type": "leave",
+                "ts": SENTINEL_TS,
+                "user_id": "sentinel",
+            }
+        )
+        records.append(Record("viewer-events", room.encode(), value, records[-1].send_ms, "sentinel"))
+    return records
+
+
+@pytest.fixture(scope="module")
+def expected() -> tuple[list[Record], dict[Key, dict[str, Any]]]:
+    records = traffic()
+    outputs = replay((r.value for r in records), build_pipeline(Settings(), partition_of=kafka_partition(4)))
+    windows = {
+        (o.value["room_id"], o.value["window_start"]): o.value
+        for o in outputs
+        if o.topic == "room-metrics" and o.value["window_end"] <= SENTINEL_TS
+    }
+    return records, windows
+
+
+@pytest.fixture
+def deployment(live_stack: Stack, tmp_path: Path) -> Iterator[Deployment]:
+    deployment = Deployment.create(live_stack.brokers, live_stack.redis_url, tmp_path)
+    yield deployment
+    deployment.stop()
+
+
+def live_windows(deployment: Deployment) -> tuple[dict[Key, dict[str, Any]], list[str]]:
+    """Distinct room-metrics records on the topic, and any window re-emitted with different values."""
+    seen: dict[Key, dict[str, Any]] = {}
+    conflicts = []
+    for record in values(asyncio.run(read_topic(deployment.settings, "room-metrics"))):
+        key = (record["room_id"], record["window_start"])
+        if seen.setdefault(key, record) != record:
+            conflicts.append(f"{key}: {record} != {seen[key]}")
+    return seen, conflicts
+
+
+def assert_equal_to_replay(deployment: Deployment, expected: dict[Key, dict[str, Any]]) -> None:
+    def complete() -> bool:
+        return set(expected) <= set(live_windows(deployment)[0])
+
+    wait_for(complete, 240, f"all {len(expected)} windows on room-metrics", interval=2)
+    live, conflicts = live_windows(deployment)
+    assert conflicts == []
+    live = {key: record for key, record in live.items() if record["window_end"] <= SENTINEL_TS}
+    differing = [key for key in expected if live[key] != expected[key]]
+    assert differing == [], {key: (live[key], expected[key]) for key in differing[:2]}
+    assert set(live) == set(expected)
+
+
+def test_live_equals_replay_after_backlog(
+    deployment: Deployment, expected: tuple[list[Record], dict[Key, dict[str, Any]]]
+) -> None:
+    records, windows = expected
+    asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value) for r in records)))
+    deployment.start_worker()  # the whole stream is a backlog: the worst case for topic alignment
+    assert_equal_to_replay(deployment, windows)
+
+
+def test_kill_9_mid_stream_and_restart_gives_identical_records(
+    deployment: Deployment, expected: tuple[list[Record], dict[Key, dict[str, Any]]]
+) -> None:
+    records, windows = expected
+    asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value) for r in records)))
+    total = len(records)
+    for fraction in (0.2, 0.5, 0.8):
+        worker = deployment.start_worker()
+        # SIGKILL somewhere after a checkpoint: part of the work is covered, part must be redone
+        target = fraction * total
+        wait_for(lambda w=worker, n=target: _delivered(w) >= n, 180, f"{fraction:.0%} consumed")
+        worker.kill()
+    deployment.start_worker()
+    assert_equal_to_replay(deployment, windows)
+
+
+def test_two_workers_share_the_rooms(
+    deployment: Deployment, expected: tuple[list[Record], dict[Key, dict[str, Any]]]
+) -> None:
+    records, windows = expected
+    first = deployment.start_worker()
+    second = deployment.start_worker()
+    wait_for(lambda: _partitions(first) and _partitions(second), 60, "both workers assigned")
+    started = time.monotonic()
+    asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value) for r in records)))
+    assert_equal_to_replay(deployment, windows)
+    assert _rooms(first) > 0 and _rooms(second) > 0, "one worker held every room"
+    assert _rooms(first) + _rooms(second) == 6
+    assert time.monotonic() - started < 240
+
+
+def _delivered(worker: Worker) -> float:
+    """Messages of the input topics delivered so far by the group (next offsets, summed)."""
+    try:
+        return sum(worker.metrics().get("liveflow_consumer_position", {}).values())
+    except OSError:
+        return 0.0
+
+
+def _partitions(worker: Worker) -> bool:
+    return bool(worker.metrics().get("liveflow_consumer_position"))
+
+
+def _rooms(worker: Worker) -> float:
+    return sum(worker.metrics()["liveflow_rooms_tracked"].values())

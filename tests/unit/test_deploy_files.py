@@ -1,0 +1,319 @@
+"""The deployment files: Prometheus config and rules (promtool, unit tests for every alert), Alertmanager
+(amtool), Grafana provisioning and the generated dashboards, the notifier example, docker-compose.yml.
+
+promtool and amtool are run for real; a missing one fails with the package to install (never skipped).
+Whether every dashboard query returns data is tests/integration/test_dashboards.py's job.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from liveflow.notify.config import load_config
+from liveflow.settings import Settings
+from liveflow.simulate import FILE_START_TS, Scenario, SimConfig
+from liveflow.topics import ALL_TOPICS
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+PROMETHEUS = DEPLOY / "prometheus"
+DASHBOARDS = DEPLOY / "grafana" / "dashboards"
+COMPOSE = ROOT / "docker-compose.yml"
+KNOWN_VARIABLES = {"room_id", "__rate_interval", "__range", "__interval"}
+
+
+def tool(name: str, package: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} not found on PATH: install it, e.g. apt-get install -y {package}", pytrace=False)
+    return found
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """Every dict and list inside ``node`` (``node`` included), depth first."""
+    yield node
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    for child in children:
+        yield from walk(child)
+
+
+def dashboard_exprs() -> dict[str, list[str]]:
+    """``{file name: [PromQL of every target and annotation]}``."""
+    return {
+        path.name: [
+            item["expr"]
+            for item in walk(json.loads(path.read_text()))
+            if isinstance(item, dict) and "expr" in item
+        ]
+        for path in sorted(DASHBOARDS.glob("*.json"))
+    }
+
+
+def generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("grafana_generate", DEPLOY / "grafana" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- Prometheus ----------------------------------------------------------------------------------------
+def test_promtool_accepts_the_config_and_the_rule_files() -> None:
+    promtool = tool("promtool", "prometheus")
+
+    config = run(promtool, "check", "config", str(PROMETHEUS / "prometheus.yml"))
+    rules = run(promtool, "check", "rules", *map(str, sorted(PROMETHEUS.glob("*.rules.yml"))))
+
+    assert config.returncode == 0, config.stdout + config.stderr
+    assert rules.returncode == 0, rules.stdout + rules.stderr
+    assert "SUCCESS: 2 rule files found" in config.stdout
+
+
+def test_promtool_unit_tests_pass() -> None:
+    promtool = tool("promtool", "prometheus")
+    tests = sorted(map(str, (PROMETHEUS / "tests").glob("*.yml")))
+
+    result = run(promtool, "test", "rules", *tests)
+
+    assert len(tests) == 2
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_pipeline_alert_is_tested_firing_and_silent() -> None:
+    alerts = {
+        rule["alert"]
+        for group in load_yaml(PROMETHEUS / "pipeline.rules.yml")["groups"]
+        for rule in group["rules"]
+    }
+    cases = [
+        case
+        for test in load_yaml(PROMETHEUS / "tests" / "pipeline.rules.test.yml")["tests"]
+        for case in test.get("alert_rule_test", [])
+    ]
+
+    fired = {case["alertname"] for case in cases if case["exp_alerts"]}
+    silent = {case["alertname"] for case in cases if not case["exp_alerts"]}
+
+    assert alerts == fired == silent
+    assert {"LiveFlowWorkerDown", "LiveFlowConsumerLagGrowing", "LiveFlowDeadLetterRateHigh"} <= alerts
+    assert {"LiveFlowCheckpointFailing", "LiveFlowRedisDown", "LiveFlowKafkaDown"} <= alerts
+
+
+def test_the_rule_files_in_the_config_exist_and_jobs_match_the_compose_services() -> None:
+    config = load_yaml(PROMETHEUS / "prometheus.yml")
+    compose = load_yaml(COMPOSE)
+    targets = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
+
+    assert all((PROMETHEUS / name).is_file() for name in config["rule_files"])
+    assert targets["liveflow-worker"] == [
+        f"worker:{compose['services']['worker']['environment']['LIVEFLOW_WEB_PORT']}"
+    ]
+    notifier = load_config(DEPLOY / "notify" / "notify.yml")
+    assert targets["liveflow-notifier"] == [f"notifier:{notifier.metrics_port}"]
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+
+
+def test_every_recording_rule_is_used_by_a_dashboard_and_every_used_one_exists() -> None:
+    recorded = {
+        rule["record"]
+        for group in load_yaml(PROMETHEUS / "recording.rules.yml")["groups"]
+        for rule in group["rules"]
+    }
+    used = {
+        name
+        for exprs in dashboard_exprs().values()
+        for expr in exprs
+        for name in re.findall(r"[\w]+:[\w:]+", expr)
+    }
+
+    assert recorded == used
+
+
+# -- Alertmanager --------------------------------------------------------------------------------------
+def test_amtool_accepts_the_alertmanager_config_and_routes_as_documented() -> None:
+    amtool = tool("amtool", "prometheus-alertmanager")
+    path = str(DEPLOY / "alertmanager" / "alertmanager.yml")
+
+    check = run(amtool, "check-config", path)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    def receiver(*labels: str) -> str:
+        routed = run(amtool, "config", "routes", "test", f"--config.file={path}", *labels)
+        assert routed.returncode == 0, routed.stderr
+        return routed.stdout.strip()
+
+    assert receiver("alertname=LiveFlowWorkerDown", "severity=critical") == "pipeline-oncall"
+    assert receiver("alertname=LiveFlowConsumerLagGrowing", "severity=warning") == "pipeline-ops"
+    assert receiver("alertname=concurrency_drop", "source=liveflow", "severity=critical") == "live-ops"
+
+
+# -- Grafana -------------------------------------------------------------------------------------------
+def test_committed_dashboards_equal_the_generator_output() -> None:
+    rendered = generator().render()
+
+    assert sorted(rendered) == sorted(path.name for path in DASHBOARDS.glob("*.json"))
+    for name, text in rendered.items():
+        assert (DASHBOARDS / name).read_text(encoding="utf-8") == text, (
+            f"{name} is stale: run python deploy/grafana/generate.py"
+        )
+
+
+def test_dashboards_use_the_provisioned_datasource_and_only_known_variables() -> None:
+    provisioned = load_yaml(DEPLOY / "grafana" / "provisioning" / "datasources" / "liveflow.yml")
+    uid = provisioned["datasources"][0]["uid"]
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        board = json.loads(path.read_text())
+        sources = [
+            item for item in walk(board) if isinstance(item, dict) and item.get("type") == "prometheus"
+        ]
+        assert sources and all(source["uid"] == uid for source in sources), path.name
+        text = json.dumps(board["panels"]) + json.dumps(board["annotations"])
+        used = set(re.findall(r"\$\{?(\w+)", text)) - {"__value", "__url_time_range"}  # data link macros
+        defined = {variable["name"] for variable in board["templating"]["list"]}
+        assert used <= KNOWN_VARIABLES, (path.name, used)
+        assert used - {"__rate_interval", "__range", "__interval"} <= defined, (path.name, used)
+        ids = [panel["id"] for panel in board["panels"]]
+        assert ids == list(range(1, len(ids) + 1)), path.name
+
+
+def test_the_dashboard_provider_points_where_compose_mounts_the_dashboards() -> None:
+    provider = load_yaml(DEPLOY / "grafana" / "provisioning" / "dashboards" / "liveflow.yml")["providers"][0]
+    grafana = load_yaml(COMPOSE)["services"]["grafana"]
+
+    assert f"./deploy/grafana/dashboards:{provider['options']['path']}:ro" in grafana["volumes"]
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert (DASHBOARDS / Path(home).name).is_file() and home.startswith(provider["options"]["path"])
+
+
+def test_there_are_the_four_dashboards_with_panels_and_queries() -> None:
+    exprs = dashboard_exprs()
+
+    assert sorted(exprs) == [
+        "live-overview.json",
+        "moderation.json",
+        "pipeline-health.json",
+        "room-detail.json",
+    ]
+    assert all(len(queries) >= 10 for queries in exprs.values())
+
+
+# -- docker-compose.yml --------------------------------------------------------------------------------
+def compose_services() -> dict[str, Any]:
+    services: dict[str, Any] = load_yaml(COMPOSE)["services"]
+    return services
+
+
+def liveflow_services() -> dict[str, Any]:
+    return {name: spec for name, spec in compose_services().items() if spec.get("image") == "liveflow:dev"}
+
+
+def test_compose_parses_and_every_bind_mount_and_build_file_exists() -> None:
+    services = compose_services()
+
+    assert {
+        "kafka",
+        "redis",
+        "topics",
+        "worker",
+        "notifier",
+        "simulator",
+        "prometheus",
+        "alertmanager",
+    } <= set(services)
+    assert "grafana" in services
+    for name, spec in services.items():
+        for volume in spec.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name}: {source} does not exist"
+        build = spec.get("build")
+        if build:
+            assert (ROOT / build["context"] / build["dockerfile"]).is_file(), name
+    assert (ROOT / ".dockerignore").is_file()
+    assert services["kafka"]["image"] == "apache/kafka:3.9.1"
+    assert services["redis"]["image"].startswith("redis:7")
+
+
+def test_compose_commands_name_existing_files_inside_their_mounts() -> None:
+    notifier = compose_services()["notifier"]
+    config = notifier["command"][notifier["command"].index("--config") + 1]
+    directory, _, name = config.rpartition("/")
+    sources = [volume.split(":")[0] for volume in notifier["volumes"] if volume.split(":")[1] == directory]
+
+    assert len(sources) == 1 and (ROOT / sources[0] / name).is_file()
+    assert load_config(ROOT / sources[0] / name).metrics_host == "0.0.0.0"
+
+
+def test_liveflow_services_share_one_valid_set_of_settings() -> None:
+    services = liveflow_services()
+    shared = ("LIVEFLOW_BROKERS", "LIVEFLOW_REDIS_URL", "LIVEFLOW_APP_ID", "LIVEFLOW_TOPIC_PREFIX")
+
+    assert set(services) == {"topics", "worker", "notifier", "simulator"}
+    for name, spec in services.items():
+        env = spec["environment"]
+        Settings(
+            **{key.removeprefix("LIVEFLOW_").lower(): value for key, value in env.items()}
+        )  # no unknown key
+        assert {key: env[key] for key in shared} == {
+            key: services["worker"]["environment"][key] for key in shared
+        }, name
+    kafka = compose_services()["kafka"]["environment"]
+    assert (
+        f"DOCKER://{services['worker']['environment']['LIVEFLOW_BROKERS']}"
+        in kafka["KAFKA_ADVERTISED_LISTENERS"]
+    )
+    assert "HOST://127.0.0.1:9092" in kafka["KAFKA_ADVERTISED_LISTENERS"]  # what `liveflow dev up` serves
+
+
+def test_compose_creates_and_names_only_liveflow_topics() -> None:
+    services = compose_services()
+    prefix = services["worker"]["environment"]["LIVEFLOW_TOPIC_PREFIX"]
+    named = [
+        spec["command"][index + 1]
+        for spec in services.values()
+        for index, word in enumerate(spec.get("command", []))
+        if word == "-t"
+    ]
+
+    assert services["topics"]["command"] == ["liveflow", "dev", "topics"]
+    assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert sorted(named) == [f"{prefix}alerts", f"{prefix}moderation-hits"], named
+    assert set(named) <= {f"{prefix}{topic}" for topic in ALL_TOPICS}
+    depends = services["worker"]["depends_on"]["topics"]["condition"]
+    assert depends == "service_completed_successfully"
+
+
+def test_the_compose_simulator_options_are_valid() -> None:
+    command = compose_services()["simulator"]["command"]
+    scenarios = tuple(
+        Scenario.parse(command[i + 1]) for i, word in enumerate(command) if word == "--scenario"
+    )
+
+    assert command[:2] == ["liveflow", "simulate"]
+    assert command[command.index("--duration") + 1] == "0"  # until stopped (paced to the wall clock)
+    assert len(scenarios) == 2
+    SimConfig(
+        start_ms=FILE_START_TS,
+        rate=float(command[command.index("--rate") + 1]),
+        duration_ms=None,
+        scenarios=scenarios,
+    )

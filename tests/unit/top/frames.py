@@ -1,0 +1,83 @@
+"""Builders for ``liveflow top`` unit tests: rooms, frames, and a frame rendered to plain text."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from typing import Any
+
+from rich.console import Console
+
+from liveflow.top.feed import AlertLine, HitLine
+from liveflow.top.snapshot import RoomSnapshot
+from liveflow.top.trend import Trend
+from liveflow.top.view import Frame, render
+
+NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+def room(room_id: str, online: int, **fields: Any) -> RoomSnapshot:
+    base = RoomSnapshot(
+        room_id=room_id,
+        online=online,
+        online_peak=online,
+        viewers=online,
+        uv_total=online * 3,
+        interaction_rate=0.25,
+        conversion_rate=0.0125,
+        gmv_cents=123_456_78,
+        comments=10,
+        likes=20,
+        orders_paid=3,
+        last_window_online=None,
+        event_ts=NOW - 500,
+        updated_at=NOW - 400,
+    )
+    return replace(base, **fields)
+
+
+def frame(rooms: list[RoomSnapshot], **fields: Any) -> Frame:
+    base = Frame(
+        app_id="liveflow",
+        now_ms=NOW,
+        rooms=rooms,
+        trends={},
+        firing={},
+        hit_counts={},
+        alerts=[],
+        hits=[],
+        kafka_state="live",
+        kafka_detail="",
+        redis_error=None,
+        rooms_read_at=NOW,
+    )
+    return replace(base, **fields)
+
+
+def alert(room_id: str, rule: str, status: str = "firing", at: int = NOW, message: str = "") -> AlertLine:
+    return AlertLine(at, room_id, rule, status, "critical", message)
+
+
+def hit(
+    room_id: str, text: str, action: str = "block", categories: tuple[str, ...] = ("diversion",)
+) -> HitLine:
+    return HitLine(NOW, room_id, action, categories, text)
+
+
+def trend(delta: int | None, exact: bool = True) -> Trend:
+    return Trend(delta, exact)
+
+
+def console(width: int = 150, height: int = 30) -> Console:
+    return Console(record=True, width=width, height=height, file=io.StringIO(), color_system="standard")
+
+
+def screen(shown: Frame, width: int = 150, height: int = 30) -> str:
+    """The frame as the terminal would show it, without colours."""
+    out = console(width, height)
+    out.print(render(shown, height))
+    return out.export_text()
+
+
+def room_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("room-")]
