@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
 from liveflow.pipeline import Pipeline, Room
@@ -89,6 +89,21 @@ class PipelineCollector(Collector):
         for (topic, outcome), count in sorted(pipeline.counts.items()):
             events.add_metric([topic, outcome], count)
         yield events
+        hits = CounterMetricFamily(
+            "liveflow_moderation_hits",
+            "Moderation hits by category and severity.",
+            labels=["category", "severity"],
+        )
+        for (category, severity), count in sorted(pipeline.moderation_counts.items()):
+            hits.add_metric([category, severity], count)
+        yield hits
+        scans = SummaryMetricFamily(
+            "liveflow_moderation_scan_seconds",
+            "Time to scan one comment (count and sum).",
+            count_value=pipeline.scans,
+            sum_value=pipeline.scan_seconds,
+        )
+        yield scans
         yield _gauge("liveflow_rooms_tracked", "Rooms with state held by this worker.", len(pipeline.rooms))
         yield from self._rooms()
         yield from self._consumer()
@@ -130,8 +145,25 @@ class PipelineCollector(Collector):
             totals = room.state.totals
             for name, counter in counters.items():
                 counter.add_metric([room_id], getattr(totals, name))
+        moderation = CounterMetricFamily(
+            "liveflow_room_moderation_hits", "Moderation hits by category.", labels=["room_id", "category"]
+        )
+        firing = GaugeMetricFamily(
+            "liveflow_room_alerts_firing",
+            "1 while an alert of the rule fires for the room.",
+            labels=["room_id", "rule"],
+        )
+        for room in exported:
+            room_id = room.state.room_id
+            for category, count in sorted(room.state.totals.moderation.items()):
+                moderation.add_metric([room_id, category], count)
+            engine = self._pipeline.alert_engine(room.partition)
+            for rule in engine.firing_rules(room_id) if engine is not None else ():
+                firing.add_metric([room_id, rule], 1)
         yield from gauges.values()
         yield from counters.values()
+        yield moderation
+        yield firing
         yield _gauge(
             "liveflow_rooms_exported", "Rooms with per-room series in this exposition.", len(exported)
         )

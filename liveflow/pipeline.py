@@ -3,20 +3,24 @@
 The same :class:`Pipeline` runs under the live faust agent, ``liveflow replay`` and the benchmarks, so replay
 equals live by construction.
 
-Layout: ``rooms: room_id -> Room`` (ingest admission + metric state); ``outputs``: derived records not yet
-taken by the driver, as ``Output(topic, key, value)`` with logical topic names; ``counts``:
-``(topic, outcome) -> n`` where outcome is ``accepted``, ``duplicate`` or a dead-letter code, so that
-``sum over outcomes == messages fed`` per topic at any time.
+Layout: ``rooms: room_id -> Room`` (ingest admission + metric state + checkpoint bookkeeping); ``outputs``:
+derived records not yet taken by the driver, as ``Output(topic, key, value)`` with logical topic names;
+``counts``: ``(topic, outcome) -> n`` where outcome is ``accepted``, ``duplicate``, ``restored`` or a
+dead-letter code, so that ``sum over outcomes == messages fed`` per topic at any time; one alert engine per
+input partition (stream time is per partition, live and in replay); the moderator (swappable live).
 
 Invariants:
 - :meth:`Pipeline.feed` never raises on any input bytes and never blocks;
-- a room's events reach its :class:`~liveflow.rooms.RoomState` in event-time order, after dedup and
-  lateness; a window's record is produced once its end is at or behind the room's watermark;
+- comments are scanned at admission (hits are published without waiting for the reorder buffer);
+- a room's events reach its :class:`~liveflow.rooms.RoomState` and its alert engine in event-time order,
+  after dedup and lateness; a window's record is produced once its end is at or behind the room's
+  watermark, and the alert engine sees the room's activity before the windows and samples it releases;
 - drivers call :meth:`Pipeline.take` to drain ``outputs`` (the live driver batches them to Kafka).
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -127,6 +131,8 @@ class Pipeline:
         self.positions: dict[tuple[str, int], int] = {}
         self.moderator = moderator
         self.lexicon_version = 0
+        self.scans = 0
+        self.scan_seconds = 0.0
         self._alert_config = alerts
         self._engines: dict[int | None, AlertEngine] = {}
         self._stream_time: dict[int | None, int] = {}
@@ -227,7 +233,10 @@ class Pipeline:
     def _moderate(self, comment: Comment, room: Room) -> None:
         """Scan at admission, so hits go out without waiting for the reorder buffer."""
         assert self.moderator is not None
+        started = time.perf_counter()
         hits = self.moderator.scan(comment.text)
+        self.scan_seconds += time.perf_counter() - started
+        self.scans += 1
         if not hits:
             return
         record = {

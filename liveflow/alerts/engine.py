@@ -244,6 +244,11 @@ class AlertEngine:
             self.restore_room(room_id, room_state)
         self._stream_time = max(self._stream_time, int(state["stream_time"]))
 
+    def firing_rules(self, room_id: str) -> list[str]:
+        """Rules with an alert firing for the room now (for the live view)."""
+        room = self._rooms.get(room_id)
+        return sorted(room.lifecycle.active) if room is not None else []
+
     def take_dirty(self) -> set[str]:
         """Rooms whose state changed since the last call (snapshot them; None means delete the row)."""
         dirty, self._dirty = self._dirty, set()

@@ -11,6 +11,7 @@ import sys
 import click
 
 from liveflow.cli.common import run_cli
+from liveflow.cli.demo import demo
 from liveflow.cli.dev import dev
 from liveflow.cli.notify import notifier_cmd
 from liveflow.cli.replay_cmd import replay_cmd
@@ -29,6 +30,7 @@ def cli() -> None:
     """LiveFlow: real-time monitor for live broadcasts."""
 
 
+cli.add_command(demo)
 cli.add_command(dev)
 cli.add_command(settings_cmd)
 cli.add_command(simulate)

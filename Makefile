@@ -1,0 +1,47 @@
+# LiveFlow: the two commands of the README, and the steps behind them.
+#   make demo   - install what is missing, start Kafka + Redis + the worker + demo traffic, show where to look
+#   make test   - install what is missing, then ruff, mypy and the whole pytest suite (real Kafka and Redis)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SYSTEM_TOOLS := redis-server:redis-server kcat:kcat promtool:prometheus prometheus:prometheus \
+	prometheus-alertmanager:prometheus-alertmanager tmux:tmux java:openjdk-17-jre-headless mvn:maven
+DEMO_ARGS ?=
+
+.PHONY: demo test install system lint stop clean
+
+demo: install
+	$(BIN)/liveflow demo $(DEMO_ARGS)
+
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check liveflow agents tests bench
+	$(BIN)/mypy
+
+install: system $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Debian packages for the real parts the tests and the demo start (no Docker engine is needed).
+system:
+	@missing=""; for pair in $(SYSTEM_TOOLS); do tool=$${pair%%:*}; pkg=$${pair##*:}; \
+		command -v $$tool >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+			echo "missing system packages:$$missing (run as root: apt-get install -y$$missing)"; exit 1; fi; \
+		echo "installing:$$missing"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+stop:
+	-$(BIN)/liveflow dev down
+
+clean: stop
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
