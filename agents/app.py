@@ -62,6 +62,7 @@ settings = _settings_or_exit()
 app = create_app(settings)
 
 # Register topics and agents on the app (import for side effects, after `app` exists).
+from agents import alert_control as _alert_control  # noqa: E402, F401
 from agents import rooms as _rooms  # noqa: E402, F401
 from agents import snapshots as _snapshots  # noqa: E402, F401
 from agents import web as _web  # noqa: E402, F401

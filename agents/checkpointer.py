@@ -41,11 +41,12 @@ from agents.metrics import (
     rebalances,
     records_published,
 )
+from agents.silencing import silencing
 from agents.tables import checkpoints
 from liveflow.checkpoint import Row, reassemble
 from liveflow.kafka_config import aiokafka_kwargs
-from liveflow.pipeline import Pipeline
-from liveflow.topics import INPUT_TOPICS
+from liveflow.pipeline import Output, Pipeline
+from liveflow.topics import ALERTS, INPUT_TOPICS
 
 log = logging.getLogger(__name__)
 SHIP_INTERVAL = 0.2
@@ -106,7 +107,7 @@ class Checkpointer:
             to_ack, self.unacked = self.unacked, []
             try:
                 for output in outputs:
-                    await self._send(output.topic, output.key, orjson.dumps(output.value))
+                    await self._send_output(output)
                 await self.producer.flush()
                 for row in rows:
                     await self.producer.send(self._changelog, row.value, key=row.key, partition=row.partition)
@@ -126,7 +127,11 @@ class Checkpointer:
 
     async def _send_outputs(self) -> None:
         for output in self.pipeline.take():
-            await self._send(output.topic, output.key, orjson.dumps(output.value))
+            await self._send_output(output)
+
+    async def _send_output(self, output: Output) -> None:
+        value = silencing.mark(output.value) if output.topic == ALERTS else output.value
+        await self._send(output.topic, output.key, orjson.dumps(value))
 
     async def _send(self, logical_topic: str, key: str | None, value: bytes) -> None:
         assert self.producer is not None

@@ -144,6 +144,12 @@ class Pipeline:
         self.moderator = moderator
         self.lexicon_version = version
 
+    def reconfigure_alerts(self, config: AlertConfig) -> None:
+        """New rule parameters (per-room thresholds changed by an operator), from the next input on."""
+        self._alert_config = config
+        for engine in self._engines.values():
+            engine.reconfigure(config)
+
     def alert_engine(self, partition: int | None) -> AlertEngine | None:
         if self._alert_config is None:
             return None

@@ -1,0 +1,25 @@
+"""The silence book the worker marks alert records with (refreshed from Redis by agents.alert_control).
+
+Invariant: ``current`` is replaced whole, never mutated, so a reader sees either the old or the new book.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from liveflow.alerts.silences import SilenceBook
+
+
+class Silencing:
+    def __init__(self) -> None:
+        self.current = SilenceBook()
+
+    def mark(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Mark an alert record ``silenced`` if an operator silence covers it now (wall clock)."""
+        now = time.time_ns() // 1_000_000
+        record["silenced"] = self.current.is_silenced(record["rule"], record["room_id"], now)
+        return record
+
+
+silencing = Silencing()
