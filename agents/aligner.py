@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
+from aiokafka.errors import IllegalStateError
 from faust.types import TP, AppT, EventT
 
 from liveflow.alignment import EventTimeMerge
@@ -40,8 +41,17 @@ class Aligner:
         self.merge.push(topic, partition, ts, (event, result, now))
         self._sink(self.merge.release(partition, self.is_caught_up))
 
+    def highwater(self, topic: str, partition: int) -> int | None:
+        """The broker's high watermark at the last fetch; None if unknown or no longer assigned (the
+        consumer raises for a partition a rebalance just took away)."""
+        try:
+            value = self._app.consumer.highwater(TP(self._physical[topic], partition))
+        except (AssertionError, KeyError, ValueError, IllegalStateError):
+            return None
+        return int(value) if value is not None else None
+
     def is_caught_up(self, topic: str, partition: int) -> bool:
-        highwater = self._app.consumer.highwater(TP(self._physical[topic], partition))
+        highwater = self.highwater(topic, partition)
         last = self.delivered.get((topic, partition))
         if highwater is None:
             return last is not None  # no fetch answer yet: wait only for a partition never read from
@@ -51,7 +61,10 @@ class Aligner:
         """Newly assigned partitions: start from the consumer's position (the committed offset)."""
         for partition in partitions:
             for topic, name in self._physical.items():
-                position = await self._app.consumer.position(TP(name, partition))
+                try:
+                    position = await self._app.consumer.position(TP(name, partition))
+                except IllegalStateError:  # taken away again by a newer rebalance
+                    continue
                 if position is not None:
                     self.delivered[topic, partition] = position - 1
 
@@ -72,9 +85,11 @@ class Aligner:
                     or now - self.last_delivery.get(key, 0) < grace_ms
                 ):
                     continue
-                tp = TP(self._physical[topic], partition)
-                position = await self._app.consumer.position(tp)
-                highwater = self._app.consumer.highwater(tp)
+                try:
+                    position = await self._app.consumer.position(TP(self._physical[topic], partition))
+                except IllegalStateError:
+                    continue
+                highwater = self.highwater(topic, partition)
                 if position is not None and highwater is not None and position >= highwater:
                     self.delivered[key] = max(self.delivered.get(key, -1), highwater - 1)
                     unblocked = True
@@ -91,11 +106,7 @@ class Aligner:
 
     def positions(self) -> list[tuple[tuple[str, int], int, int | None]]:
         """``((topic, partition), last delivered offset, high watermark)`` for every known input partition."""
-        highwater = self._app.consumer.highwater
-        return [
-            (key, offset, highwater(TP(self._physical[key[0]], key[1])))
-            for key, offset in sorted(self.delivered.items())
-        ]
+        return [(key, offset, self.highwater(*key)) for key, offset in sorted(self.delivered.items())]
 
     def forget(self, partitions: set[int]) -> None:
         """Partitions were reassigned: drop their buffers and positions."""

@@ -63,6 +63,7 @@ app = create_app(settings)
 
 # Register topics and agents on the app (import for side effects, after `app` exists).
 from agents import alert_control as _alert_control  # noqa: E402, F401
+from agents import lexicon as _lexicon  # noqa: E402, F401
 from agents import rooms as _rooms  # noqa: E402, F401
 from agents import snapshots as _snapshots  # noqa: E402, F401
 from agents import web as _web  # noqa: E402, F401

@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3
 CHUNK_BYTES = 256 * 1024
 SEPARATOR = b"\x1f"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from liveflow.devstack.process import free_port
@@ -46,6 +46,7 @@ class Deployment:
             "LIVEFLOW_TOPIC_PREFIX": f"{name}.",
             "LIVEFLOW_APP_ID": name,
             "LIVEFLOW_PARTITIONS": "4",
+            "LIVEFLOW_WEB_HOST": "127.0.0.1",
             "LIVEFLOW_LOG_LEVEL": "INFO",
         }
         values.update({f"LIVEFLOW_{key.upper()}": str(value) for key, value in overrides.items()})
@@ -152,28 +153,34 @@ async def produce(settings: Settings, messages: Iterable[tuple[str, bytes | None
         await producer.stop()
 
 
+READ_TIMEOUT = 60.0
+
+
 async def read_topic(settings: Settings, logical: str) -> list[tuple[bytes | None, bytes]]:
-    """Every record currently in a topic, from the beginning, as (key, value)."""
-    consumer = AIOKafkaConsumer(**aiokafka_kwargs(settings), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        name = settings.topic(logical)
-        tps = [TopicPartition(name, p) for p in range(settings.partitions)]
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        starts = await consumer.beginning_offsets(tps)
-        await consumer.seek_to_beginning(*tps)
-        next_offset = dict(starts)
-        records: list[tuple[bytes | None, bytes]] = []
-        while any(next_offset[tp] < ends[tp] for tp in tps):
-            batch = await consumer.getmany(timeout_ms=1000)
-            for tp, items in batch.items():
-                records.extend((item.key, item.value) for item in items if item.offset < ends[tp])
-                if items:
-                    next_offset[tp] = items[-1].offset + 1
-        return records
-    finally:
-        await consumer.stop()
+    """Every record currently in a topic, from the beginning, as (key, value), read with kcat."""
+    process = await asyncio.create_subprocess_exec(
+        "kcat",
+        "-b",
+        settings.brokers,
+        "-C",
+        "-t",
+        settings.topic(logical),
+        "-o",
+        "beginning",
+        "-e",
+        "-q",
+        "-J",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), READ_TIMEOUT)
+    assert process.returncode == 0, f"kcat failed: {stderr.decode(errors='replace')}"
+    records = []
+    for line in stdout.splitlines():
+        envelope = orjson.loads(line)
+        key, payload = envelope.get("key"), envelope.get("payload")
+        records.append((key.encode() if key is not None else None, payload.encode()))
+    return records
 
 
 def values(records: list[tuple[bytes | None, bytes]]) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from tests.integration.live import Deployment, Worker, produce, read_topic, valu
 pytestmark = pytest.mark.integration
 
 SENTINEL_TS = FILE_START_TS + 3_600_000
+PARTITIONS = 3  # the six simulated room ids spread over all three partitions (murmur2: 2, 3 and 1 rooms)
 Key = tuple[str, int]
 
 
@@ -56,7 +57,9 @@ def traffic() -> list[Record]:
 @pytest.fixture(scope="module")
 def expected() -> tuple[list[Record], dict[Key, dict[str, Any]]]:
     records = traffic()
-    outputs = replay((r.value for r in records), build_pipeline(Settings(), partition_of=kafka_partition(4)))
+    outputs = replay(
+        (r.value for r in records), build_pipeline(Settings(), partition_of=kafka_partition(PARTITIONS))
+    )
     windows = {
         (o.value["room_id"], o.value["window_start"]): o.value
         for o in outputs
@@ -67,7 +70,7 @@ def expected() -> tuple[list[Record], dict[Key, dict[str, Any]]]:
 
 @pytest.fixture
 def deployment(live_stack: Stack, tmp_path: Path) -> Iterator[Deployment]:
-    deployment = Deployment.create(live_stack.brokers, live_stack.redis_url, tmp_path)
+    deployment = Deployment.create(live_stack.brokers, live_stack.redis_url, tmp_path, partitions=PARTITIONS)
     yield deployment
     deployment.stop()
 
