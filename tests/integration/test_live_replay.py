@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from liveflow.core import build_pipeline, kafka_partition
+from liveflow.pipeline import Pipeline
 from liveflow.replay import replay
 from liveflow.settings import Settings
 from liveflow.simulate import FILE_START_TS, Record, Scenario, SimConfig, Simulation
@@ -52,6 +53,28 @@ def traffic() -> list[Record]:
         )
         records.append(Record("viewer-events", room.encode(), value, records[-1].send_ms, "sentinel"))
     return records
+
+
+def settled_alerts(alerts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Alert records decided by the traffic itself (not by the end of input or the far-future sentinel),
+    without the live-only ``silenced`` mark, in a canonical order."""
+    kept = []
+    for alert in alerts:
+        decided_at = alert["ended_at"] if alert["status"] == "resolved" else alert["started_at"]
+        if decided_at < FILE_START_TS + 90_000:
+            body = {k: v for k, v in alert.items() if k != "silenced"}
+            kept.append(tuple(sorted((k, orjson.dumps(v)) for k, v in body.items())))
+    return sorted(kept)
+
+
+def replay_pipeline() -> Pipeline:
+    return build_pipeline(Settings(), partition_of=kafka_partition(PARTITIONS))
+
+
+@pytest.fixture(scope="module")
+def expected_alerts() -> list[tuple[Any, ...]]:
+    outputs = replay((r.value for r in traffic()), replay_pipeline())
+    return settled_alerts([o.value for o in outputs if o.topic == "alerts"])
 
 
 @pytest.fixture(scope="module")
@@ -100,12 +123,17 @@ def assert_equal_to_replay(deployment: Deployment, expected: dict[Key, dict[str,
 
 
 def test_live_equals_replay_after_backlog(
-    deployment: Deployment, expected: tuple[list[Record], dict[Key, dict[str, Any]]]
+    deployment: Deployment,
+    expected: tuple[list[Record], dict[Key, dict[str, Any]]],
+    expected_alerts: list[tuple[Any, ...]],
 ) -> None:
     records, windows = expected
     asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value) for r in records)))
     deployment.start_worker()  # the whole stream is a backlog: the worst case for topic alignment
     assert_equal_to_replay(deployment, windows)
+    assert expected_alerts, "the scenario should raise alerts"
+    live_alerts = settled_alerts(values(asyncio.run(read_topic(deployment.settings, "alerts"))))
+    assert sorted(set(live_alerts)) == sorted(set(expected_alerts))
 
 
 def test_kill_9_mid_stream_and_restart_gives_identical_records(
