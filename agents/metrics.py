@@ -3,7 +3,8 @@ except the sampled latency histograms).
 
 Per-room series (label ``room_id``) cover rooms that received an event within ``metrics_room_idle``; at
 most ``metrics_room_cap`` of them (the largest by online count), the rest counted in
-``liveflow_rooms_overflow``. No user id or comment text is ever a label value.
+``liveflow_rooms_overflow``; they are rendered by :class:`RoomExposition` (cached for one second) and
+appended to the registry's output by the /metrics view. No user id or comment text is ever a label value.
 
 ``liveflow_events_total{topic, outcome}``: every consumed message ends in exactly one outcome
 (``accepted``, ``duplicate``, ``restored`` or the dead-letter code), so the sum over outcomes is the number
@@ -105,7 +106,6 @@ class PipelineCollector(Collector):
         )
         yield scans
         yield _gauge("liveflow_rooms_tracked", "Rooms with state held by this worker.", len(pipeline.rooms))
-        yield from self._rooms()
         yield from self._consumer()
         checkpointer = self._checkpointer
         yield _gauge(
@@ -117,60 +117,6 @@ class PipelineCollector(Collector):
             "liveflow_unacked_events",
             "Events applied but not yet covered by a checkpoint.",
             len(checkpointer.unacked),
-        )
-
-    def _rooms(self) -> Iterator[Metric]:
-        now = time.time_ns() // 1_000_000
-        horizon = now - self._settings.metrics_room_idle
-        active = [room for room in self._pipeline.rooms.values() if room.last_arrival >= horizon]
-        active.sort(key=lambda room: room.state.presence.online, reverse=True)
-        cap = self._settings.metrics_room_cap
-        exported: list[Room] = active[:cap]
-        gauges = {
-            name: GaugeMetricFamily(f"liveflow_room_{name}", text, labels=["room_id"])
-            for name, text in ROOM_GAUGES.items()
-        }
-        counters = {
-            name: CounterMetricFamily(f"liveflow_room_{name}", text, labels=["room_id"])
-            for name, text in ROOM_COUNTERS.items()
-        }
-        for room in exported:
-            room_id = room.state.room_id
-            view = room.state.live_view()
-            view["online_avg"] = view["last_window_online_avg"]
-            for name, family in gauges.items():
-                value = view[name]
-                if value is not None:
-                    family.add_metric([room_id], value)
-            totals = room.state.totals
-            for name, counter in counters.items():
-                counter.add_metric([room_id], getattr(totals, name))
-        moderation = CounterMetricFamily(
-            "liveflow_room_moderation_hits", "Moderation hits by category.", labels=["room_id", "category"]
-        )
-        firing = GaugeMetricFamily(
-            "liveflow_room_alerts_firing",
-            "1 while an alert of the rule fires for the room.",
-            labels=["room_id", "rule"],
-        )
-        for room in exported:
-            room_id = room.state.room_id
-            for category, count in sorted(room.state.totals.moderation.items()):
-                moderation.add_metric([room_id, category], count)
-            engine = self._pipeline.alert_engine(room.partition)
-            for rule in engine.firing_rules(room_id) if engine is not None else ():
-                firing.add_metric([room_id, rule], 1)
-        yield from gauges.values()
-        yield from counters.values()
-        yield moderation
-        yield firing
-        yield _gauge(
-            "liveflow_rooms_exported", "Rooms with per-room series in this exposition.", len(exported)
-        )
-        yield _gauge(
-            "liveflow_rooms_overflow",
-            "Active rooms left out by metrics_room_cap.",
-            len(active) - len(exported),
         )
 
     def _consumer(self) -> Iterator[Metric]:
@@ -188,11 +134,95 @@ class PipelineCollector(Collector):
         yield position
 
 
+class RoomExposition:
+    """The per-room series in Prometheus text format, rendered by hand at most once per ``max_age``.
+
+    With a thousand rooms prometheus_client's generic formatter needs ~0.2 s per scrape; room ids are
+    ``[A-Za-z0-9_.:-]`` by contract and categories/rules are identifiers, so label values need no escaping
+    and plain string formatting does it in a few milliseconds.
+    """
+
+    def __init__(self, pipeline: Pipeline, settings: Settings, max_age: float = 1.0) -> None:
+        self._pipeline = pipeline
+        self._settings = settings
+        self._max_age = max_age
+        self._rendered = b""
+        self._at = -1.0
+
+    def text(self) -> bytes:
+        now = time.monotonic()
+        if now - self._at >= self._max_age:
+            self._rendered = self._render()
+            self._at = now
+        return self._rendered
+
+    def _render(self) -> bytes:
+        now = time.time_ns() // 1_000_000
+        horizon = now - self._settings.metrics_room_idle
+        active = [room for room in self._pipeline.rooms.values() if room.last_arrival >= horizon]
+        active.sort(key=lambda room: room.state.presence.online, reverse=True)
+        exported: list[Room] = active[: self._settings.metrics_room_cap]
+        gauges: dict[str, list[str]] = {name: [] for name in ROOM_GAUGES}
+        counters: dict[str, list[str]] = {name: [] for name in ROOM_COUNTERS}
+        moderation: list[str] = []
+        firing: list[str] = []
+        for room in exported:
+            room_id = room.state.room_id
+            view = room.state.live_view()
+            view["online_avg"] = view["last_window_online_avg"]
+            for name, lines in gauges.items():
+                value = view[name]
+                if value is not None:
+                    lines.append(f'liveflow_room_{name}{{room_id="{room_id}"}} {float(value)!r}\n')
+            totals = room.state.totals
+            for name, lines in counters.items():
+                lines.append(
+                    f'liveflow_room_{name}_total{{room_id="{room_id}"}} {float(getattr(totals, name))!r}\n'
+                )
+            for category, count in sorted(totals.moderation.items()):
+                labels = f'category="{category}",room_id="{room_id}"'
+                moderation.append(f"liveflow_room_moderation_hits_total{{{labels}}} {float(count)!r}\n")
+            engine = self._pipeline.alert_engine(room.partition)
+            for rule in engine.firing_rules(room_id) if engine is not None else ():
+                firing.append(f'liveflow_room_alerts_firing{{room_id="{room_id}",rule="{rule}"}} 1.0\n')
+        parts: list[str] = []
+        for name, text in ROOM_GAUGES.items():
+            parts.append(f"# HELP liveflow_room_{name} {text}\n# TYPE liveflow_room_{name} gauge\n")
+            parts.extend(gauges[name])
+        for name, text in ROOM_COUNTERS.items():
+            parts.append(
+                f"# HELP liveflow_room_{name}_total {text}\n# TYPE liveflow_room_{name}_total counter\n"
+            )
+            parts.extend(counters[name])
+        parts.append(
+            "# HELP liveflow_room_moderation_hits_total Moderation hits by category.\n"
+            "# TYPE liveflow_room_moderation_hits_total counter\n"
+        )
+        parts.extend(moderation)
+        parts.append(
+            "# HELP liveflow_room_alerts_firing 1 while an alert of the rule fires for the room.\n"
+            "# TYPE liveflow_room_alerts_firing gauge\n"
+        )
+        parts.extend(firing)
+        overflow = float(len(active) - len(exported))
+        parts.append(
+            "# HELP liveflow_rooms_exported Rooms with per-room series in this exposition.\n"
+            f"# TYPE liveflow_rooms_exported gauge\nliveflow_rooms_exported {float(len(exported))!r}\n"
+            "# HELP liveflow_rooms_overflow Active rooms left out by metrics_room_cap.\n"
+            f"# TYPE liveflow_rooms_overflow gauge\nliveflow_rooms_overflow {overflow!r}\n"
+        )
+        return "".join(parts).encode()
+
+
 def _gauge(name: str, text: str, value: float) -> GaugeMetricFamily:
     family = GaugeMetricFamily(name, text)
     family.add_metric([], value)
     return family
 
 
-def register_pipeline_metrics(pipeline: Pipeline, checkpointer: Checkpointer, settings: Settings) -> None:
+def register_pipeline_metrics(
+    pipeline: Pipeline, checkpointer: Checkpointer, settings: Settings
+) -> RoomExposition:
+    """Register the scrape-time collector; returns the per-room exposition the /metrics view appends."""
     REGISTRY.register(PipelineCollector(pipeline, checkpointer, settings))
+    return RoomExposition(pipeline, settings)

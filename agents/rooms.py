@@ -60,7 +60,7 @@ def observe_latency(received_at: int, result: Event | Rejection) -> None:
 
 aligner = Aligner(app, {name: settings.topic(name) for name in INPUT_TOPICS}, feed_released)
 checkpointer = Checkpointer(pipeline, aligner)
-register_pipeline_metrics(pipeline, checkpointer, settings)
+room_exposition = register_pipeline_metrics(pipeline, checkpointer, settings)
 
 
 @app.agent(inputs, name="liveflow.rooms", concurrency=1)

@@ -10,11 +10,12 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from agents.app import app
+from agents.rooms import room_exposition
 
 
 @app.page("/metrics")
 class Metrics(View):
     async def get(self, request: Request) -> Response:
-        response = self.bytes(generate_latest(REGISTRY))
+        response = self.bytes(generate_latest(REGISTRY) + room_exposition.text())
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
