@@ -65,6 +65,7 @@ class Screen:
             hit_counts=feed.hit_counts,
             alerts=list(feed.alerts),
             hits=list(feed.hits),
+            skipped=feed.skipped,
             kafka_state=feed.state,
             kafka_detail=feed.detail,
             redis_error=self.redis_error,

@@ -10,7 +10,8 @@ Cells: online and trend are integers (trend ``+n``/``-n``; ``~`` marks a trend a
 closed window instead of top's own sample from a minute ago; ``--`` when neither exists); rates are
 percentages (``--`` when the window has no viewers); GMV is the room's lifetime paid amount in whole
 yuan; ``Alerts`` counts the room's firing alerts and ``Hits`` its moderation hits seen since top
-started; ``Updated`` is the age of the room's hash (rows older than :data:`STALE_MS` are dimmed).
+started; ``Updated`` is the age of the room's hash (rows older than :data:`STALE_MS` are dimmed). The
+footer counts the Kafka records top could not read, if any.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Frame:
     hit_counts: Mapping[str, int]
     alerts: Sequence[AlertLine]  # oldest first
     hits: Sequence[HitLine]  # oldest first
+    skipped: int  # alerts / moderation-hits records that could not be read
     kafka_state: LinkState
     kafka_detail: str
     redis_error: str | None  # None: ``rooms`` were read at ``rooms_read_at`` by this refresh
@@ -81,7 +83,7 @@ def render(frame: Frame, height: int) -> RenderableType:
         *warnings,
         _rooms_table(frame, rooms[:room_rows]),
         _events(frame, event_lines),
-        _footer(len(rooms), min(len(rooms), room_rows)),
+        _footer(len(rooms), min(len(rooms), room_rows), frame.skipped),
     )
 
 
@@ -213,9 +215,10 @@ def _events(frame: Frame, lines: int) -> Table:
     return grid
 
 
-def _footer(total: int, shown: int) -> Text:
+def _footer(total: int, shown: int, skipped: int) -> Text:
+    unreadable = f"{skipped} unreadable records skipped · " if skipped else ""
     return Text(
-        f"q or Ctrl-C quits · sorted by online · {shown} of {total} rooms shown · "
+        f"q or Ctrl-C quits · sorted by online · {shown} of {total} rooms shown · {unreadable}"
         "1m = online now minus a minute ago (~ = vs the last closed window)",
         style="dim",
         no_wrap=True,

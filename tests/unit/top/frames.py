@@ -46,6 +46,7 @@ def frame(rooms: list[RoomSnapshot], **fields: Any) -> Frame:
         hit_counts={},
         alerts=[],
         hits=[],
+        skipped=0,
         kafka_state="live",
         kafka_detail="",
         redis_error=None,

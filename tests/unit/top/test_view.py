@@ -79,8 +79,14 @@ def test_rows_are_cut_to_the_screen_and_the_footer_says_how_many() -> None:
     text = screen(frame(rooms), height=24)
 
     assert len(room_lines(text)) == 24 - 5 - 4  # fixed lines, 4 event lines (24 // 5)
-    assert "15 of 40 rooms shown" in text
+    assert "15 of 40 rooms shown · 1m = online now" in text
     assert room_lines(text)[0].startswith("room-0001")
+
+
+def test_the_footer_counts_unreadable_kafka_records() -> None:
+    text = screen(frame([room("room-0001", 10)], skipped=3))
+
+    assert "1 of 1 rooms shown · 3 unreadable records skipped · 1m = online now" in text
 
 
 def test_kafka_unavailable_is_said_and_the_rooms_still_show() -> None:

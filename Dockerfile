@@ -1,0 +1,21 @@
+# The LiveFlow image: worker, notifier, simulator and the other `liveflow` commands (docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+# README.m[d]: copied when present (pyproject.toml names it as the readme); the glob may match nothing.
+COPY pyproject.toml README.m[d] ./
+COPY liveflow ./liveflow
+COPY agents ./agents
+RUN pip install . \
+    && useradd --system --uid 10001 --home-dir /var/lib/liveflow --create-home liveflow
+
+USER liveflow
+WORKDIR /var/lib/liveflow
+# 6066: worker /metrics (LIVEFLOW_WEB_PORT), 6067: notifier /metrics (routing file metrics.port)
+EXPOSE 6066 6067
+CMD ["liveflow", "worker"]
