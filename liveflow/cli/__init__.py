@@ -13,6 +13,7 @@ import click
 from liveflow.cli.common import run_cli
 from liveflow.cli.demo import demo
 from liveflow.cli.dev import dev
+from liveflow.cli.lexicon import lexicon
 from liveflow.cli.notify import notifier_cmd
 from liveflow.cli.replay_cmd import replay_cmd
 from liveflow.cli.scan import scan
@@ -40,6 +41,7 @@ cli.add_command(silence)
 cli.add_command(thresholds)
 cli.add_command(notifier_cmd)
 cli.add_command(scan)
+cli.add_command(lexicon)
 cli.add_command(top)
 
 

@@ -4,7 +4,6 @@ SIGKILL mid-stream and restarted, and split across two workers of one consumer g
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,15 +155,12 @@ def test_two_workers_share_the_rooms(
     deployment: Deployment, expected: tuple[list[Record], dict[Key, dict[str, Any]]]
 ) -> None:
     records, windows = expected
-    first = deployment.start_worker()
-    second = deployment.start_worker()
-    wait_for(lambda: _partitions(first) and _partitions(second), 60, "both workers assigned")
-    started = time.monotonic()
     asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value) for r in records)))
+    first = deployment.start_worker()
+    second = deployment.start_worker()  # joins while the first consumes: a rebalance moves rooms mid-stream
     assert_equal_to_replay(deployment, windows)
     assert _rooms(first) > 0 and _rooms(second) > 0, "one worker held every room"
     assert _rooms(first) + _rooms(second) == 6
-    assert time.monotonic() - started < 240
 
 
 def _delivered(worker: Worker) -> float:
@@ -173,10 +169,6 @@ def _delivered(worker: Worker) -> float:
         return sum(worker.metrics().get("liveflow_consumer_position", {}).values())
     except OSError:
         return 0.0
-
-
-def _partitions(worker: Worker) -> bool:
-    return bool(worker.metrics().get("liveflow_consumer_position"))
 
 
 def _rooms(worker: Worker) -> float:
