@@ -46,6 +46,10 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.kafka_session_timeout / 1000,
         broker_heartbeat_interval=settings.kafka_heartbeat_interval / 1000,
         stream_buffer_maxsize=8192,
+        # Offsets are acknowledged by agents.checkpointer only once a checkpoint covers them; messages
+        # still buffered for alignment are never acknowledged before a rebalance, so faust must not wait
+        # for them (it would wait forever) - it commits what is acknowledged and the rest is read again.
+        stream_wait_empty=False,
         autodiscover=False,
         origin="agents",
     )

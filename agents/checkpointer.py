@@ -16,9 +16,10 @@ Failure cases:
   the same records are produced again (identical duplicates, never different values);
 - crash between 3 and 4: the checkpoint covers events whose offsets are not committed; they are consumed
   again and skipped per room (``covered`` offsets), so nothing counts twice;
-- rebalance: faust waits for every consumed event to be acknowledged before committing, which this loop
-  does within one interval; :func:`on_revoked` takes a last checkpoint and pauses writing until the new
-  assignment is known, so no row for a partition lands after its new owner has recovered.
+- rebalance: faust commits only what is acknowledged (``stream_wait_empty`` is off: messages buffered for
+  alignment are never acknowledged early); :meth:`Checkpointer.on_revoked` takes a last checkpoint, drops
+  all rooms and pauses writing until the new assignment is restored from the checkpoints, so no row for a
+  partition lands after its new owner has recovered.
 """
 
 from __future__ import annotations
@@ -142,10 +143,17 @@ class Checkpointer:
 
     # -- rebalances --------------------------------------------------------------------------------
     async def on_revoked(self) -> None:
+        """Before giving partitions up: checkpoint everything, then forget it all. The assignment that
+        follows restores every assigned partition from the checkpoints, so kept and moved partitions take
+        the same, crash-tested path (input after the checkpoint is read again and skipped per room)."""
         rebalances.inc()
         if self.producer is not None and not self.paused:
             await self.checkpoint()
         self.paused = True
+        self.pipeline.drop_partitions(self.owned)
+        self.aligner.forget(self.owned)
+        self.unacked.clear()
+        self.owned = set()
 
     async def on_recovered(self) -> None:
         assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic in self._inputs}

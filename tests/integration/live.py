@@ -86,7 +86,11 @@ class Worker:
                 stderr=subprocess.STDOUT,
             )
         worker = cls(process, port, log)
-        worker.wait_ready()
+        try:
+            worker.wait_ready()
+        except BaseException:
+            worker.kill()
+            raise
         return worker
 
     def wait_ready(self, timeout: float = 60) -> None:
