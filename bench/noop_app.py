@@ -1,0 +1,73 @@
+"""A no-op faust app: the floor of faust's per-message cost on LiveFlow's three input topics.
+
+What: a ``faust.App`` configured like LiveFlow's (raw key/value serializers, same broker, same topic
+prefix and partitions, same stream buffer, linger and session knobs) but with its own app id (consumer
+group), and one agent over the three input topics that only iterates ``stream.events()`` and counts.
+``bench/bench_pipeline.py`` runs it as the baseline of the full ``liveflow worker``.
+
+How: configured from the same ``LIVEFLOW_*`` environment as the worker (``LIVEFLOW_BROKERS``,
+``LIVEFLOW_APP_ID``, ``LIVEFLOW_TOPIC_PREFIX``, ``LIVEFLOW_PARTITIONS``, ``LIVEFLOW_WEB_PORT`` ...) and
+started as a script (faust's CLI through ``app.main()``), from a scratch working directory because faust
+writes ``<app id>-data/`` there::
+
+    LIVEFLOW_APP_ID=bench-noop LIVEFLOW_WEB_PORT=6070 .venv/bin/python bench/noop_app.py worker -l warning
+
+Output: ``GET /count`` on the web port returns JSON ``{"count": messages seen, "first": wall time of the
+first, "last": wall time of the latest (Unix seconds, or null)}``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import faust
+from faust.types import StreamT
+from faust.web import Request, Response, View
+
+from liveflow.settings import load_settings
+from liveflow.topics import INPUT_TOPICS
+
+settings = load_settings()
+app = faust.App(
+    settings.app_id,
+    broker=[f"kafka://{server}" for server in settings.broker_list],
+    value_serializer="raw",
+    key_serializer="raw",
+    topic_partitions=settings.partitions,
+    topic_replication_factor=settings.replication_factor,
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    web_bind=settings.web_host,
+    producer_linger=0.005,
+    broker_session_timeout=settings.kafka_session_timeout / 1000,
+    broker_heartbeat_interval=settings.kafka_heartbeat_interval / 1000,
+    stream_buffer_maxsize=8192,
+    autodiscover=False,
+    origin="bench.noop_app",
+)
+inputs = app.topic(
+    *(settings.topic(name) for name in INPUT_TOPICS), value_serializer="raw", key_serializer="raw"
+)
+progress: dict[str, Any] = {"count": 0, "first": None, "last": None}
+
+
+@app.agent(inputs, name="bench.noop", concurrency=1)
+async def noop(stream: StreamT[bytes]) -> None:
+    count = 0
+    async for _event in stream.events():
+        count += 1
+        if count == 1:
+            progress["first"] = time.time()
+        progress["count"] = count
+        progress["last"] = time.time()
+
+
+@app.page("/count")
+class Count(View):
+    async def get(self, request: Request) -> Response:
+        return self.json(progress)
+
+
+if __name__ == "__main__":
+    app.main()
