@@ -112,6 +112,7 @@ class Checkpointer:
                 await self.producer.flush()
                 for row in rows:
                     await self.producer.send(self._changelog, row.value, key=row.key, partition=row.partition)
+                    self._mirror(row)
                 await self.producer.flush()
             except Exception:
                 checkpoint_failures.inc()
@@ -140,6 +141,16 @@ class Checkpointer:
             settings.topic(logical_topic), value, key=key.encode() if key is not None else None
         )
         records_published.labels(logical_topic).inc()
+
+    @staticmethod
+    def _mirror(row: Row) -> None:
+        """Keep the table's local view equal to what was written: faust's recovery of a partition this
+        worker keeps reads the changelog only from where faust itself last read, which is before rows
+        written here, and the rooms are restored from that local view after every rebalance."""
+        if row.value is None:
+            checkpoints.data.pop(row.key, None)
+        else:
+            checkpoints.data[row.key] = row.value
 
     # -- rebalances --------------------------------------------------------------------------------
     async def on_revoked(self) -> None:
