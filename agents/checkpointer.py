@@ -187,7 +187,9 @@ class Checkpointer:
         count = 0
         for room in restored:
             if room.partition in partitions:
-                self.pipeline.restore(room.room_id, room.blob, room.generation, room.chunks)
+                self.pipeline.restore(
+                    room.room_id, room.blob, room.generation, room.chunks, time.time_ns() // 1_000_000
+                )
                 count += 1
         log.info("restored %d rooms for partitions %s", count, sorted(partitions))
 

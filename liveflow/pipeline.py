@@ -391,10 +391,13 @@ class Pipeline:
             room.dirty = False
         return rows
 
-    def restore(self, room_id: str, blob: bytes, generation: int, chunks: int) -> None:
-        """Install a room from its checkpoint blob (after a start or a rebalance)."""
+    def restore(self, room_id: str, blob: bytes, generation: int, chunks: int, restored_at: int = 0) -> None:
+        """Install a room from its checkpoint blob (after a start or a rebalance). ``restored_at`` (wall ms)
+        counts as the room's last arrival, so the live idle rule waits a full ``idle_timeout`` before it
+        lets the room's event time follow the wall clock."""
         room = Room.from_blob(blob, self.config)
         room.generation, room.chunks = generation, chunks
+        room.last_arrival = restored_at
         self.rooms[room_id] = room
         engine = self.alert_engine(room.partition)
         if engine is not None and room.alerts_state is not None:
