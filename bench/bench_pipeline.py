@@ -32,9 +32,11 @@ Every process started here is stopped by pid at the end (workers, and the stack 
 it).
 
 Run: ``.venv/bin/python bench/bench_pipeline.py [--messages 500000] [--runs 3] [--latency-seconds 120]
-[--brokers host:port --redis-url redis://...]``. ``--quick`` = 50,000 messages, 1 round each, 30 s of
-latency with 10 s windows (smoke test); ``--py-spy`` adds one profiled (uncounted) round of each consumer
-and a summary of where the samples fall.
+[--brokers host:port --redis-url redis://...]``. ``--quick`` = 50,000 messages, 1 round each, 30 s of latency
+with 10 s windows (smoke test, results in ``pipeline-quick.json``); ``--py-spy`` adds one profiled (uncounted)
+round of each consumer and a summary of where the samples fall; ``--runs 0 --latency-rate 3000 [--window-size
+10]`` measures only the latency at a given rate; ``--results NAME`` writes ``bench/results/NAME.json``
+instead.
 
 Output: ``bench/results/pipeline.json``: ``{benchmark, date, machine, config, backlog: {...}, runs: [{app,
 round, messages, seconds, msgs_per_s, cpu_us_per_msg, stopped, ...}], summary: {noop, full,
@@ -81,6 +83,7 @@ from liveflow.devstack import stack
 from liveflow.devstack.process import free_port
 from liveflow.devstack.topics import ensure_topics
 from liveflow.kafka_config import aiokafka_kwargs
+from liveflow.pipeline import CoreConfig
 from liveflow.settings import Settings, load_settings
 from liveflow.simulate import Pacer, Record, SimConfig, Simulation, produce_records
 from liveflow.topics import ROOM_METRICS
@@ -89,6 +92,7 @@ PYTHON = sys.executable
 LIVEFLOW = str(Path(sys.executable).with_name("liveflow"))
 NOOP_APP = str(Path(__file__).resolve().parent / "noop_app.py")
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
+PY_SPY_HZ = 100
 POLL_S = 0.25
 RATIO_TARGET = 0.8
 TAIL_MARGIN_S = 5.0
@@ -117,6 +121,7 @@ class Deployment:
         )
 
     def env(self, app_id: str, web_port: int) -> dict[str, str]:
+        """The workers' environment: the caller's, minus every ``LIVEFLOW_*``, plus this deployment's."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEFLOW_")}
         env.update(
             {
@@ -331,7 +336,19 @@ def measure(
 # -- profiling (--py-spy) -----------------------------------------------------------------------------
 def start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
     """Sample ``pid`` without pausing it until :func:`stop_py_spy`; folded stacks go to ``out``."""
-    argv = [PY_SPY, "record", "-p", str(pid), "-f", "raw", "-o", str(out), "-r", "100", "--nonblocking"]
+    argv = [
+        PY_SPY,
+        "record",
+        "-p",
+        str(pid),
+        "-f",
+        "raw",
+        "-o",
+        str(out),
+        "-r",
+        str(PY_SPY_HZ),
+        "--nonblocking",
+    ]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -349,6 +366,7 @@ def summarize_profile(folded: Path, top: int = 25) -> dict[str, Any]:
     stack (``-> pkg``: inside library code it called), else by the package of the leaf; and top leaves."""
     owners: dict[str, int] = {}
     leaves: dict[str, int] = {}
+    categories: dict[str, int] = {}
     total = 0
     for line in folded.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -365,13 +383,38 @@ def summarize_profile(folded: Path, top: int = 25) -> dict[str, Any]:
         else:  # time spent in library code called from this LiveFlow frame
             owner = f"{_frame_key(frames[deepest])} -> {_package(frames[deepest + 1])}"
         owners[owner] = owners.get(owner, 0) + count
+        kind = _category(frames, deepest)
+        categories[kind] = categories.get(kind, 0) + count
         leaves[frames[-1]] = leaves.get(frames[-1], 0) + count
 
     def shares(counts: dict[str, int]) -> dict[str, float]:
         ordered = sorted(counts.items(), key=lambda item: -item[1])[:top]
         return {name: round(count / total, 4) for name, count in ordered}
 
-    return {"samples": total, "by_deepest_liveflow_frame": shares(owners), "top_leaf_frames": shares(leaves)}
+    return {
+        "samples": total,
+        "by_category": shares(categories),
+        "by_deepest_liveflow_frame": shares(owners),
+        "top_leaf_frames": shares(leaves),
+    }
+
+
+PER_MESSAGE_FRAMES = ("Aligner.push", "feed_released", "Pipeline.feed", "(liveflow/events.py")
+
+
+def _category(frames: list[str], deepest: int | None) -> str:
+    """Coarse owner of one stack: checkpoints, LiveFlow's per-message path, other LiveFlow work, or the
+    framework (faust, mode, aiokafka, asyncio; including faust's stream iteration inside the agent)."""
+    joined = ";".join(frames)
+    if "Checkpointer.checkpoint" in joined or "Pipeline.checkpoint" in joined:
+        return "checkpoints (serialize + send rows, ack)"
+    if any(marker in joined for marker in PER_MESSAGE_FRAMES):
+        return "LiveFlow per-message path (decode, align, feed)"
+    if deepest is None or (
+        frames[deepest].startswith("process (agents/rooms.py") and deepest < len(frames) - 1
+    ):
+        return "framework (faust, mode, aiokafka, asyncio)"
+    return "other LiveFlow (shipping, metrics, snapshots, timers)"
 
 
 def _is_project(frame: str) -> bool:
@@ -508,6 +551,10 @@ def measure_latency(
         cpu_used = cpu_seconds(worker.process.pid) - cpu_before
         lag = worker.metric_sum("liveflow_consumer_lag")
         consumed = worker.metric_sum("liveflow_events_total")
+        checkpoints = {
+            name: worker.metric_sum(f"liveflow_checkpoint_duration_seconds_{name}")
+            for name in ("sum", "count")
+        }
     finally:
         worker.stop()
     last_ts_s = max(r.send_ms for r in records) / 1000
@@ -525,11 +572,19 @@ def measure_latency(
         "consumed_by_worker": consumed,
         "consumer_lag_at_end": lag,
         "worker_cpu_share": round(cpu_used / wall, 2),
+        "checkpoints": int(checkpoints["count"]),
+        "checkpoint_mean_s": round(checkpoints["sum"] / checkpoints["count"], 4)
+        if checkpoints["count"]
+        else None,
         "records_received": len(received),
         "records_counted": len(closed),
         "rooms": len({r[3] for r in closed}),
         "arrival_minus_window_end_s": _spread(arrival),
         "created_minus_window_end_s": _spread(created),
+        "samples": [
+            [room, end, round(got - end / 1000, 3), round(made / 1000 - end / 1000, 3)]
+            for got, made, end, room in sorted(closed, key=lambda r: r[2])
+        ][:5000],
         "p99_target_s": lateness_s + 1,
         "p99_met": bool(arrival) and percentile(arrival, 99) <= lateness_s + 1,
     }
@@ -556,6 +611,14 @@ def main() -> None:
     parser.add_argument(
         "--window-size", type=float, default=60.0, help="worker window size (s), latency part"
     )
+    parser.add_argument(
+        "--latency-rate",
+        type=float,
+        help="fixed msg/s for the latency part (default: share of the measured max)",
+    )
+    parser.add_argument(
+        "--results", help="results file name: bench/results/NAME.json (default pipeline, pipeline-quick)"
+    )
     parser.add_argument("--latency-share", type=float, default=0.5, help="share of the max sustained rate")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency part")
     parser.add_argument("--seed", type=int, default=7)
@@ -572,8 +635,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.messages, args.runs, args.latency_seconds, args.window_size = 50_000, 1, 30.0, 10.0
+    if args.runs < 1 and args.latency_rate is None:
+        parser.error("--runs 0 (no throughput rounds) needs --latency-rate")
 
-    lateness_s = load_settings().allowed_lateness / 1000
+    lateness_s = CoreConfig().allowed_lateness / 1000  # workers run with default settings (env stripped)
     results: dict[str, Any] = {
         "benchmark": "pipeline",
         "date": now_iso(),
@@ -598,12 +663,15 @@ def main() -> None:
             deployment = Deployment(brokers, redis_url, prefix, args.partitions, tmp / "workers")
             asyncio.run(ensure_topics(deployment.settings()))
             log(f"producing a backlog of {args.messages:,} simulator messages to {prefix}* ...")
-            backlog = produce_backlog(deployment, args.messages, args.rate, args.seed)
+            backlog = produce_backlog(
+                deployment, args.messages if args.runs > 0 else 20_000, args.rate, args.seed
+            )
             results["backlog"] = backlog
             log(f"backlog: {backlog}")
             total = backlog["messages"]
 
             runs: list[RunResult] = []
+            summary: dict[str, Any] | None = None
             for round_ in range(1, args.runs + 1):
                 for kind in ("noop", "full"):
                     run = measure(kind, deployment, f"{prefix}{kind}{round_}", total, round_)
@@ -613,18 +681,26 @@ def main() -> None:
                         f"{run.cpu_us_per_msg} CPU us/msg (startup {run.startup_s} s)"
                     )
             results["runs"] = [asdict(run) for run in runs]
-            summary = summarize(runs)
-            results["summary"] = summary
+            if runs:
+                summary = results["summary"] = summarize(runs)
             if args.py_spy:
                 results["profiles"] = {}
                 for kind in ("noop", "full"):
                     folded = tmp / f"{kind}.folded"
                     run = measure(kind, deployment, f"{prefix}{kind}-profiled", total, 0, profile=folded)
                     log(f"profiled {kind}: {run.msgs_per_s:,.0f} msg/s under py-spy")
-                    results["profiles"][kind] = {"msgs_per_s": run.msgs_per_s, **summarize_profile(folded)}
+                    profile = summarize_profile(folded)
+                    seconds = total / run.msgs_per_s
+                    profile["sampled_us_per_msg"] = round(profile["samples"] / PY_SPY_HZ / total * 1e6, 1)
+                    profile["sampled_share_of_wall"] = round(profile["samples"] / PY_SPY_HZ / seconds, 2)
+                    results["profiles"][kind] = {"msgs_per_s": run.msgs_per_s, **profile}
 
             if not args.no_latency:
-                rate = summary["full"]["msgs_per_s"] * args.latency_share
+                if args.latency_rate is not None:
+                    rate = args.latency_rate
+                else:
+                    assert summary is not None
+                    rate = summary["full"]["msgs_per_s"] * args.latency_share
                 results["latency"] = measure_latency(
                     deployment,
                     rate,
@@ -637,7 +713,10 @@ def main() -> None:
                 log(f"latency: {results['latency']}")
     results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     results["targets"] = {
-        "ratio_full_to_noop": {"target": RATIO_TARGET, "measured": summary["ratio_full_to_noop"]},
+        "ratio_full_to_noop": {
+            "target": RATIO_TARGET,
+            "measured": summary["ratio_full_to_noop"] if summary is not None else None,
+        },
         "latency_p99_s": {
             "target": lateness_s + 1,
             "measured": results["latency"]["arrival_minus_window_end_s"]["p99"]
@@ -645,7 +724,7 @@ def main() -> None:
             else None,
         },
     }
-    path = write_results("pipeline", results)
+    path = write_results(args.results or ("pipeline-quick" if args.quick else "pipeline"), results)
     report(results, path)
 
 
@@ -678,7 +757,23 @@ def summarize(runs: list[RunResult]) -> dict[str, Any]:
 
 
 def report(results: dict[str, Any], path: Path) -> None:
-    summary = results["summary"]
+    summary = results.get("summary")
+    if summary is not None:
+        report_throughput(results, summary)
+    latency = results.get("latency")
+    if latency:
+        spread = latency["arrival_minus_window_end_s"]
+        verdict = "met" if latency["p99_met"] else "NOT met"
+        print(
+            f"latency at {latency['target_rate']:,} msg/s: {latency['records_counted']} window records, "
+            f"arrival - window_end p50 {spread['p50']} s, p99 {spread['p99']} s, max {spread['max']} s "
+            f"(target p99 <= {latency['p99_target_s']} s: {verdict}); mean checkpoint "
+            f"{latency['checkpoint_mean_s']} s"
+        )
+    print(f"results: {path}")
+
+
+def report_throughput(results: dict[str, Any], summary: dict[str, Any]) -> None:
     print_table(
         ["consumer", "msg/s (median)", "runs", "CPU us/msg", "CPU share"],
         [
@@ -698,16 +793,20 @@ def report(results: dict[str, Any], path: Path) -> None:
         f"(per-round median {summary['ratio_per_round_median']}; "
         f"target >= {RATIO_TARGET}: {verdict})"
     )
-    latency = results.get("latency")
-    if latency:
-        spread = latency["arrival_minus_window_end_s"]
-        verdict = "met" if latency["p99_met"] else "NOT met"
-        print(
-            f"latency at {latency['target_rate']:,} msg/s: {latency['records_counted']} window records, "
-            f"arrival - window_end p50 {spread['p50']} s, p99 {spread['p99']} s, max {spread['max']} s "
-            f"(target p99 <= {latency['p99_target_s']} s: {verdict})"
-        )
-    print(f"results: {path}")
+    profiles = results.get("profiles")
+    if profiles:
+        full = profiles["full"]
+        rows: list[list[object]] = []
+        for name, share in full["by_category"].items():
+            noop_share = profiles["noop"]["by_category"].get(name, 0.0)
+            rows.append(
+                [
+                    name,
+                    round(noop_share * profiles["noop"]["sampled_us_per_msg"], 1),
+                    round(share * full["sampled_us_per_msg"], 1),
+                ]
+            )
+        print_table(["py-spy: sampled us/msg by owner", "noop", "full"], rows)
 
 
 if __name__ == "__main__":
