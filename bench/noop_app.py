@@ -21,31 +21,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import faust
 from faust.types import StreamT
 from faust.web import Request, Response, View
 
+from agents.factory import create_app
 from liveflow.settings import load_settings
 from liveflow.topics import INPUT_TOPICS
 
 settings = load_settings()
-app = faust.App(
-    settings.app_id,
-    broker=[f"kafka://{server}" for server in settings.broker_list],
-    value_serializer="raw",
-    key_serializer="raw",
-    topic_partitions=settings.partitions,
-    topic_replication_factor=settings.replication_factor,
-    web_host=settings.web_host,
-    web_port=settings.web_port,
-    web_bind=settings.web_host,
-    producer_linger=0.005,
-    broker_session_timeout=settings.kafka_session_timeout / 1000,
-    broker_heartbeat_interval=settings.kafka_heartbeat_interval / 1000,
-    stream_buffer_maxsize=8192,
-    autodiscover=False,
-    origin="bench.noop_app",
-)
+app = create_app(settings, origin="bench.noop_app")
 inputs = app.topic(
     *(settings.topic(name) for name in INPUT_TOPICS), value_serializer="raw", key_serializer="raw"
 )
