@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from aiokafka.errors import IllegalStateError
 from faust.types import TP, AppT, EventT
 
-from liveflow.alignment import EventTimeMerge
+from liveflow.alignment import EventTimeMerge, caught_up
 from liveflow.events import Event, Rejection
 from liveflow.topics import INPUT_TOPICS
 
@@ -51,11 +51,7 @@ class Aligner:
         return int(value) if value is not None else None
 
     def is_caught_up(self, topic: str, partition: int) -> bool:
-        highwater = self.highwater(topic, partition)
-        last = self.delivered.get((topic, partition))
-        if highwater is None:
-            return last is not None  # no fetch answer yet: wait only for a partition never read from
-        return last is not None and last + 1 >= highwater
+        return caught_up(self.delivered.get((topic, partition)), self.highwater(topic, partition))
 
     async def start_partitions(self, partitions: set[int]) -> None:
         """Newly assigned partitions: start from the consumer's position (the committed offset)."""

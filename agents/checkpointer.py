@@ -42,6 +42,7 @@ from agents.metrics import (
     rebalances,
     records_published,
 )
+from agents.rewind import Rewinder
 from agents.silencing import silencing
 from agents.tables import checkpoints
 from liveflow.checkpoint import Row, reassemble
@@ -55,9 +56,10 @@ ALIGNMENT_GRACE_MS = 5_000
 
 
 class Checkpointer:
-    def __init__(self, pipeline: Pipeline, aligner: Aligner) -> None:
+    def __init__(self, pipeline: Pipeline, aligner: Aligner, rewinder: Rewinder) -> None:
         self.pipeline = pipeline
         self.aligner = aligner
+        self.rewinder = rewinder
         self.unacked: list[EventT] = []
         self.stream: StreamT[bytes] | None = None
         self.owned: set[int] = set()
@@ -172,6 +174,8 @@ class Checkpointer:
         gained = assigned - self.owned
         self.aligner.forget(lost | gained)
         await self.aligner.start_partitions(gained)
+        self.rewinder.forget({tp for tp in self.rewinder.unverified if tp.partition in lost})
+        self.rewinder.expect({tp for tp in app.consumer.assignment() if tp.topic in self._inputs})
         if lost:
             self.pipeline.drop_partitions(lost)
         if gained:

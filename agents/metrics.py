@@ -49,6 +49,10 @@ checkpoint_failures = Counter(
     "liveflow_checkpoint_failures", "Checkpoints that raised (events stay unacked)."
 )
 rebalances = Counter("liveflow_rebalances", "Partition revocations seen by this worker.")
+input_rewinds = Counter(
+    "liveflow_input_rewinds",
+    "Seeks back over input records faust dropped around a rebalance (see agents/rewind.py).",
+)
 records_published = Counter("liveflow_records_published", "Derived records sent, by topic.", ["topic"])
 redis_up = Gauge("liveflow_redis_up", "1 when the last Redis snapshot write succeeded.")
 kafka_up = Gauge("liveflow_kafka_up", "1 when the last producer flush succeeded.")

@@ -20,6 +20,7 @@ from agents.aligner import Aligner, Pending
 from agents.app import app, settings
 from agents.checkpointer import Checkpointer
 from agents.metrics import event_time_lag, processing_latency, register_pipeline_metrics
+from agents.rewind import Rewinder
 from agents.tables import checkpoints
 from agents.topics import inputs, logical_name
 from liveflow.core import build_pipeline
@@ -59,7 +60,8 @@ def observe_latency(received_at: int, result: Event | Rejection) -> None:
 
 
 aligner = Aligner(app, {name: settings.topic(name) for name in INPUT_TOPICS}, feed_released)
-checkpointer = Checkpointer(pipeline, aligner)
+rewinder = Rewinder(app, settings)
+checkpointer = Checkpointer(pipeline, aligner, rewinder)
 room_exposition = register_pipeline_metrics(pipeline, checkpointer, settings)
 
 
@@ -67,9 +69,13 @@ room_exposition = register_pipeline_metrics(pipeline, checkpointer, settings)
 async def process(stream: StreamT[bytes]) -> None:
     manual = cast(Stream, stream).noack()
     checkpointer.stream = manual
+    unverified = rewinder.unverified
     async for event in manual.events():
-        topic = logical_name[event.message.topic]
-        aligner.push(topic, event, decode(event.message.value or b"", topic))
+        message = event.message
+        if unverified and message.tp in unverified and not await rewinder.admit(message):
+            continue
+        topic = logical_name[message.topic]
+        aligner.push(topic, event, decode(message.value or b"", topic))
 
 
 @app.task
@@ -79,6 +85,7 @@ async def checkpoint_loop() -> None:
         await checkpointer.run()
     finally:
         await checkpointer.stop()
+        await rewinder.stop()
 
 
 @checkpoints.on_recover

@@ -12,11 +12,9 @@ their queue, so per-topic offset order is kept for every message).
 Invariants:
 - items of one topic-partition are released in offset order;
 - an item is released only when every other topic of its partition either has a buffered head or is
-  caught up (``is_caught_up(topic, partition)`` - its consumer position is at the high watermark), and it
-  has the smallest ``ts`` among the heads (ties: the order of ``topics``); so when the consumer is live the
-  merge adds no delay, and during catch-up the topics advance together in event time;
-- :meth:`force` releases everything buffered (used when a head waited longer than a bound, so a stale
-  high watermark can never stall a partition).
+  caught up (``is_caught_up(topic, partition)``, see :func:`caught_up`), and it has the smallest ``ts``
+  among the heads (ties: the order of ``topics``); so when the consumer is live the merge adds no delay,
+  and during catch-up the topics advance together in event time.
 """
 
 from __future__ import annotations
@@ -26,6 +24,15 @@ from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
+
+
+def caught_up(last_delivered: int | None, highwater: int | None) -> bool:
+    """Whether a topic-partition has nothing more to deliver right now: its last delivered offset is just
+    below the broker's high watermark. An unknown high watermark (no fetch answer since the partition was
+    assigned) is never caught up: the consumer's position alone cannot tell an empty partition from one
+    whose records have not been fetched yet, and guessing "caught up" there would release a dense topic's
+    events ahead of a sparse topic's older ones, which then arrive late (seen right after rebalances)."""
+    return last_delivered is not None and highwater is not None and last_delivered + 1 >= highwater
 
 
 class EventTimeMerge(Generic[Item]):
@@ -62,10 +69,6 @@ class EventTimeMerge(Generic[Item]):
             if best_topic is None:
                 return
             yield queues[best_topic].popleft()[1]
-
-    def force(self, partition: int) -> Iterator[Item]:
-        """Yield everything buffered for ``partition`` in merged order, waiting for nobody."""
-        yield from self.release(partition, lambda _topic, _partition: True)
 
     def buffered(self, partition: int) -> int:
         queues = self.queues.get(partition)

@@ -116,8 +116,12 @@ def assert_equal_to_replay(deployment: Deployment, expected: dict[Key, dict[str,
     live, conflicts = live_windows(deployment)
     assert conflicts == []
     live = {key: record for key, record in live.items() if record["window_end"] <= SENTINEL_TS}
-    differing = [key for key in expected if live[key] != expected[key]]
-    assert differing == [], {key: (live[key], expected[key]) for key in differing[:2]}
+    differing = {
+        key: {f: (live[key].get(f), v) for f, v in expected[key].items() if live[key].get(f) != v}
+        for key in expected
+        if live[key] != expected[key]
+    }
+    assert differing == {}, "fields (live, replay) that differ:\n" + "\n".join(map(str, differing.items()))
     assert set(live) == set(expected)
 
 
