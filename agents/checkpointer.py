@@ -192,7 +192,7 @@ class Checkpointer:
         for room in restored:
             if room.partition in partitions:
                 self.pipeline.restore(
-                    room.room_id, room.blob, room.generation, room.chunks, time.time_ns() // 1_000_000
+                    room.room_id, room.blob, room.written, room.segments, time.time_ns() // 1_000_000
                 )
                 count += 1
         log.info("restored %d rooms for partitions %s", count, sorted(partitions))

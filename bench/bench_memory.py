@@ -16,9 +16,9 @@ the baseline is taken. Measured in two fresh subprocesses, so neither disturbs t
   allocator slack and memory freed but not returned to the OS).
 Both divide by the number of viewers present. The breakdown (from ``sys.getsizeof`` of each structure and
 the objects it holds, every object counted once, in this order) names what the bytes are:
-``presence_dict`` (``Presence.last_seen`` incl. the user-id strings and timestamps), ``expiry_heap``
-(``Presence.expiry`` tuples), ``uv_set`` (``Presence.uv``), ``dedup_ids`` (``RoomIngest.seen`` dict +
-``seen_order`` deque + event-id strings), ``other`` (the rest: window, funnel, pipeline, allocator
+``presence_dict`` (``Presence.last_seen`` incl. the user-id strings and timestamps), ``expiry``
+(``Presence.due`` lists, ``seconds`` and the ``soon`` heap), ``uv_set`` (``Presence.uv``), ``dedup_ids``
+(``RoomIngest.seen`` dict + ``buckets`` lists + event-id strings), ``other`` (the rest: window, funnel, pipeline, allocator
 rounding...). Target: <= 250 bytes per present viewer. Since dedup ids scale with events, not viewers,
 the report also gives bytes per remembered id and the projection for a viewer that heartbeats every
 20-30 s (the simulator's gap) and so owns ~24 remembered ids within the 10-minute dedup horizon.
@@ -149,18 +149,20 @@ def breakdown(pipeline: Pipeline) -> tuple[dict[str, int], dict[str, int]]:
         "presence_dict": size(presence.last_seen)
         + size.each(presence.last_seen.keys())
         + size.each(presence.last_seen.values()),
-        "expiry_heap": size(presence.expiry)
-        + sum(size(entry) + size(entry[0]) + size(entry[1]) for entry in presence.expiry),
+        "expiry": size(presence.due, presence.seconds, presence.soon)
+        + size.each(presence.due.values())
+        + size.each(presence.seconds)
+        + sum(size(entry) + size(entry[0]) + size(entry[1]) for entry in presence.soon),
         "uv_set": size(presence.uv) + size.each(presence.uv),
-        "dedup_ids": size(ingest.seen, ingest.seen_order)
+        "dedup_ids": size(ingest.seen, ingest.buckets)
         + size.each(ingest.seen.keys())
         + size.each(ingest.seen.values())
-        + size.each(ingest.seen_order),
+        + size.each(ingest.buckets.values()),
     }
     counts = {
         "present": presence.online,
         "presence_dict": len(presence.last_seen),
-        "expiry_heap": len(presence.expiry),
+        "expiry": sum(len(users) for users in presence.due.values()) + len(presence.soon),
         "uv_set": len(presence.uv),
         "dedup_ids": len(ingest.seen),
         "pending": len(ingest.pending),

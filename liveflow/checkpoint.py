@@ -1,31 +1,36 @@
 """What a checkpoint holds for one room, and how it is cut into changelog rows and put back together.
 
-A room's checkpoint is one msgpack blob: ``{"v", "room", "partition", "covered", "ingest", "state"}`` where
-``covered`` maps each input topic to the last offset of the room's partition already applied to this
-state. On restore, input at or below ``covered`` is skipped for that room, so nothing counts twice.
+A room's checkpoint is one msgpack blob, ``{"v", "room", "partition", "covered", "ingest", "state", ...}``
+where ``covered`` maps each input topic to the last offset of the room's partition already applied to this
+state (on restore, input at or below ``covered`` is skipped for that room, so nothing counts twice), plus
+named segments: the remembered event ids (see :mod:`liveflow.ingest`), which grow with traffic and change
+only at their newest end, so each checkpoint rewrites only the segments that changed.
 
 Changelog rows (keys and values are bytes):
-- head row, key ``room_id``: msgpack ``{"gen", "n", "partition", "blob"?}``; small blobs ride inline
-  (``n == 0``), larger ones are cut into ``n`` chunk rows;
-- chunk row, key ``room_id \\x1f gen \\x1f i``: the i-th slice of the blob of generation ``gen``.
+- head row, key ``room_id``: msgpack ``{"gen", "n", "partition", "segments", "blob"?}``; small blobs ride
+  inline (``n == 0``), larger ones are cut into ``n`` chunk rows; ``segments`` maps each segment name to
+  the generation whose row holds its current content;
+- chunk row, key ``room_id \x1f gen \x1f i``: the i-th slice of the blob of generation ``gen``;
+- segment row, key ``room_id \x1f s \x1f name \x1f gen``: a segment as written by generation ``gen``.
 
-Invariants: chunk rows of a generation are written before its head, and the previous generation's chunks
-are deleted (tombstones) only after the new head, so at any crash point the newest head found references
-chunks that exist; a head with missing chunks is reported, never half-applied. A deleted room is a
-tombstone on its head key.
+Invariants: the chunk and segment rows a head references are written before it, and the rows it no longer
+references (the previous generation's chunks, replaced or removed segments) are deleted (tombstones) only
+after it, so at any crash point the newest head found references rows that exist; a head with missing
+rows is reported, never half-applied. A deleted room is a tombstone on every key it owns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-CHECKPOINT_VERSION = 3
+CHECKPOINT_VERSION = 4
 CHUNK_BYTES = 256 * 1024
 SEPARATOR = b"\x1f"
+SEGMENT_MARK = b"s"
 
 _encoder = msgspec.msgpack.Encoder()
 _decode = msgspec.msgpack.decode
@@ -51,39 +56,62 @@ class Row:
     value: bytes | None
 
 
+@dataclass(slots=True)
+class Written:
+    """What of a room the changelog holds: the head's generation, its chunk count, and the generation of
+    each segment's row."""
+
+    generation: int = 0
+    chunks: int = 0
+    segments: dict[str, int] = field(default_factory=dict)
+
+
 def rows_for(
-    room_id: str, partition: int, blob: bytes, generation: int, previous_chunks: int
-) -> tuple[list[Row], int]:
-    """Rows that store ``blob`` as generation ``generation`` and retire the previous generation's chunks;
-    also returns the number of chunk rows of the new generation."""
+    room_id: str,
+    partition: int,
+    written: Written,
+    blob: bytes,
+    changed: dict[str, bytes],
+    removed: Iterable[str],
+) -> list[Row]:
+    """Rows that store the next generation of a room (its blob, its ``changed`` segments, without its
+    ``removed`` ones) and then retire what that generation no longer references; updates ``written``."""
     head_key = room_id.encode()
+    generation = written.generation + 1
     rows: list[Row] = []
+    retired: list[bytes] = [chunk_key(head_key, written.generation, i) for i in range(written.chunks)]
+    segments = written.segments
+    for name, data in changed.items():
+        old = segments.get(name)
+        if old is not None:
+            retired.append(segment_key(head_key, name, old))
+        rows.append(Row(partition, segment_key(head_key, name, generation), data))
+        segments[name] = generation
+    for name in removed:
+        old = segments.pop(name, None)
+        if old is not None:
+            retired.append(segment_key(head_key, name, old))
+    head: dict[str, Any] = {"gen": generation, "n": 0, "partition": partition, "segments": segments}
     if len(blob) <= CHUNK_BYTES:
-        rows.append(
-            Row(
-                partition,
-                head_key,
-                _encoder.encode({"gen": generation, "n": 0, "partition": partition, "blob": blob}),
-            )
-        )
+        head["blob"] = blob
         chunks = 0
     else:
         slices = [blob[i : i + CHUNK_BYTES] for i in range(0, len(blob), CHUNK_BYTES)]
-        chunks = len(slices)
+        chunks = head["n"] = len(slices)
         rows.extend(Row(partition, chunk_key(head_key, generation, i), part) for i, part in enumerate(slices))
-        rows.append(
-            Row(
-                partition, head_key, _encoder.encode({"gen": generation, "n": chunks, "partition": partition})
-            )
-        )
-    rows.extend(Row(partition, chunk_key(head_key, generation - 1, i), None) for i in range(previous_chunks))
-    return rows, chunks
+    rows.append(Row(partition, head_key, _encoder.encode(head)))
+    rows.extend(Row(partition, key, None) for key in retired)
+    written.generation, written.chunks = generation, chunks
+    return rows
 
 
-def tombstones_for(room_id: str, partition: int, generation: int, chunks: int) -> list[Row]:
+def tombstones_for(room_id: str, partition: int, written: Written) -> list[Row]:
     """Rows that delete a room's checkpoint entirely."""
     head_key = room_id.encode()
-    rows = [Row(partition, chunk_key(head_key, generation, i), None) for i in range(chunks)]
+    rows = [Row(partition, chunk_key(head_key, written.generation, i), None) for i in range(written.chunks)]
+    rows.extend(
+        Row(partition, segment_key(head_key, name, gen), None) for name, gen in written.segments.items()
+    )
     rows.append(Row(partition, head_key, None))
     return rows
 
@@ -92,33 +120,44 @@ def chunk_key(head_key: bytes, generation: int, index: int) -> bytes:
     return head_key + SEPARATOR + str(generation).encode() + SEPARATOR + str(index).encode()
 
 
+def segment_key(head_key: bytes, name: str, generation: int) -> bytes:
+    return SEPARATOR.join((head_key, SEGMENT_MARK, name.encode(), str(generation).encode()))
+
+
 @dataclass(frozen=True, slots=True)
 class Restored:
     room_id: str
     partition: int
-    generation: int
-    chunks: int
+    written: Written
     blob: bytes
+    segments: dict[str, bytes]
 
 
 def reassemble(rows: Iterable[tuple[bytes, bytes]]) -> tuple[list[Restored], list[str]]:
-    """Rebuild room blobs from the latest changelog rows (key -> value); returns (rooms, problems)."""
+    """Rebuild rooms from the latest changelog rows (key -> value); returns (rooms, problems)."""
     heads: dict[bytes, bytes] = {}
-    chunks: dict[bytes, bytes] = {}
+    parts: dict[bytes, bytes] = {}
     for key, value in rows:
-        (chunks if SEPARATOR in key else heads)[key] = value
+        (parts if SEPARATOR in key else heads)[key] = value
     restored: list[Restored] = []
     problems: list[str] = []
     for head_key, value in heads.items():
         head: dict[str, Any] = _decode(value)
         generation, count = head["gen"], head["n"]
-        if count == 0:
-            blob = head["blob"]
-        else:
-            parts = [chunks.get(chunk_key(head_key, generation, i)) for i in range(count)]
-            if any(part is None for part in parts):
-                problems.append(f"room {head_key.decode(errors='replace')}: checkpoint chunks missing")
-                continue
-            blob = b"".join(part for part in parts if part is not None)
-        restored.append(Restored(head_key.decode(), head["partition"], generation, count, blob))
+        referenced = [chunk_key(head_key, generation, i) for i in range(count)]
+        names: dict[str, int] = head["segments"]
+        referenced += [segment_key(head_key, name, gen) for name, gen in names.items()]
+        missing = [key for key in referenced if key not in parts]
+        if missing:
+            problems.append(
+                f"room {head_key.decode(errors='replace')}: {len(missing)} checkpoint rows missing"
+            )
+            continue
+        blob = head["blob"] if count == 0 else b"".join(parts[key] for key in referenced[:count])
+        segments = {name: parts[segment_key(head_key, name, gen)] for name, gen in names.items()}
+        restored.append(
+            Restored(
+                head_key.decode(), head["partition"], Written(generation, count, dict(names)), blob, segments
+            )
+        )
     return restored, problems

@@ -2,9 +2,13 @@
 
 Layout of :class:`RoomIngest` (one per room):
 - ``max_ts``: the largest ``ts`` accepted for the room (``-1`` before the first event);
-- ``seen``: ``event_id -> ts`` of accepted events; ``seen_order``: the same ids in acceptance order, used
-  only to free memory. An id counts as remembered only while ``max_ts - seen[id] <= dedup_horizon``;
-  the check is exact even before the id is freed;
+- ``seen``: ``event_id -> ts`` of accepted events. An id counts as remembered only while
+  ``max_ts - seen[id] <= dedup_horizon``; the check is exact even before the id is freed;
+- ``buckets``: ``bucket -> ids`` accepted with ``ts // bucket_ms == bucket`` (``bucket_ms`` is 1/50 of the
+  horizon), in acceptance order. They free memory (a bucket goes once all its times are past the horizon)
+  and cut the dedup memory into checkpoint segments of at most ``SEGMENT_IDS`` ids, named
+  ``"<bucket>.<index>"``, so a checkpoint rewrites only the segments that changed since the last one
+  (``changed`` / ``removed``), not every remembered id;
 - ``pending``: a heap of ``(ts, seq, event)`` of accepted events not yet released; ``seq`` is the room's
   arrival counter, so ties in ``ts`` keep arrival order.
 
@@ -14,13 +18,15 @@ Invariants:
   below ``floor``: the watermark an idle room was advanced to by wall-clock time;
 - :meth:`RoomIngest.release` yields events with ``ts < max_ts - allowed_lateness`` in (ts, arrival) order;
   any event accepted later has ``ts >=`` that bound, so released order is final;
-- memory is bounded by the events of the last ``dedup_horizon`` of event time (+ the lateness buffer).
+- every id in ``seen`` is in the bucket of its ``ts`` (an id forgotten and accepted again is also still
+  listed in its old bucket: segments keep only ids whose ``seen`` time is in their bucket);
+- memory is bounded by the events of the last ``dedup_horizon`` (+ one bucket) of event time (+ the
+  lateness buffer).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from collections.abc import Iterator
 from enum import Enum
 from typing import Any
@@ -31,6 +37,9 @@ from liveflow.events import Event
 
 _event_encoder = msgspec.msgpack.Encoder()
 _event_decoder = msgspec.msgpack.Decoder(Event)
+_segment_decoder = msgspec.msgpack.Decoder(tuple[list[str], list[int]])
+SEGMENT_IDS = 4096
+BUCKETS_PER_HORIZON = 50
 
 
 class Admission(Enum):
@@ -42,16 +51,33 @@ class Admission(Enum):
 class RoomIngest:
     """Dedup, lateness and ordering for one room."""
 
-    __slots__ = ("_horizon", "_lateness", "_seq", "floor", "max_ts", "pending", "seen", "seen_order")
+    __slots__ = (
+        "_bucket_ms",
+        "_first_kept",
+        "_horizon",
+        "_lateness",
+        "_seq",
+        "buckets",
+        "changed",
+        "floor",
+        "max_ts",
+        "pending",
+        "removed",
+        "seen",
+    )
 
     def __init__(self, allowed_lateness: int, dedup_horizon: int) -> None:
         self._lateness = allowed_lateness
         self._horizon = dedup_horizon
+        self._bucket_ms = max(1, dedup_horizon // BUCKETS_PER_HORIZON)
+        self._first_kept = -(1 << 62)
         self._seq = 0
         self.max_ts = -1
         self.floor = -1
         self.seen: dict[str, int] = {}
-        self.seen_order: deque[str] = deque()
+        self.buckets: dict[int, list[str]] = {}
+        self.changed: set[tuple[int, int]] = set()
+        self.removed: set[tuple[int, int]] = set()
         self.pending: list[tuple[int, int, Event]] = []
 
     def admit(self, event: Event) -> Admission:
@@ -63,7 +89,12 @@ class RoomIngest:
         if ts < self.max_ts - self._lateness or ts < self.floor:
             return Admission.LATE
         self.seen[event.event_id] = ts
-        self.seen_order.append(event.event_id)
+        bucket = ts // self._bucket_ms
+        ids = self.buckets.get(bucket)
+        if ids is None:
+            ids = self.buckets[bucket] = []
+        self.changed.add((bucket, len(ids) // SEGMENT_IDS))
+        ids.append(event.event_id)
         self._seq += 1
         heapq.heappush(self.pending, (ts, self._seq, event))
         if ts > self.max_ts:
@@ -92,12 +123,12 @@ class RoomIngest:
             yield heapq.heappop(pending)[2]
 
     def to_state(self) -> dict[str, Any]:
+        """Everything but the remembered ids, which are checkpointed as segments."""
         encode = _event_encoder.encode
         return {
             "max_ts": self.max_ts,
             "floor": self.floor,
             "seq": self._seq,
-            "seen": [(event_id, self.seen.get(event_id)) for event_id in self.seen_order],
             "pending": [(ts, seq, encode(event)) for ts, seq, event in self.pending],
         }
 
@@ -107,22 +138,74 @@ class RoomIngest:
         room.max_ts = state["max_ts"]
         room.floor = state["floor"]
         room._seq = state["seq"]
-        for event_id, ts in state["seen"]:
-            room.seen_order.append(event_id)
-            if ts is not None:
-                room.seen[event_id] = ts
         decode = _event_decoder.decode
         room.pending = [(ts, seq, decode(raw)) for ts, seq, raw in state["pending"]]
         return room
 
+    def take_segment_changes(self) -> tuple[dict[str, bytes], list[str]]:
+        """Encoded segments changed since the last call, and names of segments that no longer exist."""
+        changed: dict[str, bytes] = {}
+        for bucket, index in self.changed:
+            ids = self.buckets.get(bucket)
+            if ids is not None:
+                changed[f"{bucket}.{index}"] = self._encode_segment(bucket, ids, index)
+        removed = [f"{bucket}.{index}" for bucket, index in self.removed if bucket not in self.buckets]
+        self.changed = set()
+        self.removed = set()
+        return changed, removed
+
+    def all_segments(self) -> dict[str, bytes]:
+        """Every segment (a room checkpointed from scratch)."""
+        self.changed = {
+            (bucket, index)
+            for bucket, ids in self.buckets.items()
+            for index in range((len(ids) + SEGMENT_IDS - 1) // SEGMENT_IDS)
+        }
+        return self.take_segment_changes()[0]
+
+    def _encode_segment(self, bucket: int, ids: list[str], index: int) -> bytes:
+        start = bucket * self._bucket_ms
+        seen = self.seen
+        kept: list[str] = []
+        offsets: list[int] = []
+        for event_id in ids[index * SEGMENT_IDS : (index + 1) * SEGMENT_IDS]:
+            ts = seen.get(event_id)
+            if ts is not None and ts // self._bucket_ms == bucket:
+                kept.append(event_id)
+                offsets.append(ts - start)
+        return _event_encoder.encode((kept, offsets))
+
+    def load_segment(self, name: str, data: bytes) -> None:
+        """Restore one checkpointed segment (any order; the newest time of an id wins)."""
+        bucket_text, index_text = name.split(".")
+        bucket, index = int(bucket_text), int(index_text)
+        ids, offsets = _segment_decoder.decode(data)
+        start = bucket * self._bucket_ms
+        listed = self.buckets.setdefault(bucket, [])
+        needed = (index + 1) * SEGMENT_IDS
+        if len(listed) < needed:
+            listed.extend([""] * (needed - len(listed)))
+        seen = self.seen
+        for position, (event_id, offset) in enumerate(zip(ids, offsets, strict=True)):
+            listed[index * SEGMENT_IDS + position] = event_id
+            ts = start + offset
+            if seen.get(event_id, -1) < ts:
+                seen[event_id] = ts
+
     def _forget_expired(self) -> None:
-        """Free ids that can no longer be remembered (heads of ``seen_order`` past the horizon)."""
-        oldest_kept = self.max_ts - self._horizon
-        order, seen = self.seen_order, self.seen
-        while order:
-            ts = seen.get(order[0])
-            if ts is not None and ts >= oldest_kept:
-                return
-            event_id = order.popleft()
-            if ts is not None and ts < oldest_kept:
-                del seen[event_id]
+        """Free buckets whose every time is past the horizon."""
+        first_kept = (self.max_ts - self._horizon) // self._bucket_ms
+        if first_kept <= self._first_kept:
+            return
+        self._first_kept = first_kept
+        buckets = self.buckets
+        seen, size = self.seen, self._bucket_ms
+        for bucket in [b for b in buckets if b < first_kept]:
+            ids = buckets.pop(bucket)
+            for event_id in ids:
+                ts = seen.get(event_id)
+                if ts is not None and ts // size == bucket:
+                    del seen[event_id]
+            self.removed.update(
+                (bucket, index) for index in range((len(ids) + SEGMENT_IDS - 1) // SEGMENT_IDS)
+            )

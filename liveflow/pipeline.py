@@ -28,7 +28,15 @@ from typing import Any, NamedTuple
 
 from liveflow.alerts.config import AlertConfig
 from liveflow.alerts.engine import AlertEngine
-from liveflow.checkpoint import CHECKPOINT_VERSION, Row, decode_blob, encode_blob, rows_for, tombstones_for
+from liveflow.checkpoint import (
+    CHECKPOINT_VERSION,
+    Row,
+    Written,
+    decode_blob,
+    encode_blob,
+    rows_for,
+    tombstones_for,
+)
 from liveflow.deadletters import dead_letter
 from liveflow.events import EVENT_TOPIC, Comment, Event, Rejection, decode, event_type
 from liveflow.ingest import Admission, RoomIngest
@@ -58,15 +66,14 @@ class Room:
 
     __slots__ = (
         "alerts_state",
-        "chunks",
         "covered",
         "dirty",
         "ended",
-        "generation",
         "ingest",
         "last_arrival",
         "partition",
         "state",
+        "written",
     )
 
     def __init__(self, room_id: str, config: CoreConfig) -> None:
@@ -75,8 +82,7 @@ class Room:
         self.partition: int | None = None
         self.covered: dict[str, int] = {}
         self.dirty = False
-        self.generation = 0
-        self.chunks = 0
+        self.written = Written()
         self.last_arrival = 0
         self.ended = False
         self.alerts_state: dict[str, Any] | None = None  # only between from_blob and Pipeline.restore
@@ -355,8 +361,8 @@ class Pipeline:
             if room.state.idle and not room.ingest.pending:
                 if silent >= retention:
                     del self.rooms[room_id]
-                    if room.partition is not None and room.generation:
-                        evicted.extend(tombstones_for(room_id, room.partition, room.generation, room.chunks))
+                    if room.partition is not None and room.written.generation:
+                        evicted.extend(tombstones_for(room_id, room.partition, room.written))
                 continue
             bound = room.ingest.max_ts - self.config.allowed_lateness + silent
             if room.ingest.raise_floor(bound):
@@ -371,9 +377,9 @@ class Pipeline:
         positions = self.positions
         for engine in self._engines.values():
             for room_id in engine.take_dirty():
-                changed = self.rooms.get(room_id)
-                if changed is not None:
-                    changed.dirty = True
+                flagged = self.rooms.get(room_id)
+                if flagged is not None:
+                    flagged.dirty = True
         for room in self.rooms.values():
             if not room.dirty or room.partition is None:
                 continue
@@ -381,22 +387,30 @@ class Pipeline:
             for (topic, owner), offset in positions.items():
                 if owner == partition:
                     room.covered[topic] = offset
-            room.generation += 1
             room_engine = self.alert_engine(partition)
             alerts = room_engine.room_snapshot(room.state.room_id) if room_engine is not None else None
-            room_rows, room.chunks = rows_for(
-                room.state.room_id, partition, room.to_blob(alerts), room.generation, room.chunks
+            changed, removed = room.ingest.take_segment_changes()
+            rows.extend(
+                rows_for(room.state.room_id, partition, room.written, room.to_blob(alerts), changed, removed)
             )
-            rows.extend(room_rows)
             room.dirty = False
         return rows
 
-    def restore(self, room_id: str, blob: bytes, generation: int, chunks: int, restored_at: int = 0) -> None:
-        """Install a room from its checkpoint blob (after a start or a rebalance). ``restored_at`` (wall ms)
-        counts as the room's last arrival, so the live idle rule waits a full ``idle_timeout`` before it
-        lets the room's event time follow the wall clock."""
+    def restore(
+        self,
+        room_id: str,
+        blob: bytes,
+        written: Written,
+        segments: dict[str, bytes],
+        restored_at: int = 0,
+    ) -> None:
+        """Install a room from its checkpoint blob and segments (after a start or a rebalance).
+        ``restored_at`` (wall ms) counts as the room's last arrival, so the live idle rule waits a full
+        ``idle_timeout`` before it lets the room's event time follow the wall clock."""
         room = Room.from_blob(blob, self.config)
-        room.generation, room.chunks = generation, chunks
+        room.written = written
+        for name, data in segments.items():
+            room.ingest.load_segment(name, data)
         room.last_arrival = restored_at
         self.rooms[room_id] = room
         engine = self.alert_engine(room.partition)

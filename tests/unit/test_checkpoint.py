@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveflow.checkpoint import CHUNK_BYTES, Row, reassemble, rows_for
+from liveflow.checkpoint import CHUNK_BYTES, Row, Written, reassemble, rows_for, tombstones_for
 from liveflow.events import EVENT_TOPIC
 from liveflow.pipeline import CoreConfig, Output, Pipeline
 from tests.factories import raw
@@ -50,7 +50,7 @@ class Changelog:
         restored, problems = reassemble(self.rows.items())
         assert not problems
         for room in restored:
-            pipeline.restore(room.room_id, room.blob, room.generation, room.chunks)
+            pipeline.restore(room.room_id, room.blob, room.written, room.segments)
 
 
 def metrics(outputs: list[Output]) -> list[dict[str, Any]]:
@@ -104,25 +104,85 @@ def _assert_no_conflicts(records: list[dict[str, Any]]) -> None:
 
 def test_large_rooms_are_chunked_and_old_chunks_retired() -> None:
     blob = bytes(range(256)) * (3 * CHUNK_BYTES // 256 + 7)
-    rows, chunks = rows_for("big", 3, blob, generation=5, previous_chunks=2)
-    assert chunks == 4
-    assert [r.value is None for r in rows[-2:]] == [
-        True,
-        True,
-    ]  # generation 4's chunks deleted after the head
+    written = Written(generation=4, chunks=2)
+    rows = rows_for("big", 3, written, blob, {}, [])
+    assert (written.generation, written.chunks) == (5, 4)
+    assert [r.value is None for r in rows[-2:]] == [True, True]  # generation 4's chunks, after the head
     changelog = Changelog()
     changelog.write(rows)
     restored, problems = reassemble(changelog.rows.items())
     assert problems == []
-    assert [(r.room_id, r.partition, r.generation, r.blob == blob) for r in restored] == [("big", 3, 5, True)]
+    assert [(r.room_id, r.partition, r.written, r.blob == blob) for r in restored] == [
+        ("big", 3, Written(5, 4, {}), True)
+    ]
 
 
 def test_a_head_without_its_chunks_is_reported_not_applied() -> None:
-    rows, _ = rows_for("big", 0, b"x" * (CHUNK_BYTES + 1), generation=1, previous_chunks=0)
+    rows = rows_for("big", 0, Written(), b"x" * (CHUNK_BYTES + 1), {}, [])
     changelog = Changelog()
     changelog.write(rows[1:])  # first chunk lost
     restored, problems = reassemble(changelog.rows.items())
     assert restored == [] and problems and "big" in problems[0]
+
+
+def test_only_changed_segments_are_rewritten_and_replaced_ones_retired_after_the_head() -> None:
+    changelog = Changelog()
+    written = Written()
+    changelog.write(rows_for("r", 1, written, b"b1", {"7.0": b"a", "8.0": b"b"}, []))
+    rows = rows_for("r", 1, written, b"b2", {"8.0": b"b+"}, ["7.0"])
+    keys = [(r.key, r.value is None) for r in rows]
+    assert keys == [
+        (b"r\x1fs\x1f8.0\x1f2", False),
+        (b"r", False),
+        (b"r\x1fs\x1f8.0\x1f1", True),
+        (b"r\x1fs\x1f7.0\x1f1", True),
+    ]
+    changelog.write(rows)
+    restored, problems = reassemble(changelog.rows.items())
+    assert problems == []
+    assert [(r.blob, r.segments, r.written) for r in restored] == [(b"b2", {"8.0": b"b+"}, written)]
+    changelog.write(tombstones_for("r", 1, written))
+    assert changelog.rows == {}
+
+
+def test_a_head_without_its_segment_is_reported_not_applied() -> None:
+    rows = rows_for("r", 0, Written(), b"blob", {"1.0": b"ids"}, [])
+    changelog = Changelog()
+    changelog.write(rows[1:])  # the segment row lost, the head written
+    restored, problems = reassemble(changelog.rows.items())
+    assert restored == [] and problems and "1 checkpoint rows missing" in problems[0]
+
+
+def test_checkpoints_after_the_first_write_only_new_remembered_ids() -> None:
+    config = CoreConfig()
+    events = [
+        {
+            "event_id": f"e{i}",
+            "room_id": "r1",
+            "type": "heartbeat",
+            "ts": 1_763_779_200_000 + i * 10,
+            "user_id": "u",
+        }
+        for i in range(40_200)
+    ]
+    msgs = messages(events)
+    pipeline = Pipeline(config)
+    changelog = Changelog()
+    feed(pipeline, msgs[:40_000])  # 400 s of event time, all within the 10-minute dedup horizon
+    rows = pipeline.checkpoint()
+    changelog.write(rows)
+    first = sum(len(r.value or b"") for r in rows)
+    feed(pipeline, msgs[40_000:40_100])
+    rows = pipeline.checkpoint()
+    changelog.write(rows)
+    second = sum(len(r.value or b"") for r in rows)
+    assert second * 5 < first  # the segment the 100 new ids went to, not all 40,100 ids again
+    feed(pipeline, msgs[40_100:])
+    changelog.write(pipeline.checkpoint())
+    restored = Pipeline(config)
+    changelog.restore_into(restored)  # the incremental checkpoints put together
+    assert restored.rooms["r1"].ingest.seen == pipeline.rooms["r1"].ingest.seen
+    assert len(pipeline.rooms["r1"].ingest.seen) == 40_200
 
 
 def test_messages_covered_by_the_checkpoint_are_skipped() -> None:
