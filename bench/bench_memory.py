@@ -18,10 +18,11 @@ Both divide by the number of viewers present. The breakdown (from ``sys.getsizeo
 the objects it holds, every object counted once, in this order) names what the bytes are:
 ``presence_dict`` (``Presence.last_seen`` incl. the user-id strings and timestamps), ``expiry``
 (``Presence.due`` lists, ``seconds`` and the ``soon`` heap), ``uv_set`` (``Presence.uv``), ``dedup_ids``
-(``RoomIngest.seen`` dict + ``buckets`` lists + event-id strings), ``other`` (the rest: window, funnel, pipeline, allocator
-rounding...). Target: <= 250 bytes per present viewer. Since dedup ids scale with events, not viewers,
-the report also gives bytes per remembered id and the projection for a viewer that heartbeats every
-20-30 s (the simulator's gap) and so owns ~24 remembered ids within the 10-minute dedup horizon.
+(``RoomIngest.seen`` dict + ``buckets`` lists + event-id strings), ``other`` (the rest: window, funnel,
+pipeline, allocator rounding...). Target: <= 250 bytes per present viewer. Since dedup ids scale with
+events, not viewers, the report also gives bytes per remembered id and the projection for a viewer that
+heartbeats every 20-30 s (the simulator's gap) and so owns ~24 remembered ids within the 10-minute dedup
+horizon.
 
 Run: ``.venv/bin/python bench/bench_memory.py [--viewers 1000000] [--heartbeats 1]``; ``--quick`` = 100,000
 viewers (results in ``memory-quick.json``). Writes ``bench/results/memory.json``: ``{benchmark, date, machine,

@@ -2,17 +2,22 @@
 
 Layout:
 - ``last_seen``: ``user_id -> ms`` of the user's latest presence-marking event while present, or
-  ``ABSENT`` (-1) for a user who left but still owns an entry in ``expiry``;
-- ``expiry``: a heap of ``(last_seen + timeout, user_id)``; every key of ``last_seen`` owns exactly one
-  entry. Entries are re-armed lazily: a heartbeat only updates ``last_seen``, and a popped entry whose time
-  is stale is pushed again with the current time (so a viewer costs one heap entry, not one per event);
+  ``ABSENT`` (-1) for a user who left but still owns an expiry entry;
+- expiry entries, in two tiers so a viewer costs one list slot rather than a heap tuple:
+  ``due``: ``second -> users`` whose interval end by timeout (``last_seen + timeout``) was in that second
+  of event time when the entry was (re-)armed; ``seconds``: a heap of the keys of ``due``; ``soon``: a
+  heap of ``(end, user)`` for the earliest second only, built from its list when it comes up. Every key
+  of ``last_seen`` owns exactly one entry (in one list of ``due`` or in ``soon``). Entries are re-armed
+  lazily: a heartbeat only updates ``last_seen``, and an entry found stale (the user's end moved on) is
+  moved to the second of its current end;
 - ``started_now``: users whose current interval started at the current instant (``user -> first time ever
   seen``), to recognise zero-length intervals (a marking event and a ``leave`` in the same millisecond);
 - ``uv``: every user that ever had a positive-length interval (cumulative 场观).
 
 Invariants: ``online == number of users with last_seen >= 0``; intervals are half-open ``[start, end)`` and a
-zero-length one counts nowhere; callers feed times in non-decreasing order and call :meth:`next_expiry` /
-:meth:`expire_next` before applying anything at a later time.
+zero-length one counts nowhere; interval ends are processed in ``(end, user)`` order; callers feed times in
+non-decreasing order and call :meth:`next_expiry` / :meth:`expire_next` before applying anything at a later
+time.
 """
 
 from __future__ import annotations
@@ -24,36 +29,71 @@ ABSENT = -1
 
 
 class Presence:
-    __slots__ = ("_now", "_timeout", "expiry", "last_seen", "online", "started_now", "uv")
+    __slots__ = ("_now", "_timeout", "due", "last_seen", "online", "seconds", "soon", "started_now", "uv")
 
     def __init__(self, timeout: int) -> None:
         self._timeout = timeout
         self._now = -1
         self.last_seen: dict[str, int] = {}
-        self.expiry: list[tuple[int, str]] = []
+        self.due: dict[int, list[str]] = {}
+        self.seconds: list[int] = []
+        self.soon: list[tuple[int, str]] = []
         self.started_now: dict[str, bool] = {}
         self.uv: set[str] = set()
         self.online = 0
 
     def next_expiry(self) -> int | None:
-        """Time of the earliest pending interval end by timeout, fixing stale heap entries on the way."""
-        heap, last_seen = self.expiry, self.last_seen
-        while heap:
-            due, user = heap[0]
+        """Time of the earliest pending interval end by timeout, fixing stale entries on the way."""
+        soon, last_seen, timeout = self.soon, self.last_seen, self._timeout
+        while True:
+            if not soon:
+                if not self.seconds:
+                    return None
+                self._bring_up(heapq.heappop(self.seconds))
+                continue
+            end, user = soon[0]
             seen = last_seen[user]
             if seen == ABSENT:
-                heapq.heappop(heap)
+                heapq.heappop(soon)
                 del last_seen[user]
                 continue
-            actual = seen + self._timeout
-            if actual == due:
-                return due
-            heapq.heapreplace(heap, (actual, user))
-        return None
+            actual = seen + timeout
+            if actual == end:
+                return end
+            heapq.heappop(soon)
+            self._arm(user, actual)
+
+    def _bring_up(self, second: int) -> None:
+        """Turn the list of ``second`` into the ``soon`` heap (entries that moved on are re-armed)."""
+        last_seen, timeout = self.last_seen, self._timeout
+        soon = self.soon
+        for user in self.due.pop(second):
+            seen = last_seen[user]
+            if seen == ABSENT:
+                del last_seen[user]
+                continue
+            end = seen + timeout
+            if end // 1000 == second:
+                soon.append((end, user))
+            else:
+                self._arm(user, end)
+        heapq.heapify(soon)
+
+    def _arm(self, user: str, end: int) -> None:
+        second = end // 1000
+        soon = self.soon
+        if soon and second <= soon[0][0] // 1000:
+            heapq.heappush(soon, (end, user))  # the second being swept (ends never move backwards)
+            return
+        users = self.due.get(second)
+        if users is None:
+            users = self.due[second] = []
+            heapq.heappush(self.seconds, second)
+        users.append(user)
 
     def expire_next(self) -> str:
         """End the interval returned by :meth:`next_expiry` (which must have been called just before)."""
-        _, user = heapq.heappop(self.expiry)
+        _, user = heapq.heappop(self.soon)
         del self.last_seen[user]
         self.online -= 1
         return user
@@ -73,7 +113,7 @@ class Presence:
             return False
         self.last_seen[user] = ts
         if seen is None:
-            heapq.heappush(self.expiry, (ts + self._timeout, user))
+            self._arm(user, ts + self._timeout)
         self.online += 1
         first_time = user not in self.uv
         if first_time:
@@ -99,7 +139,8 @@ class Presence:
         return {
             "now": self._now,
             "last_seen": self.last_seen,
-            "expiry": self.expiry,
+            "due": self.due,
+            "soon": self.soon,
             "started_now": self.started_now,
             "uv": list(self.uv),
             "online": self.online,
@@ -110,7 +151,9 @@ class Presence:
         presence = cls(timeout)
         presence._now = state["now"]
         presence.last_seen = state["last_seen"]
-        presence.expiry = [(due, user) for due, user in state["expiry"]]
+        presence.due = {int(second): users for second, users in state["due"].items()}
+        presence.seconds = sorted(presence.due)
+        presence.soon = [(end, user) for end, user in state["soon"]]
         presence.started_now = state["started_now"]
         presence.uv = set(state["uv"])
         presence.online = state["online"]

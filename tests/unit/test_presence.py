@@ -1,0 +1,85 @@
+"""Presence's two-tier expiry (per-second lists + a heap for the earliest second) ends intervals exactly
+where and in the order a plain heap of ``(end, user)`` would, and survives a checkpoint round trip."""
+
+from __future__ import annotations
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from liveflow.rooms.presence import Presence
+
+Step = tuple[int, str, str]  # (time delta, "mark" | "leave", user)
+
+steps = st.lists(
+    st.tuples(st.integers(0, 1_500), st.sampled_from(["mark", "mark", "leave"]), st.sampled_from("abcdefg")),
+    max_size=80,
+)
+
+
+class Reference:
+    """The definition: a user present from a mark until a leave or last mark + timeout."""
+
+    def __init__(self, timeout: int) -> None:
+        self.timeout = timeout
+        self.last: dict[str, int] = {}
+
+    def expire(self, now: int) -> list[tuple[int, str]]:
+        due = sorted((seen + self.timeout, user) for user, seen in self.last.items())
+        ended = [(end, user) for end, user in due if end <= now]
+        for _, user in ended:
+            del self.last[user]
+        return ended
+
+
+def sweep(presence: Presence, now: int) -> list[tuple[int, str]]:
+    ended = []
+    while True:
+        due = presence.next_expiry()
+        if due is None or due > now:
+            return ended
+        presence.tick(due)
+        ended.append((due, presence.expire_next()))
+
+
+def run(presence: Presence, reference: Reference, script: list[Step], start: int) -> tuple[int, list]:
+    now = start
+    log = []
+    for delta, kind, user in script:
+        now += delta
+        got = sweep(presence, now)
+        assert got == reference.expire(now)
+        log += got
+        presence.tick(now)
+        if kind == "mark":
+            presence.mark(user, now)
+            reference.last[user] = now
+        else:
+            presence.leave(user)
+            reference.last.pop(user, None)
+        assert presence.online == len(reference.last)
+        assert sorted(presence.present_users()) == sorted(reference.last)
+    return now, log
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps, steps, st.sampled_from([1, 250, 999, 1_000, 1_001, 2_500, 60_000]), st.integers(0, 5_000))
+def test_intervals_end_as_a_plain_heap_would_and_survive_a_checkpoint(
+    before: list[Step], after: list[Step], timeout: int, start: int
+) -> None:
+    presence, reference = Presence(timeout), Reference(timeout)
+    now, _ = run(presence, reference, before, 1_767_225_600_000 + start)
+    state = msgspec.msgpack.decode(msgspec.msgpack.encode(presence.to_state()))
+    restored = Presence.from_state(timeout, state)
+    end, _ = run(restored, reference, after, now)
+    assert sweep(restored, end + timeout + 1) == reference.expire(end + timeout + 1)
+    assert restored.online == 0
+
+
+def test_a_viewer_costs_one_list_slot_until_its_second_comes_up() -> None:
+    presence = Presence(60_000)
+    for i in range(1_000):
+        presence.mark(f"u{i}", 1_767_225_600_000 + i)
+    assert presence.soon == [] and sum(len(users) for users in presence.due.values()) == 1_000
+    assert presence.next_expiry() == 1_767_225_660_000
+    assert len(presence.soon) == 1_000 and presence.due == {}  # the whole first second, now a heap
