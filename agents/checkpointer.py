@@ -7,7 +7,8 @@ event slips between the parts:
   2. send the outputs and flush the producer;
   3. send the rows to the checkpoint changelog and flush again;
   4. acknowledge the events, so faust may commit their offsets.
-Between checkpoints, outputs are shipped (sent, not flushed) every ``SHIP_INTERVAL`` for latency.
+Between checkpoints, outputs are shipped (sent, not flushed) every ``SHIP_INTERVAL``, and at once when a
+window record or an alert is among them (the agent calls :meth:`Checkpointer.wake`), for latency.
 
 Failure cases:
 - crash before 2 completes: nothing acknowledged; after restart the inputs are consumed again from the
@@ -25,6 +26,7 @@ Failure cases:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -68,6 +70,7 @@ class Checkpointer:
         self.last_checkpoint = 0.0
         self.checkpoint_bytes = 0
         self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
         self._changelog = checkpoints.changelog_topic.get_topic_name()
         self._inputs = {settings.topic(name) for name in INPUT_TOPICS}
 
@@ -87,7 +90,9 @@ class Checkpointer:
         """Ship outputs often, checkpoint every ``checkpoint_interval``, advance idle rooms."""
         interval = settings.checkpoint_interval / 1000
         while True:
-            await asyncio.sleep(SHIP_INTERVAL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), SHIP_INTERVAL)
+            self._wake.clear()
             if self.paused or self.producer is None:
                 continue
             await self.aligner.release_stalled(ALIGNMENT_GRACE_MS)
@@ -100,6 +105,10 @@ class Checkpointer:
                     self.aligner.is_live,
                 )
                 await self.checkpoint(evicted)
+
+    def wake(self) -> None:
+        """A window record or an alert is ready: ship it without waiting for the next tick."""
+        self._wake.set()
 
     async def checkpoint(self, extra_rows: list[Row] | None = None) -> None:
         async with self._lock:

@@ -45,6 +45,8 @@ def feed_released(items: Iterable[Pending]) -> None:
         checkpointer.track(event)
         if not next(sample_counter) & SAMPLE_MASK:
             observe_latency(received_at, result)
+    if pipeline.urgent:
+        checkpointer.wake()
 
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,17 @@ Layout of :class:`RoomIngest` (one per room):
 - ``buckets``: ``bucket -> ids`` accepted with ``ts // bucket_ms == bucket`` (``bucket_ms`` is 1/50 of the
   horizon), in acceptance order. They free memory (a bucket goes once all its times are past the horizon)
   and cut the dedup memory into checkpoint segments of at most ``SEGMENT_IDS`` ids, named
-  ``"<bucket>.<index>"``, so a checkpoint rewrites only the segments that changed since the last one
+  ``"d<bucket>.<index>"``, so a checkpoint rewrites only the segments that changed since the last one
   (``changed`` / ``removed``), not every remembered id;
 - ``pending``: a heap of ``(ts, seq, event)`` of accepted events not yet released; ``seq`` is the room's
-  arrival counter, so ties in ``ts`` keep arrival order.
+  arrival counter, so ties in ``ts`` keep arrival order;
+- ``released_below``: the largest bound :meth:`RoomIngest.release` ran with: every pending event has
+  ``ts >= released_below`` and every released one had ``ts <`` it;
+- ``blocks``: ``seq // PENDING_BLOCK -> [(ts, seq, raw message bytes)]`` of accepted events, kept until every
+  event of the block is released (``block_max_ts`` < ``released_below``). They are the checkpoint of the
+  reorder buffer: segments ``"p<block>"`` written once full (the newest one while it fills), so a
+  checkpoint does not re-encode the whole buffer; on restore the pending events are the ones of these
+  blocks with ``ts >= released_below``.
 
 Invariants:
 - dedup is judged before lateness, so a re-sent id still remembered is a duplicate, not a late event;
@@ -27,18 +34,21 @@ Invariants:
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Iterator
 from enum import Enum
 from typing import Any
 
 import msgspec
 
-from liveflow.events import Event
+from liveflow.events import Event, Rejection, decode
 
-_event_encoder = msgspec.msgpack.Encoder()
-_event_decoder = msgspec.msgpack.Decoder(Event)
+_encoder = msgspec.msgpack.Encoder()
 _segment_decoder = msgspec.msgpack.Decoder(tuple[list[str], list[int]])
-SEGMENT_IDS = 4096
+_block_decoder = msgspec.msgpack.Decoder(list[tuple[int, int, bytes]])
+_json_encode = msgspec.json.encode
+SEGMENT_IDS = 1024
+PENDING_BLOCK = 128
 BUCKETS_PER_HORIZON = 50
 
 
@@ -57,12 +67,17 @@ class RoomIngest:
         "_horizon",
         "_lateness",
         "_seq",
+        "block_max_ts",
+        "blocks",
         "buckets",
         "changed",
+        "changed_blocks",
         "floor",
         "max_ts",
         "pending",
+        "released_below",
         "removed",
+        "removed_blocks",
         "seen",
     )
 
@@ -79,9 +94,16 @@ class RoomIngest:
         self.changed: set[tuple[int, int]] = set()
         self.removed: set[tuple[int, int]] = set()
         self.pending: list[tuple[int, int, Event]] = []
+        self.released_below = -(1 << 62)
+        self.blocks: dict[int, list[tuple[int, int, bytes]]] = {}
+        self.block_max_ts: deque[tuple[int, int]] = deque()  # (block, max ts) in block order
+        self.changed_blocks: set[int] = set()
+        self.removed_blocks: set[int] = set()
 
-    def admit(self, event: Event) -> Admission:
-        """Judge one event; accepted events are buffered until :meth:`release`."""
+    def admit(self, event: Event, raw: bytes | None = None) -> Admission:
+        """Judge one event (``raw``: the message it was decoded from, kept for checkpoints of the reorder
+        buffer; re-encoded from the event when not given); accepted events are buffered until
+        :meth:`release`."""
         ts = event.ts
         remembered = self.seen.get(event.event_id)
         if remembered is not None and self.max_ts - remembered <= self._horizon:
@@ -96,7 +118,17 @@ class RoomIngest:
         self.changed.add((bucket, len(ids) // SEGMENT_IDS))
         ids.append(event.event_id)
         self._seq += 1
-        heapq.heappush(self.pending, (ts, self._seq, event))
+        seq = self._seq
+        heapq.heappush(self.pending, (ts, seq, event))
+        block = seq // PENDING_BLOCK
+        entries = self.blocks.get(block)
+        if entries is None:
+            entries = self.blocks[block] = []
+            self.block_max_ts.append((block, ts))
+        elif ts > self.block_max_ts[-1][1]:
+            self.block_max_ts[-1] = (block, ts)
+        entries.append((ts, seq, raw if raw is not None else _json_encode(event)))
+        self.changed_blocks.add(block)
         if ts > self.max_ts:
             self.max_ts = ts
             self._forget_expired()
@@ -121,25 +153,31 @@ class RoomIngest:
         pending = self.pending
         while pending and pending[0][0] < limit:
             yield heapq.heappop(pending)[2]
+        if limit > self.released_below:
+            self.released_below = limit
+            spans = self.block_max_ts
+            while spans and spans[0][1] < limit:
+                block = spans.popleft()[0]
+                del self.blocks[block]
+                self.removed_blocks.add(block)
 
     def to_state(self) -> dict[str, Any]:
-        """Everything but the remembered ids, which are checkpointed as segments."""
-        encode = _event_encoder.encode
+        """Everything but the remembered ids and the reorder buffer, which are checkpointed as segments."""
         return {
             "max_ts": self.max_ts,
             "floor": self.floor,
             "seq": self._seq,
-            "pending": [(ts, seq, encode(event)) for ts, seq, event in self.pending],
+            "released_below": self.released_below,
         }
 
     @classmethod
     def from_state(cls, allowed_lateness: int, dedup_horizon: int, state: dict[str, Any]) -> RoomIngest:
+        """The room without its segments: :meth:`load_segment` each, then :meth:`loaded`."""
         room = cls(allowed_lateness, dedup_horizon)
         room.max_ts = state["max_ts"]
         room.floor = state["floor"]
         room._seq = state["seq"]
-        decode = _event_decoder.decode
-        room.pending = [(ts, seq, decode(raw)) for ts, seq, raw in state["pending"]]
+        room.released_below = state["released_below"]
         return room
 
     def take_segment_changes(self) -> tuple[dict[str, bytes], list[str]]:
@@ -148,10 +186,15 @@ class RoomIngest:
         for bucket, index in self.changed:
             ids = self.buckets.get(bucket)
             if ids is not None:
-                changed[f"{bucket}.{index}"] = self._encode_segment(bucket, ids, index)
-        removed = [f"{bucket}.{index}" for bucket, index in self.removed if bucket not in self.buckets]
-        self.changed = set()
-        self.removed = set()
+                changed[f"d{bucket}.{index}"] = self._encode_segment(bucket, ids, index)
+        for block in self.changed_blocks:
+            entries = self.blocks.get(block)
+            if entries is not None:
+                changed[f"p{block}"] = _encoder.encode(entries)
+        removed = [f"d{bucket}.{index}" for bucket, index in self.removed if bucket not in self.buckets]
+        removed += [f"p{block}" for block in self.removed_blocks if block not in self.blocks]
+        self.changed, self.removed = set(), set()
+        self.changed_blocks, self.removed_blocks = set(), set()
         return changed, removed
 
     def all_segments(self) -> dict[str, bytes]:
@@ -161,6 +204,7 @@ class RoomIngest:
             for bucket, ids in self.buckets.items()
             for index in range((len(ids) + SEGMENT_IDS - 1) // SEGMENT_IDS)
         }
+        self.changed_blocks = set(self.blocks)
         return self.take_segment_changes()[0]
 
     def _encode_segment(self, bucket: int, ids: list[str], index: int) -> bytes:
@@ -173,11 +217,23 @@ class RoomIngest:
             if ts is not None and ts // self._bucket_ms == bucket:
                 kept.append(event_id)
                 offsets.append(ts - start)
-        return _event_encoder.encode((kept, offsets))
+        return _encoder.encode((kept, offsets))
 
     def load_segment(self, name: str, data: bytes) -> None:
-        """Restore one checkpointed segment (any order; the newest time of an id wins)."""
-        bucket_text, index_text = name.split(".")
+        """Restore one checkpointed segment (any order; then :meth:`loaded`)."""
+        if name.startswith("p"):
+            block = int(name[1:])
+            entries = _block_decoder.decode(data)
+            self.blocks[block] = entries
+            released_below = self.released_below
+            for ts, seq, raw in entries:
+                if ts >= released_below:
+                    event = decode(raw, None)
+                    if isinstance(event, Rejection):  # accepted once, so only a corrupt checkpoint
+                        raise ValueError(f"checkpoint segment {name}: {event.code}: {event.message}")
+                    self.pending.append((ts, seq, event))
+            return
+        bucket_text, index_text = name[1:].split(".")
         bucket, index = int(bucket_text), int(index_text)
         ids, offsets = _segment_decoder.decode(data)
         start = bucket * self._bucket_ms
@@ -191,6 +247,13 @@ class RoomIngest:
             ts = start + offset
             if seen.get(event_id, -1) < ts:
                 seen[event_id] = ts
+
+    def loaded(self) -> None:
+        """Every segment is loaded: rebuild the reorder heap and the block index."""
+        heapq.heapify(self.pending)
+        self.block_max_ts = deque(
+            (block, max(ts for ts, _, _ in entries)) for block, entries in sorted(self.blocks.items())
+        )
 
     def _forget_expired(self) -> None:
         """Free buckets whose every time is past the horizon."""

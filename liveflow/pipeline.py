@@ -131,6 +131,7 @@ class Pipeline:
         self.config = config
         self.rooms: dict[str, Room] = {}
         self.outputs: list[Output] = []
+        self.urgent = False  # a window record or an alert is waiting in ``outputs``: ship it now
         self.counts: Counter[tuple[str, str]] = Counter()
         self.moderation_counts: Counter[tuple[str, str]] = Counter()
         self._records: list[dict[str, Any]] = []
@@ -223,7 +224,7 @@ class Pipeline:
             return
         room.dirty = True
         room.last_arrival = received_at
-        verdict = room.ingest.admit(result)
+        verdict = room.ingest.admit(result, value)
         if verdict is Admission.ACCEPTED:
             self.counts[source, "accepted"] += 1
             if isinstance(result, Comment) and self.moderator is not None:
@@ -307,6 +308,7 @@ class Pipeline:
         samples.clear()
         outputs = self.outputs
         for record in records:
+            self.urgent = True
             outputs.append(Output(ROOM_METRICS, record["room_id"], record))
             if engine is not None:
                 self._alerts(engine.on_window_closed(record))
@@ -314,6 +316,7 @@ class Pipeline:
 
     def _alerts(self, alerts: list[dict[str, Any]]) -> None:
         for alert in alerts:
+            self.urgent = True
             self.outputs.append(Output(ALERTS, alert["room_id"], alert))
 
     def _reject(
@@ -390,6 +393,7 @@ class Pipeline:
             room_engine = self.alert_engine(partition)
             alerts = room_engine.room_snapshot(room.state.room_id) if room_engine is not None else None
             changed, removed = room.ingest.take_segment_changes()
+            changed.update(room.state.presence.take_segment_changes())
             rows.extend(
                 rows_for(room.state.room_id, partition, room.written, room.to_blob(alerts), changed, removed)
             )
@@ -409,8 +413,13 @@ class Pipeline:
         ``idle_timeout`` before it lets the room's event time follow the wall clock."""
         room = Room.from_blob(blob, self.config)
         room.written = written
+        presence = room.state.presence
         for name, data in segments.items():
-            room.ingest.load_segment(name, data)
+            if name.startswith("u"):
+                presence.load_segment(name, data)
+            else:
+                room.ingest.load_segment(name, data)
+        room.ingest.loaded()
         room.last_arrival = restored_at
         self.rooms[room_id] = room
         engine = self.alert_engine(room.partition)
@@ -438,4 +447,5 @@ class Pipeline:
     def take(self) -> list[Output]:
         """Hand the pending outputs to the driver."""
         outputs, self.outputs = self.outputs, []
+        self.urgent = False
         return outputs

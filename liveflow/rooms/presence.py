@@ -12,7 +12,11 @@ Layout:
   moved to the second of its current end;
 - ``started_now``: users whose current interval started at the current instant (``user -> first time ever
   seen``), to recognise zero-length intervals (a marking event and a ``leave`` in the same millisecond);
-- ``uv``: every user that ever had a positive-length interval (cumulative 场观).
+- ``uv``: every user that ever had a positive-length interval (cumulative 场观); ``uv_log``: the same users
+  in the order they were added (a user removed again by a zero-length first interval stays listed, and
+  is skipped when written), cut into checkpoint segments ``"u<index>"`` of ``UV_SEGMENT`` entries;
+  ``uv_changed``: indices of segments changed since the last checkpoint (uv only grows, so a checkpoint
+  writes the newest segment, not every viewer the room ever had).
 
 Invariants: ``online == number of users with last_seen >= 0``; intervals are half-open ``[start, end)`` and a
 zero-length one counts nowhere; interval ends are processed in ``(end, user)`` order; callers feed times in
@@ -25,11 +29,28 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
+import msgspec
+
 ABSENT = -1
+UV_SEGMENT = 4096
+_encode = msgspec.msgpack.Encoder().encode
+_decode_users = msgspec.msgpack.Decoder(list[str]).decode
 
 
 class Presence:
-    __slots__ = ("_now", "_timeout", "due", "last_seen", "online", "seconds", "soon", "started_now", "uv")
+    __slots__ = (
+        "_now",
+        "_timeout",
+        "due",
+        "last_seen",
+        "online",
+        "seconds",
+        "soon",
+        "started_now",
+        "uv",
+        "uv_changed",
+        "uv_log",
+    )
 
     def __init__(self, timeout: int) -> None:
         self._timeout = timeout
@@ -40,6 +61,8 @@ class Presence:
         self.soon: list[tuple[int, str]] = []
         self.started_now: dict[str, bool] = {}
         self.uv: set[str] = set()
+        self.uv_log: list[str] = []
+        self.uv_changed: set[int] = set()
         self.online = 0
 
     def next_expiry(self) -> int | None:
@@ -118,6 +141,9 @@ class Presence:
         first_time = user not in self.uv
         if first_time:
             self.uv.add(user)
+            log = self.uv_log
+            self.uv_changed.add(len(log) // UV_SEGMENT)
+            log.append(user)
         self.started_now[user] = first_time
         return True
 
@@ -133,6 +159,11 @@ class Presence:
             return True
         if first_time:
             self.uv.discard(user)
+            log = self.uv_log
+            index = len(log) - 1
+            while log[index] != user:  # added at this very instant: near the end
+                index -= 1
+            self.uv_changed.add(index // UV_SEGMENT)
         return False
 
     def to_state(self) -> dict[str, Any]:
@@ -142,7 +173,6 @@ class Presence:
             "due": self.due,
             "soon": self.soon,
             "started_now": self.started_now,
-            "uv": list(self.uv),
             "online": self.online,
         }
 
@@ -155,9 +185,31 @@ class Presence:
         presence.seconds = sorted(presence.due)
         presence.soon = [(end, user) for end, user in state["soon"]]
         presence.started_now = state["started_now"]
-        presence.uv = set(state["uv"])
         presence.online = state["online"]
         return presence
+
+    def take_segment_changes(self) -> dict[str, bytes]:
+        """The uv segments changed since the last call, encoded (users of the segment still in uv)."""
+        log, uv = self.uv_log, self.uv
+        changed = {
+            f"u{index}": _encode(
+                [user for user in log[index * UV_SEGMENT : (index + 1) * UV_SEGMENT] if user in uv]
+            )
+            for index in self.uv_changed
+        }
+        self.uv_changed = set()
+        return changed
+
+    def load_segment(self, name: str, data: bytes) -> None:
+        """Restore one uv segment (any order)."""
+        index = int(name[1:])
+        users = _decode_users(data)
+        log = self.uv_log
+        needed = (index + 1) * UV_SEGMENT
+        if len(log) < needed:
+            log.extend([""] * (needed - len(log)))
+        log[index * UV_SEGMENT : index * UV_SEGMENT + len(users)] = users
+        self.uv.update(users)
 
     def is_present(self, user: str) -> bool:
         seen = self.last_seen.get(user)

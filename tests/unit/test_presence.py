@@ -1,5 +1,6 @@
 """Presence's two-tier expiry (per-second lists + a heap for the earliest second) ends intervals exactly
-where and in the order a plain heap of ``(end, user)`` would, and survives a checkpoint round trip."""
+where and in the order a plain heap of ``(end, user)`` would, and survives a checkpoint round trip (state
+plus uv segments)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,9 @@ def test_intervals_end_as_a_plain_heap_would_and_survive_a_checkpoint(
     now, _ = run(presence, reference, before, 1_767_225_600_000 + start)
     state = msgspec.msgpack.decode(msgspec.msgpack.encode(presence.to_state()))
     restored = Presence.from_state(timeout, state)
+    for name, data in presence.take_segment_changes().items():
+        restored.load_segment(name, data)
+    assert restored.uv == presence.uv
     end, _ = run(restored, reference, after, now)
     assert sweep(restored, end + timeout + 1) == reference.expire(end + timeout + 1)
     assert restored.online == 0
@@ -83,3 +87,21 @@ def test_a_viewer_costs_one_list_slot_until_its_second_comes_up() -> None:
     assert presence.soon == [] and sum(len(users) for users in presence.due.values()) == 1_000
     assert presence.next_expiry() == 1_767_225_660_000
     assert len(presence.soon) == 1_000 and presence.due == {}  # the whole first second, now a heap
+
+
+def test_uv_checkpoints_only_the_newest_segment_and_keeps_a_zero_length_removal() -> None:
+    presence = Presence(60_000)
+    t = 1_767_225_600_000
+    for i in range(10_000):
+        presence.mark(f"u{i}", t)
+    first = presence.take_segment_changes()
+    assert sorted(first) == ["u0", "u1", "u2"]  # 4096 viewers per segment
+    presence.tick(t + 1)
+    presence.mark("late", t + 1)
+    assert list(presence.take_segment_changes()) == ["u2"]  # only where the new viewer went
+    presence.leave("late")  # same instant: a zero-length interval, never a viewer
+    second = presence.take_segment_changes()
+    restored = Presence.from_state(60_000, presence.to_state())
+    for name, data in {**first, **second}.items():
+        restored.load_segment(name, data)
+    assert restored.uv == presence.uv and "late" not in restored.uv and len(restored.uv) == 10_000
