@@ -2,7 +2,8 @@
 when a topic-partition is caught up (its last delivered offset is at the broker's high watermark).
 
 Layout: ``merge`` (buffered messages per input partition and topic), ``delivered[(topic, partition)]``
-(last offset handed to the merge since the partition was assigned), ``last_delivery`` (its wall ms).
+(last offset handed to the merge since the partition was assigned), ``last_delivery`` (its wall ms),
+``known_highwater`` (the last high watermark read per topic-partition: a lower bound of the current one).
 Items are ``(event, decoded, arrival ms)``; released items go to ``sink`` in merged order.
 """
 
@@ -31,6 +32,7 @@ class Aligner:
         self.merge: EventTimeMerge[Pending] = EventTimeMerge(INPUT_TOPICS)
         self.delivered: dict[tuple[str, int], int] = {}
         self.last_delivery: dict[tuple[str, int], int] = {}
+        self.known_highwater: dict[tuple[str, int], int] = {}
 
     def push(self, topic: str, event: EventT, result: Event | Rejection) -> None:
         partition = event.message.partition
@@ -51,7 +53,19 @@ class Aligner:
         return int(value) if value is not None else None
 
     def is_caught_up(self, topic: str, partition: int) -> bool:
-        return caught_up(self.delivered.get((topic, partition)), self.highwater(topic, partition))
+        """Asks the consumer only when the last high watermark seen would say "caught up": a high
+        watermark never decreases within an assignment, so "behind" against an older one is final."""
+        key = (topic, partition)
+        last = self.delivered.get(key)
+        if last is None:
+            return False
+        known = self.known_highwater.get(key)
+        if known is not None and last + 1 < known:
+            return False
+        highwater = self.highwater(topic, partition)
+        if highwater is not None:
+            self.known_highwater[key] = highwater
+        return caught_up(last, highwater)
 
     async def start_partitions(self, partitions: set[int]) -> None:
         """Newly assigned partitions: start from the consumer's position (the committed offset)."""
@@ -110,3 +124,5 @@ class Aligner:
         for key in [key for key in self.delivered if key[1] in partitions]:
             del self.delivered[key]
             self.last_delivery.pop(key, None)
+        for key in [key for key in self.known_highwater if key[1] in partitions]:
+            del self.known_highwater[key]

@@ -97,8 +97,9 @@ def stage_dedup(messages: list[Message]) -> None:
         room = rooms.get(result.room_id)
         if room is None:
             room = rooms[result.room_id] = RoomIngest(config.allowed_lateness, config.dedup_horizon)
-        if room.admit(result) is accepted:
-            room.pending.clear()
+        if room.admit(result, value) is accepted:
+            room.in_order.clear()
+            room.disorder.clear()
 
 
 def stage_ingest(messages: list[Message]) -> None:
@@ -112,7 +113,7 @@ def stage_ingest(messages: list[Message]) -> None:
         room = rooms.get(result.room_id)
         if room is None:
             room = rooms[result.room_id] = RoomIngest(config.allowed_lateness, config.dedup_horizon)
-        if room.admit(result) is accepted:
+        if room.admit(result, value) is accepted:
             for _ in room.release():
                 pass
 

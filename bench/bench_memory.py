@@ -166,7 +166,7 @@ def breakdown(pipeline: Pipeline) -> tuple[dict[str, int], dict[str, int]]:
         "expiry": sum(len(users) for users in presence.due.values()) + len(presence.soon),
         "uv_set": len(presence.uv),
         "dedup_ids": len(ingest.seen),
-        "pending": len(ingest.pending),
+        "pending": ingest.buffered(),
     }
     return parts, counts
 

@@ -8,13 +8,17 @@ Layout of :class:`RoomIngest` (one per room):
   horizon), in acceptance order. They free memory (a bucket goes once all its times are past the horizon)
   and cut the dedup memory into checkpoint segments of at most ``SEGMENT_IDS`` ids, named
   ``"d<bucket>.<index>"``, so a checkpoint rewrites only the segments that changed since the last one
-  (``changed`` / ``removed``), not every remembered id;
-- ``pending``: a heap of ``(ts, seq, event)`` of accepted events not yet released; ``seq`` is the room's
-  arrival counter, so ties in ``ts`` keep arrival order;
+  (``buckets_written`` holds each bucket's length at the last checkpoint; ``removed``, the names of written
+  segments gone since), not every remembered id;
+- the reorder buffer, ``(ts, seq, event)`` of accepted events not yet released (``seq`` is the room's
+  arrival counter, so ties in ``ts`` keep arrival order), in two parts: ``in_order``, a FIFO of the
+  events that arrived with a ``ts`` no smaller than its last one (most events: a plain append and
+  popleft), and ``disorder``, a heap of the others; :meth:`RoomIngest.release` merges the two heads;
 - ``released_below``: the largest bound :meth:`RoomIngest.release` ran with: every pending event has
   ``ts >= released_below`` and every released one had ``ts <`` it;
 - ``blocks``: ``seq // PENDING_BLOCK -> [(ts, seq, raw message bytes)]`` of accepted events, kept until every
-  event of the block is released (``block_max_ts`` < ``released_below``). They are the checkpoint of the
+  event of the block is released (a closed block's ``block_bound``, the room's ``max_ts`` when it closed,
+  is below ``released_below``; ``_open`` is the block filling now). They are the checkpoint of the
   reorder buffer: segments ``"p<block>"`` written once full (the newest one while it fills), so a
   checkpoint does not re-encode the whole buffer; on restore the pending events are the ones of these
   blocks with ``ts >= released_below``.
@@ -66,18 +70,20 @@ class RoomIngest:
         "_first_kept",
         "_horizon",
         "_lateness",
+        "_open",
+        "_open_id",
         "_seq",
-        "block_max_ts",
+        "block_bound",
         "blocks",
+        "blocks_written",
         "buckets",
-        "changed",
-        "changed_blocks",
+        "buckets_written",
+        "disorder",
         "floor",
+        "in_order",
         "max_ts",
-        "pending",
         "released_below",
         "removed",
-        "removed_blocks",
         "seen",
     )
 
@@ -91,14 +97,16 @@ class RoomIngest:
         self.floor = -1
         self.seen: dict[str, int] = {}
         self.buckets: dict[int, list[str]] = {}
-        self.changed: set[tuple[int, int]] = set()
-        self.removed: set[tuple[int, int]] = set()
-        self.pending: list[tuple[int, int, Event]] = []
+        self.buckets_written: dict[int, int] = {}  # bucket -> its length at the last checkpoint
+        self.in_order: deque[tuple[int, int, Event]] = deque()
+        self.disorder: list[tuple[int, int, Event]] = []
         self.released_below = -(1 << 62)
         self.blocks: dict[int, list[tuple[int, int, bytes]]] = {}
-        self.block_max_ts: deque[tuple[int, int]] = deque()  # (block, max ts) in block order
-        self.changed_blocks: set[int] = set()
-        self.removed_blocks: set[int] = set()
+        self.blocks_written: dict[int, int] = {}  # block -> its length at the last checkpoint
+        self.block_bound: deque[tuple[int, int]] = deque()  # closed blocks: (block, ts bound), in order
+        self._open: list[tuple[int, int, bytes]] = []
+        self._open_id = -1
+        self.removed: set[str] = set()  # segments written once and gone since the last checkpoint
 
     def admit(self, event: Event, raw: bytes | None = None) -> Admission:
         """Judge one event (``raw``: the message it was decoded from, kept for checkpoints of the reorder
@@ -115,24 +123,32 @@ class RoomIngest:
         ids = self.buckets.get(bucket)
         if ids is None:
             ids = self.buckets[bucket] = []
-        self.changed.add((bucket, len(ids) // SEGMENT_IDS))
         ids.append(event.event_id)
         self._seq += 1
         seq = self._seq
-        heapq.heappush(self.pending, (ts, seq, event))
-        block = seq // PENDING_BLOCK
-        entries = self.blocks.get(block)
-        if entries is None:
-            entries = self.blocks[block] = []
-            self.block_max_ts.append((block, ts))
-        elif ts > self.block_max_ts[-1][1]:
-            self.block_max_ts[-1] = (block, ts)
-        entries.append((ts, seq, raw if raw is not None else _json_encode(event)))
-        self.changed_blocks.add(block)
+        in_order = self.in_order
+        if not in_order or ts >= in_order[-1][0]:
+            in_order.append((ts, seq, event))
+        else:
+            heapq.heappush(self.disorder, (ts, seq, event))
+        if seq // PENDING_BLOCK != self._open_id:
+            self._open_block(seq // PENDING_BLOCK)
+        self._open.append((ts, seq, raw if raw is not None else _json_encode(event)))
         if ts > self.max_ts:
             self.max_ts = ts
             self._forget_expired()
         return Admission.ACCEPTED
+
+    def _open_block(self, block: int) -> None:
+        """The previous block is complete: every ts in it is at most ``max_ts`` now."""
+        if self._open_id >= 0 and self._open_id in self.blocks:
+            self.block_bound.append((self._open_id, self.max_ts))
+        self._open_id = block
+        self._open = self.blocks[block] = []
+
+    def buffered(self) -> int:
+        """Accepted events not yet released."""
+        return len(self.in_order) + len(self.disorder)
 
     @property
     def watermark(self) -> int:
@@ -150,16 +166,25 @@ class RoomIngest:
     def release(self, bound: int | None = None) -> Iterator[Event]:
         """Yield buffered events with ``ts < bound`` (default: the watermark) in event-time order."""
         limit = self.watermark if bound is None else bound
-        pending = self.pending
-        while pending and pending[0][0] < limit:
-            yield heapq.heappop(pending)[2]
+        in_order, disorder = self.in_order, self.disorder
+        while True:
+            if in_order and in_order[0][0] < limit:
+                if disorder and disorder[0] < in_order[0]:
+                    yield heapq.heappop(disorder)[2]
+                else:
+                    yield in_order.popleft()[2]
+            elif disorder and disorder[0][0] < limit:
+                yield heapq.heappop(disorder)[2]
+            else:
+                break
         if limit > self.released_below:
             self.released_below = limit
-            spans = self.block_max_ts
-            while spans and spans[0][1] < limit:
-                block = spans.popleft()[0]
+            bounds = self.block_bound
+            while bounds and bounds[0][1] < limit:
+                block = bounds.popleft()[0]
                 del self.blocks[block]
-                self.removed_blocks.add(block)
+                if self.blocks_written.pop(block, None) is not None:
+                    self.removed.add(f"p{block}")
 
     def to_state(self) -> dict[str, Any]:
         """Everything but the remembered ids and the reorder buffer, which are checkpointed as segments."""
@@ -183,29 +208,20 @@ class RoomIngest:
     def take_segment_changes(self) -> tuple[dict[str, bytes], list[str]]:
         """Encoded segments changed since the last call, and names of segments that no longer exist."""
         changed: dict[str, bytes] = {}
-        for bucket, index in self.changed:
-            ids = self.buckets.get(bucket)
-            if ids is not None:
-                changed[f"d{bucket}.{index}"] = self._encode_segment(bucket, ids, index)
-        for block in self.changed_blocks:
-            entries = self.blocks.get(block)
-            if entries is not None:
+        written = self.buckets_written
+        for bucket, ids in self.buckets.items():
+            before = written.get(bucket, 0)
+            if len(ids) != before:
+                for index in range(before // SEGMENT_IDS, (len(ids) - 1) // SEGMENT_IDS + 1):
+                    changed[f"d{bucket}.{index}"] = self._encode_segment(bucket, ids, index)
+                written[bucket] = len(ids)
+        blocks_written = self.blocks_written
+        for block, entries in self.blocks.items():
+            if len(entries) != blocks_written.get(block, 0):
                 changed[f"p{block}"] = _encoder.encode(entries)
-        removed = [f"d{bucket}.{index}" for bucket, index in self.removed if bucket not in self.buckets]
-        removed += [f"p{block}" for block in self.removed_blocks if block not in self.blocks]
-        self.changed, self.removed = set(), set()
-        self.changed_blocks, self.removed_blocks = set(), set()
+                blocks_written[block] = len(entries)
+        removed, self.removed = sorted(self.removed), set()
         return changed, removed
-
-    def all_segments(self) -> dict[str, bytes]:
-        """Every segment (a room checkpointed from scratch)."""
-        self.changed = {
-            (bucket, index)
-            for bucket, ids in self.buckets.items()
-            for index in range((len(ids) + SEGMENT_IDS - 1) // SEGMENT_IDS)
-        }
-        self.changed_blocks = set(self.blocks)
-        return self.take_segment_changes()[0]
 
     def _encode_segment(self, bucket: int, ids: list[str], index: int) -> bytes:
         start = bucket * self._bucket_ms
@@ -225,13 +241,14 @@ class RoomIngest:
             block = int(name[1:])
             entries = _block_decoder.decode(data)
             self.blocks[block] = entries
+            self.blocks_written[block] = len(entries)
             released_below = self.released_below
             for ts, seq, raw in entries:
                 if ts >= released_below:
                     event = decode(raw, None)
                     if isinstance(event, Rejection):  # accepted once, so only a corrupt checkpoint
                         raise ValueError(f"checkpoint segment {name}: {event.code}: {event.message}")
-                    self.pending.append((ts, seq, event))
+                    self.disorder.append((ts, seq, event))
             return
         bucket_text, index_text = name[1:].split(".")
         bucket, index = int(bucket_text), int(index_text)
@@ -247,13 +264,16 @@ class RoomIngest:
             ts = start + offset
             if seen.get(event_id, -1) < ts:
                 seen[event_id] = ts
+        self.buckets_written[bucket] = len(listed)
 
     def loaded(self) -> None:
-        """Every segment is loaded: rebuild the reorder heap and the block index."""
-        heapq.heapify(self.pending)
-        self.block_max_ts = deque(
-            (block, max(ts for ts, _, _ in entries)) for block, entries in sorted(self.blocks.items())
-        )
+        """Every segment is loaded: rebuild the reorder buffer (in order) and the block index."""
+        self.in_order = deque(sorted(self.disorder))
+        self.disorder = []
+        if self.blocks:
+            *closed, self._open_id = sorted(self.blocks)
+            self._open = self.blocks[self._open_id]
+            self.block_bound = deque((block, max(ts for ts, _, _ in self.blocks[block])) for block in closed)
 
     def _forget_expired(self) -> None:
         """Free buckets whose every time is past the horizon."""
@@ -269,6 +289,7 @@ class RoomIngest:
                 ts = seen.get(event_id)
                 if ts is not None and ts // size == bucket:
                     del seen[event_id]
+            written = self.buckets_written.pop(bucket, 0)
             self.removed.update(
-                (bucket, index) for index in range((len(ids) + SEGMENT_IDS - 1) // SEGMENT_IDS)
+                f"d{bucket}.{index}" for index in range((written + SEGMENT_IDS - 1) // SEGMENT_IDS)
             )

@@ -361,7 +361,7 @@ class Pipeline:
             silent = now - room.last_arrival
             if silent < idle_timeout or not is_live(room.partition):
                 continue
-            if room.state.idle and not room.ingest.pending:
+            if room.state.idle and not room.ingest.buffered():
                 if silent >= retention:
                     del self.rooms[room_id]
                     if room.partition is not None and room.written.generation:
