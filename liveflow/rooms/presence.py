@@ -12,6 +12,11 @@ Layout:
   moved to the second of its current end;
 - ``started_now``: users whose current interval started at the current instant (``user -> first time ever
   seen``), to recognise zero-length intervals (a marking event and a ``leave`` in the same millisecond);
+- checkpoints of ``last_seen``: a base segment ``"lb"`` (the whole dict) plus delta segments
+  ``"l<k>"`` (``user -> last_seen``, ``None`` once absent) of the users ``touched`` between two checkpoints,
+  applied in ``k`` order on restore; ``first_delta``/``next_delta`` number the deltas since the base, and a
+  new base replaces them once they add up to its size, so a checkpoint writes what changed, not every
+  viewer present;
 - ``uv``: every user that ever had a positive-length interval (cumulative 场观); ``uv_log``: the same users
   in the order they were added (a user removed again by a zero-length first interval stays listed, and
   is skipped when written), cut into checkpoint segments ``"u<index>"`` of ``UV_SEGMENT`` entries;
@@ -35,18 +40,31 @@ ABSENT = -1
 UV_SEGMENT = 4096
 _encode = msgspec.msgpack.Encoder().encode
 _decode_users = msgspec.msgpack.Decoder(list[str]).decode
+_decode_last_seen = msgspec.msgpack.Decoder(dict[str, int]).decode
+_decode_delta = msgspec.msgpack.Decoder(dict[str, int | None]).decode
+
+
+def _visible(seen: int) -> int | None:
+    """A user's ``last_seen`` as checkpointed: None once absent (left or timed out)."""
+    return None if seen == ABSENT else seen
 
 
 class Presence:
     __slots__ = (
+        "_deltas",
         "_now",
         "_timeout",
+        "base_bytes",
+        "delta_bytes",
         "due",
+        "first_delta",
         "last_seen",
+        "next_delta",
         "online",
         "seconds",
         "soon",
         "started_now",
+        "touched",
         "uv",
         "uv_changed",
         "uv_log",
@@ -63,6 +81,12 @@ class Presence:
         self.uv: set[str] = set()
         self.uv_log: list[str] = []
         self.uv_changed: set[int] = set()
+        self.touched: set[str] = set()
+        self._deltas: list[tuple[int, dict[str, int | None]]] = []  # only while restoring
+        self.first_delta = 0
+        self.next_delta = 0
+        self.base_bytes = 0
+        self.delta_bytes = 0
         self.online = 0
 
     def next_expiry(self) -> int | None:
@@ -118,6 +142,7 @@ class Presence:
         """End the interval returned by :meth:`next_expiry` (which must have been called just before)."""
         _, user = heapq.heappop(self.soon)
         del self.last_seen[user]
+        self.touched.add(user)
         self.online -= 1
         return user
 
@@ -131,6 +156,7 @@ class Presence:
     def mark(self, user: str, ts: int) -> bool:
         """A presence-marking event at ``ts``; returns True when it starts a new interval."""
         seen = self.last_seen.get(user)
+        self.touched.add(user)
         if seen is not None and seen != ABSENT:
             self.last_seen[user] = ts
             return False
@@ -153,6 +179,7 @@ class Presence:
         if seen is None or seen == ABSENT:
             return None
         self.last_seen[user] = ABSENT
+        self.touched.add(user)
         self.online -= 1
         first_time = self.started_now.pop(user, None)
         if first_time is None:
@@ -167,29 +194,29 @@ class Presence:
         return False
 
     def to_state(self) -> dict[str, Any]:
+        """Without ``last_seen`` and ``uv`` (segments) and without the expiry entries: :meth:`loaded` arms
+        one per present user at its current end, which ends intervals in the same ``(end, user)`` order
+        (users who left are dropped with their lazy entries)."""
         return {
             "now": self._now,
-            "last_seen": self.last_seen,
-            "due": self.due,
-            "soon": self.soon,
             "started_now": self.started_now,
             "online": self.online,
+            "deltas": [self.first_delta, self.next_delta, self.base_bytes, self.delta_bytes],
         }
 
     @classmethod
     def from_state(cls, timeout: int, state: dict[str, Any]) -> Presence:
+        """The presence without its segments: :meth:`load_segment` each, then :meth:`loaded`."""
         presence = cls(timeout)
         presence._now = state["now"]
-        presence.last_seen = state["last_seen"]
-        presence.due = {int(second): users for second, users in state["due"].items()}
-        presence.seconds = sorted(presence.due)
-        presence.soon = [(end, user) for end, user in state["soon"]]
         presence.started_now = state["started_now"]
         presence.online = state["online"]
+        presence.first_delta, presence.next_delta, presence.base_bytes, presence.delta_bytes = state["deltas"]
         return presence
 
-    def take_segment_changes(self) -> dict[str, bytes]:
-        """The uv segments changed since the last call, encoded (users of the segment still in uv)."""
+    def take_segment_changes(self) -> tuple[dict[str, bytes], list[str]]:
+        """Segments changed since the last call (uv, and a ``last_seen`` delta or a new base) and the
+        names of segments retired by a new base."""
         log, uv = self.uv_log, self.uv
         changed = {
             f"u{index}": _encode(
@@ -198,10 +225,31 @@ class Presence:
             for index in self.uv_changed
         }
         self.uv_changed = set()
-        return changed
+        removed: list[str] = []
+        if self.touched:
+            last_seen = self.last_seen
+            delta = _encode({user: _visible(last_seen.get(user, ABSENT)) for user in self.touched})
+            self.touched = set()
+            if self.delta_bytes + len(delta) <= self.base_bytes:
+                changed[f"l{self.next_delta}"] = delta
+                self.next_delta += 1
+                self.delta_bytes += len(delta)
+            else:
+                base = _encode(last_seen)
+                changed["lb"] = base
+                removed = [f"l{k}" for k in range(self.first_delta, self.next_delta)]
+                self.first_delta = self.next_delta
+                self.base_bytes, self.delta_bytes = len(base), 0
+        return changed, removed
 
     def load_segment(self, name: str, data: bytes) -> None:
-        """Restore one uv segment (any order)."""
+        """Restore one segment (any order; then :meth:`loaded`)."""
+        if name == "lb":
+            self.last_seen.update(_decode_last_seen(data))
+            return
+        if name.startswith("l"):
+            self._deltas.append((int(name[1:]), _decode_delta(data)))
+            return
         index = int(name[1:])
         users = _decode_users(data)
         log = self.uv_log
@@ -210,6 +258,20 @@ class Presence:
             log.extend([""] * (needed - len(log)))
         log[index * UV_SEGMENT : index * UV_SEGMENT + len(users)] = users
         self.uv.update(users)
+
+    def loaded(self) -> None:
+        """Every segment is loaded: apply the deltas in order, drop users who left, arm the expiries."""
+        last_seen = self.last_seen
+        for _, delta in sorted(self._deltas, key=lambda item: item[0]):
+            for user, seen in delta.items():
+                if seen is None:
+                    last_seen.pop(user, None)
+                else:
+                    last_seen[user] = seen
+        self._deltas = []
+        self.last_seen = {user: seen for user, seen in last_seen.items() if seen != ABSENT}
+        for user, seen in self.last_seen.items():
+            self._arm(user, seen + self._timeout)
 
     def is_present(self, user: str) -> bool:
         seen = self.last_seen.get(user)

@@ -72,8 +72,9 @@ def test_intervals_end_as_a_plain_heap_would_and_survive_a_checkpoint(
     now, _ = run(presence, reference, before, 1_767_225_600_000 + start)
     state = msgspec.msgpack.decode(msgspec.msgpack.encode(presence.to_state()))
     restored = Presence.from_state(timeout, state)
-    for name, data in presence.take_segment_changes().items():
+    for name, data in presence.take_segment_changes()[0].items():
         restored.load_segment(name, data)
+    restored.loaded()
     assert restored.uv == presence.uv
     end, _ = run(restored, reference, after, now)
     assert sweep(restored, end + timeout + 1) == reference.expire(end + timeout + 1)
@@ -94,14 +95,48 @@ def test_uv_checkpoints_only_the_newest_segment_and_keeps_a_zero_length_removal(
     t = 1_767_225_600_000
     for i in range(10_000):
         presence.mark(f"u{i}", t)
-    first = presence.take_segment_changes()
-    assert sorted(first) == ["u0", "u1", "u2"]  # 4096 viewers per segment
+    first = presence.take_segment_changes()[0]
+    assert sorted(first) == ["lb", "u0", "u1", "u2"]  # 4096 viewers per uv segment
     presence.tick(t + 1)
     presence.mark("late", t + 1)
-    assert list(presence.take_segment_changes()) == ["u2"]  # only where the new viewer went
+    assert sorted(presence.take_segment_changes()[0]) == ["l0", "u2"]  # where the new viewer went
     presence.leave("late")  # same instant: a zero-length interval, never a viewer
-    second = presence.take_segment_changes()
+    second = presence.take_segment_changes()[0]
     restored = Presence.from_state(60_000, presence.to_state())
     for name, data in {**first, **second}.items():
         restored.load_segment(name, data)
+    restored.loaded()
     assert restored.uv == presence.uv and "late" not in restored.uv and len(restored.uv) == 10_000
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(steps, min_size=1, max_size=4), min_size=1, max_size=8))
+def test_last_seen_deltas_and_bases_restore_exactly(checkpoints: list[list[list[Step]]]) -> None:
+    """A changelog (latest row per segment name) fed by many checkpoints, some of them new bases that
+    retire the deltas before them, restores the present users and their times exactly."""
+    presence = Presence(60_000)
+    changelog: dict[str, bytes] = {}
+    now = 1_767_225_600_000
+    for scripts in checkpoints:
+        for script in scripts:
+            for delta, kind, user in script:
+                now += delta
+                sweep(presence, now)
+                presence.tick(now)
+                if kind == "mark":
+                    presence.mark(user, now)
+                else:
+                    presence.leave(user)
+        changed, removed = presence.take_segment_changes()
+        changelog.update(changed)
+        for name in removed:
+            del changelog[name]
+        restored = Presence.from_state(60_000, presence.to_state())
+        for name, payload in changelog.items():
+            restored.load_segment(name, payload)
+        restored.loaded()
+        assert sorted(restored.present_users()) == sorted(presence.present_users())
+        assert {u: restored.last_seen[u] for u in restored.present_users()} == {
+            u: presence.last_seen[u] for u in presence.present_users()
+        }
+        assert restored.online == presence.online
