@@ -3,8 +3,10 @@
 A room's checkpoint is one msgpack blob, ``{"v", "room", "partition", "covered", "ingest", "state", ...}``
 where ``covered`` maps each input topic to the last offset of the room's partition already applied to this
 state (on restore, input at or below ``covered`` is skipped for that room, so nothing counts twice), plus
-named segments: the remembered event ids (see :mod:`liveflow.ingest`), which grow with traffic and change
-only at their newest end, so each checkpoint rewrites only the segments that changed.
+named segments for the parts that grow with traffic or audience, so each checkpoint rewrites only the
+segments that changed: remembered event ids ``d…`` and reorder-buffer blocks ``p…``
+(:mod:`liveflow.ingest`), uv ``u…`` and the present viewers as a base ``lb`` plus deltas ``l…``
+(:mod:`liveflow.rooms.presence`).
 
 Changelog rows (keys and values are bytes):
 - head row, key ``room_id``: msgpack ``{"gen", "n", "partition", "segments", "blob"?}``; small blobs ride

@@ -142,9 +142,18 @@ class Presence:
         """End the interval returned by :meth:`next_expiry` (which must have been called just before)."""
         _, user = heapq.heappop(self.soon)
         del self.last_seen[user]
-        self.touched.add(user)
+        self._touch_ended(user)
         self.online -= 1
         return user
+
+    def _touch_ended(self, user: str) -> None:
+        """Record an interval end for the next delta. Nobody may take deltas (replay): once more users are
+        touched than a base would hold, drop them and let the next checkpoint write a base instead."""
+        touched = self.touched
+        touched.add(user)
+        if len(touched) > 2 * len(self.last_seen) + 1024:
+            touched.clear()
+            self.base_bytes = -1  # forces a base
 
     def tick(self, now: int) -> None:
         """Time moved on to ``now``: intervals started earlier are no longer zero-length candidates."""
@@ -179,7 +188,7 @@ class Presence:
         if seen is None or seen == ABSENT:
             return None
         self.last_seen[user] = ABSENT
-        self.touched.add(user)
+        self._touch_ended(user)
         self.online -= 1
         first_time = self.started_now.pop(user, None)
         if first_time is None:
@@ -226,7 +235,7 @@ class Presence:
         }
         self.uv_changed = set()
         removed: list[str] = []
-        if self.touched:
+        if self.touched or self.base_bytes < 0:
             last_seen = self.last_seen
             delta = _encode({user: _visible(last_seen.get(user, ABSENT)) for user in self.touched})
             self.touched = set()
