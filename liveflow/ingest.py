@@ -16,7 +16,8 @@ Layout of :class:`RoomIngest` (one per room):
   popleft), and ``disorder``, a heap of the others; :meth:`RoomIngest.release` merges the two heads;
 - ``released_below``: the largest bound :meth:`RoomIngest.release` ran with: every pending event has
   ``ts >= released_below`` and every released one had ``ts <`` it;
-- ``blocks``: ``seq // PENDING_BLOCK -> [(ts, seq, raw message bytes)]`` of accepted events, kept until every
+- ``blocks``: ``(seq - 1) // PENDING_BLOCK -> [raw message bytes]`` of accepted events in ``seq`` order (the
+  i-th has ``seq = block * PENDING_BLOCK + i + 1``; ``ts`` is read back from the message), kept until every
   event of the block is released (a closed block's ``block_bound``, the room's ``max_ts`` when it closed,
   is below ``released_below``; ``_open`` is the block filling now). They are the checkpoint of the
   reorder buffer: segments ``"p<block>"`` written once full (the newest one while it fills), so a
@@ -49,7 +50,7 @@ from liveflow.events import Event, Rejection, decode
 
 _encoder = msgspec.msgpack.Encoder()
 _segment_decoder = msgspec.msgpack.Decoder(tuple[list[str], list[int]])
-_block_decoder = msgspec.msgpack.Decoder(list[tuple[int, int, bytes]])
+_block_decoder = msgspec.msgpack.Decoder(list[bytes])
 _json_encode = msgspec.json.encode
 SEGMENT_IDS = 1024
 PENDING_BLOCK = 128
@@ -101,10 +102,10 @@ class RoomIngest:
         self.in_order: deque[tuple[int, int, Event]] = deque()
         self.disorder: list[tuple[int, int, Event]] = []
         self.released_below = -(1 << 62)
-        self.blocks: dict[int, list[tuple[int, int, bytes]]] = {}
+        self.blocks: dict[int, list[bytes]] = {}
         self.blocks_written: dict[int, int] = {}  # block -> its length at the last checkpoint
         self.block_bound: deque[tuple[int, int]] = deque()  # closed blocks: (block, ts bound), in order
-        self._open: list[tuple[int, int, bytes]] = []
+        self._open: list[bytes] = []
         self._open_id = -1
         self.removed: set[str] = set()  # segments written once and gone since the last checkpoint
 
@@ -131,9 +132,9 @@ class RoomIngest:
             in_order.append((ts, seq, event))
         else:
             heapq.heappush(self.disorder, (ts, seq, event))
-        if seq // PENDING_BLOCK != self._open_id:
-            self._open_block(seq // PENDING_BLOCK)
-        self._open.append((ts, seq, raw if raw is not None else _json_encode(event)))
+        if (seq - 1) // PENDING_BLOCK != self._open_id:
+            self._open_block((seq - 1) // PENDING_BLOCK)
+        self._open.append(raw if raw is not None else _json_encode(event))
         if ts > self.max_ts:
             self.max_ts = ts
             self._forget_expired()
@@ -243,12 +244,16 @@ class RoomIngest:
             self.blocks[block] = entries
             self.blocks_written[block] = len(entries)
             released_below = self.released_below
-            for ts, seq, raw in entries:
-                if ts >= released_below:
-                    event = decode(raw, None)
-                    if isinstance(event, Rejection):  # accepted once, so only a corrupt checkpoint
-                        raise ValueError(f"checkpoint segment {name}: {event.code}: {event.message}")
-                    self.disorder.append((ts, seq, event))
+            first_seq = block * PENDING_BLOCK + 1
+            latest = -1
+            for index, raw in enumerate(entries):
+                event = decode(raw, None)
+                if isinstance(event, Rejection):  # accepted once, so only a corrupt checkpoint
+                    raise ValueError(f"checkpoint segment {name}: {event.code}: {event.message}")
+                latest = max(latest, event.ts)
+                if event.ts >= released_below:
+                    self.disorder.append((event.ts, first_seq + index, event))
+            self.block_bound.append((block, latest))
             return
         bucket_text, index_text = name[1:].split(".")
         bucket, index = int(bucket_text), int(index_text)
@@ -271,9 +276,9 @@ class RoomIngest:
         self.in_order = deque(sorted(self.disorder))
         self.disorder = []
         if self.blocks:
-            *closed, self._open_id = sorted(self.blocks)
+            self._open_id = max(self.blocks)
             self._open = self.blocks[self._open_id]
-            self.block_bound = deque((block, max(ts for ts, _, _ in self.blocks[block])) for block in closed)
+            self.block_bound = deque(sorted(bound for bound in self.block_bound if bound[0] != self._open_id))
 
     def _forget_expired(self) -> None:
         """Free buckets whose every time is past the horizon."""
