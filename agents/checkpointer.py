@@ -183,7 +183,6 @@ class Checkpointer:
         gained = assigned - self.owned
         self.aligner.forget(lost | gained)
         await self.aligner.start_partitions(gained)
-        self.rewinder.forget({tp for tp in self.rewinder.unverified if tp.partition in lost})
         self.rewinder.expect({tp for tp in app.consumer.assignment() if tp.topic in self._inputs})
         if lost:
             self.pipeline.drop_partitions(lost)

@@ -54,15 +54,11 @@ class Rewinder:
             self._admin = None
 
     def expect(self, tps: set[TP]) -> None:
-        """These topic-partitions were (re)assigned: check the first record each delivers."""
+        """The input topic-partitions of a new assignment: check the first record each delivers (the set is
+        updated in place: the agent holds a reference to it)."""
+        self.unverified.clear()
         self.unverified |= tps
-        for tp in tps:
-            self.rewinding.pop(tp, None)
-
-    def forget(self, tps: set[TP]) -> None:
-        self.unverified -= tps
-        for tp in tps:
-            self.rewinding.pop(tp, None)
+        self.rewinding.clear()
 
     async def admit(self, message: Message) -> bool:
         """Whether ``message`` (of an unverified topic-partition) may be processed."""

@@ -27,6 +27,20 @@ def messages(events: list[dict[str, Any]]) -> list[Message]:
     return out
 
 
+def one_room(kind: str, count: int, step_ms: int) -> list[dict[str, Any]]:
+    """``count`` events of one user in room ``r1``, ids ``e0``..., ``step_ms`` apart."""
+    return [
+        {
+            "event_id": f"e{i}",
+            "room_id": "r1",
+            "type": kind,
+            "ts": 1_763_779_200_000 + i * step_ms,
+            "user_id": "u",
+        }
+        for i in range(count)
+    ]
+
+
 def feed(pipeline: Pipeline, batch: list[Message]) -> list[Output]:
     for topic, offset, key, value in batch:
         pipeline.feed(value, topic=topic, key=key, partition=0, offset=offset, received_at=0)
@@ -155,17 +169,7 @@ def test_a_head_without_its_segment_is_reported_not_applied() -> None:
 
 def test_checkpoints_after_the_first_write_only_new_remembered_ids() -> None:
     config = CoreConfig()
-    events = [
-        {
-            "event_id": f"e{i}",
-            "room_id": "r1",
-            "type": "heartbeat",
-            "ts": 1_763_779_200_000 + i * 10,
-            "user_id": "u",
-        }
-        for i in range(40_200)
-    ]
-    msgs = messages(events)
+    msgs = messages(one_room("heartbeat", 40_200, step_ms=10))
     pipeline = Pipeline(config)
     changelog = Changelog()
     feed(pipeline, msgs[:40_000])  # 400 s of event time, all within the 10-minute dedup horizon
@@ -186,17 +190,7 @@ def test_checkpoints_after_the_first_write_only_new_remembered_ids() -> None:
 
 
 def test_messages_covered_by_the_checkpoint_are_skipped() -> None:
-    events = [
-        {
-            "event_id": f"e{i}",
-            "room_id": "r1",
-            "type": "like",
-            "ts": 1_763_779_200_000 + i * 100,
-            "user_id": "u",
-        }
-        for i in range(20)
-    ]
-    msgs = messages(events)
+    msgs = messages(one_room("like", 20, step_ms=100))
     first = Pipeline(CoreConfig())
     feed(first, msgs[:10])
     changelog = Changelog()
