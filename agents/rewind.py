@@ -14,7 +14,9 @@ re-read arrives (stale records still buffered after the seek have offsets beyond
 
 Layout: ``unverified`` (topic-partitions whose first delivery since the assignment is still to be checked;
 empty in steady state, so the per-message cost is one set lookup), ``rewinding[tp]`` (the offset of the
-first record seen before a seek back: deliveries above it are stale and ignored until the re-read starts).
+first record seen before a seek back, and the offset sought: deliveries above the first are stale, ignored
+until the re-read starts, and each seeks back again, since faust advances its read offset past them and
+would otherwise drop the re-read as already delivered).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class Rewinder:
         self._settings = settings
         self._admin: AIOKafkaAdminClient | None = None
         self.unverified: set[TP] = set()
-        self.rewinding: dict[TP, int] = {}
+        self.rewinding: dict[TP, tuple[int, int]] = {}
 
     async def _client(self) -> AIOKafkaAdminClient:
         if self._admin is None:
@@ -63,10 +65,14 @@ class Rewinder:
     async def admit(self, message: Message) -> bool:
         """Whether ``message`` (of an unverified topic-partition) may be processed."""
         tp, offset = message.tp, message.offset
-        first_seen = self.rewinding.get(tp)
-        if first_seen is not None:
+        rewind = self.rewinding.get(tp)
+        if rewind is not None:
+            first_seen, start = rewind
             if offset > first_seen:
-                return False  # still buffered from before the seek back
+                # still buffered from before the seek back; faust has meanwhile moved its read offset past
+                # it and would drop the re-read as already seen, so seek again (the last one wins)
+                await self._seek(tp, start)
+                return False
             del self.rewinding[tp]
             self.unverified.discard(tp)
             return True
@@ -81,13 +87,18 @@ class Rewinder:
             tp.topic,
             tp.partition,
         )
-        try:
-            await self._app.consumer.seek(tp, expected)
-        except IllegalStateError:  # no longer assigned: the next assignment checks again
+        if not await self._seek(tp, expected):
             return False
-        self.rewinding[tp] = offset
+        self.rewinding[tp] = (offset, expected)
         input_rewinds.inc()
         return False
+
+    async def _seek(self, tp: TP, offset: int) -> bool:
+        try:
+            await self._app.consumer.seek(tp, offset)
+        except IllegalStateError:  # no longer assigned: the next assignment checks again
+            return False
+        return True
 
     async def _expected_start(self, tp: TP) -> int | None:
         """The group's committed offset, else the log start; None if it cannot be known (then trust
