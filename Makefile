@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SYSTEM_TOOLS := redis-server:redis-server kcat:kcat promtool:prometheus prometheus:prometheus \
+SYSTEM_TOOLS := gcc:gcc redis-server:redis-server kcat:kcat promtool:prometheus prometheus:prometheus \
 	prometheus-alertmanager:prometheus-alertmanager tmux:tmux java:openjdk-17-jre-headless mvn:maven
 DEMO_ARGS ?=
 
@@ -23,7 +23,7 @@ lint: install
 
 install: system $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py liveflow/_idset.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

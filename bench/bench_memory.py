@@ -20,7 +20,8 @@ Both divide by the number of viewers present. The breakdown (from ``sys.getsizeo
 the objects it holds, every object counted once, in this order) names what the bytes are:
 ``presence_dict`` (``Presence.last_seen`` incl. the user-id strings and timestamps), ``expiry``
 (``Presence.due`` lists, ``seconds`` and the ``soon`` heap), ``uv_set`` (``Presence.uv``), ``dedup_ids``
-(``RoomIngest.seen`` dict + ``buckets`` lists + event-id strings), ``other`` (the rest: window, funnel,
+(``RoomIngest.ids``, the fingerprint table, + the ``buckets`` with the id strings of segments not yet
+written full), ``other`` (the rest: window, funnel,
 pipeline, allocator rounding...). Target: <= 250 bytes per present viewer. Since dedup ids scale with
 events, not viewers, the report also gives bytes per remembered id and the projection for a viewer that
 heartbeats every 20-30 s (the simulator's gap) and so owns ~24 remembered ids within the 10-minute dedup
@@ -159,17 +160,18 @@ def breakdown(pipeline: Pipeline) -> tuple[dict[str, int], dict[str, int]]:
         + size.each(presence.seconds)
         + sum(size(entry) + size(entry[0]) + size(entry[1]) for entry in presence.soon),
         "uv_set": size(presence.uv) + size.each(presence.uv),
-        "dedup_ids": size(ingest.seen, ingest.buckets)
-        + size.each(ingest.seen.keys())
-        + size.each(ingest.seen.values())
-        + size.each(ingest.buckets.values()),
+        "dedup_ids": size(ingest.ids, ingest.buckets)
+        + sum(
+            size(held, held.ids, held.times) + size.each(held.ids) + size.each(held.times)
+            for held in ingest.buckets.values()
+        ),
     }
     counts = {
         "present": presence.online,
         "presence_dict": len(presence.last_seen),
         "expiry": sum(len(users) for users in presence.due.values()) + len(presence.soon),
         "uv_set": len(presence.uv),
-        "dedup_ids": len(ingest.seen),
+        "dedup_ids": len(ingest.ids),
         "pending": ingest.buffered(),
     }
     return parts, counts

@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-CHECKPOINT_VERSION = 4
+CHECKPOINT_VERSION = 5
 CHUNK_BYTES = 256 * 1024
 SEPARATOR = b"\x1f"
 SEGMENT_MARK = b"s"

@@ -1,15 +1,19 @@
 """Per-room admission of decoded events: dedup, lateness, and the event-time reorder buffer.
 
 Layout of :class:`RoomIngest` (one per room):
-- ``max_ts``: the largest ``ts`` accepted for the room (``-1`` before the first event);
-- ``seen``: ``event_id -> ts`` of accepted events. An id counts as remembered only while
-  ``max_ts - seen[id] <= dedup_horizon``; the check is exact even before the id is freed;
-- ``buckets``: ``bucket -> ids`` accepted with ``ts // bucket_ms == bucket`` (``bucket_ms`` is 1/50 of the
-  horizon), in acceptance order. They free memory (a bucket goes once all its times are past the horizon)
-  and cut the dedup memory into checkpoint segments of at most ``SEGMENT_IDS`` ids, named
-  ``"d<bucket>.<index>"``, so a checkpoint rewrites only the segments that changed since the last one
-  (``buckets_written`` holds each bucket's length at the last checkpoint; ``removed``, the names of written
-  segments gone since), not every remembered id;
+- ``max_ts``: the largest ``ts`` accepted for the room (``-1`` before the first event); ``watermark``:
+  ``max(max_ts - allowed_lateness, floor)``, kept up to date with both;
+- ``ids``: an :class:`~liveflow._idset.IdSet`, the remembered ids of accepted events as 64-bit fingerprints
+  (``hash(event_id)``, per process) with their ``ts``, 12 bytes a slot; an id counts as remembered only
+  while ``max_ts - ts <= dedup_horizon``, exactly, even before its entry is freed. Two ids with one
+  fingerprint are one entry (about 1 chance in 10^13 per event with 2 million ids remembered);
+- ``buckets``: ``bucket -> _Bucket`` of the ids accepted with ``ts // bucket_ms == bucket`` (``bucket_ms`` is
+  1/50 of the horizon), in acceptance order: the ``count`` of them, and the ids (with their ``ts``) from
+  ``first_held`` on, which are the ones not yet checkpointed in a full segment. A bucket's ids are cut
+  into checkpoint segments of ``SEGMENT_IDS`` ids, ``"d<bucket>.<index>"``, so a checkpoint writes only
+  the segments that changed since the last one (``written``: the bucket's count then; ``removed``: names
+  of written segments gone since); a full segment, once written, keeps no id string in memory. A bucket
+  goes (with its segments, and its entries of ``ids``) once all its times are past the horizon;
 - the reorder buffer, ``(ts, seq, event)`` of accepted events not yet released (``seq`` is the room's
   arrival counter, so ties in ``ts`` keep arrival order), in two parts: ``in_order``, a FIFO of the
   events that arrived with a ``ts`` no smaller than its last one (most events: a plain append and
@@ -30,8 +34,8 @@ Invariants:
   below ``floor``: the watermark an idle room was advanced to by wall-clock time;
 - :meth:`RoomIngest.release` yields events with ``ts < max_ts - allowed_lateness`` in (ts, arrival) order;
   any event accepted later has ``ts >=`` that bound, so released order is final;
-- every id in ``seen`` is in the bucket of its ``ts`` (an id forgotten and accepted again is also still
-  listed in its old bucket: segments keep only ids whose ``seen`` time is in their bucket);
+- every id in ``ids`` is listed in the bucket of its ``ts`` (an id forgotten and accepted again is also
+  still listed in its old bucket; restoring keeps its latest ``ts``);
 - memory is bounded by the events of the last ``dedup_horizon`` (+ one bucket) of event time (+ the
   lateness buffer).
 """
@@ -46,6 +50,7 @@ from typing import Any
 
 import msgspec
 
+from liveflow import _idset
 from liveflow.events import Event, Rejection, decode
 
 _encoder = msgspec.msgpack.Encoder()
@@ -57,10 +62,29 @@ PENDING_BLOCK = 128
 BUCKETS_PER_HORIZON = 50
 
 
+class _Bucket:
+    """The ids accepted in one dedup bucket: how many, and the ones not yet checkpointed in a full segment."""
+
+    __slots__ = ("first_held", "ids", "times", "written")
+
+    def __init__(self) -> None:
+        self.first_held = 0  # index in the bucket of ids[0]; a multiple of SEGMENT_IDS
+        self.ids: list[str] = []
+        self.times: list[int] = []
+        self.written = 0  # the bucket's count at the last checkpoint
+
+    @property
+    def count(self) -> int:
+        return self.first_held + len(self.ids)
+
+
 class Admission(Enum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     LATE = "late"
+
+
+_REFUSED = {_idset.DUPLICATE: Admission.DUPLICATE, _idset.LATE: Admission.LATE}
 
 
 class RoomIngest:
@@ -74,18 +98,19 @@ class RoomIngest:
         "_open",
         "_open_id",
         "_seq",
+        "_since",
         "block_bound",
         "blocks",
         "blocks_written",
         "buckets",
-        "buckets_written",
         "disorder",
         "floor",
+        "ids",
         "in_order",
         "max_ts",
         "released_below",
         "removed",
-        "seen",
+        "watermark",
     )
 
     def __init__(self, allowed_lateness: int, dedup_horizon: int) -> None:
@@ -96,9 +121,10 @@ class RoomIngest:
         self._seq = 0
         self.max_ts = -1
         self.floor = -1
-        self.seen: dict[str, int] = {}
-        self.buckets: dict[int, list[str]] = {}
-        self.buckets_written: dict[int, int] = {}  # bucket -> its length at the last checkpoint
+        self.watermark = max(self.max_ts - allowed_lateness, self.floor)  # events still to come have ts >= it
+        self._since = -1 - dedup_horizon  # an id is remembered while its ts >= _since (max_ts - horizon)
+        self.ids = _idset.IdSet()
+        self.buckets: dict[int, _Bucket] = {}
         self.in_order: deque[tuple[int, int, Event]] = deque()
         self.disorder: list[tuple[int, int, Event]] = []
         self.released_below = -(1 << 62)
@@ -114,17 +140,16 @@ class RoomIngest:
         buffer; re-encoded from the event when not given); accepted events are buffered until
         :meth:`release`."""
         ts = event.ts
-        remembered = self.seen.get(event.event_id)
-        if remembered is not None and self.max_ts - remembered <= self._horizon:
-            return Admission.DUPLICATE
-        if ts < self.max_ts - self._lateness or ts < self.floor:
-            return Admission.LATE
-        self.seen[event.event_id] = ts
+        event_id = event.event_id
+        verdict = self.ids.admit(event_id, ts, self._since, self.watermark)
+        if verdict:
+            return _REFUSED[verdict]
         bucket = ts // self._bucket_ms
-        ids = self.buckets.get(bucket)
-        if ids is None:
-            ids = self.buckets[bucket] = []
-        ids.append(event.event_id)
+        held = self.buckets.get(bucket)
+        if held is None:
+            held = self.buckets[bucket] = _Bucket()
+        held.ids.append(event_id)
+        held.times.append(ts)
         self._seq += 1
         seq = self._seq
         in_order = self.in_order
@@ -137,6 +162,8 @@ class RoomIngest:
         self._open.append(raw if raw is not None else _json_encode(event))
         if ts > self.max_ts:
             self.max_ts = ts
+            self._since = ts - self._horizon
+            self.watermark = max(ts - self._lateness, self.floor)
             self._forget_expired()
         return Admission.ACCEPTED
 
@@ -151,17 +178,11 @@ class RoomIngest:
         """Accepted events not yet released."""
         return len(self.in_order) + len(self.disorder)
 
-    @property
-    def watermark(self) -> int:
-        """Every event still to be accepted has ``ts >= watermark``."""
-        bound = self.max_ts - self._lateness
-        return bound if bound >= self.floor else self.floor
-
     def raise_floor(self, bound: int) -> bool:
         """Live idle rooms: let the watermark run on to ``bound``; later events below it are late."""
         if bound <= self.watermark:
             return False
-        self.floor = bound
+        self.floor = self.watermark = bound
         return True
 
     def release(self, bound: int | None = None) -> Iterator[Event]:
@@ -202,6 +223,8 @@ class RoomIngest:
         room = cls(allowed_lateness, dedup_horizon)
         room.max_ts = state["max_ts"]
         room.floor = state["floor"]
+        room.watermark = max(room.max_ts - allowed_lateness, room.floor)
+        room._since = room.max_ts - dedup_horizon
         room._seq = state["seq"]
         room.released_below = state["released_below"]
         return room
@@ -209,13 +232,17 @@ class RoomIngest:
     def take_segment_changes(self) -> tuple[dict[str, bytes], list[str]]:
         """Encoded segments changed since the last call, and names of segments that no longer exist."""
         changed: dict[str, bytes] = {}
-        written = self.buckets_written
-        for bucket, ids in self.buckets.items():
-            before = written.get(bucket, 0)
-            if len(ids) != before:
-                for index in range(before // SEGMENT_IDS, (len(ids) - 1) // SEGMENT_IDS + 1):
-                    changed[f"d{bucket}.{index}"] = self._encode_segment(bucket, ids, index)
-                written[bucket] = len(ids)
+        for bucket, held in self.buckets.items():
+            count = held.count
+            if count != held.written:
+                for index in range(held.written // SEGMENT_IDS, (count - 1) // SEGMENT_IDS + 1):
+                    changed[f"d{bucket}.{index}"] = self._encode_segment(bucket, held, index)
+                held.written = count
+                keep_from = count // SEGMENT_IDS * SEGMENT_IDS  # the full segments are written: let them go
+                if keep_from > held.first_held:
+                    del held.ids[: keep_from - held.first_held]
+                    del held.times[: keep_from - held.first_held]
+                    held.first_held = keep_from
         blocks_written = self.blocks_written
         for block, entries in self.blocks.items():
             if len(entries) != blocks_written.get(block, 0):
@@ -224,17 +251,12 @@ class RoomIngest:
         removed, self.removed = sorted(self.removed), set()
         return changed, removed
 
-    def _encode_segment(self, bucket: int, ids: list[str], index: int) -> bytes:
+    def _encode_segment(self, bucket: int, held: _Bucket, index: int) -> bytes:
+        """Segment ``index`` of a bucket: its ids and their ``ts`` as offsets from the bucket's start."""
         start = bucket * self._bucket_ms
-        seen = self.seen
-        kept: list[str] = []
-        offsets: list[int] = []
-        for event_id in ids[index * SEGMENT_IDS : (index + 1) * SEGMENT_IDS]:
-            ts = seen.get(event_id)
-            if ts is not None and ts // self._bucket_ms == bucket:
-                kept.append(event_id)
-                offsets.append(ts - start)
-        return _encoder.encode((kept, offsets))
+        first = index * SEGMENT_IDS - held.first_held
+        times = held.times[first : first + SEGMENT_IDS]
+        return _encoder.encode((held.ids[first : first + SEGMENT_IDS], [ts - start for ts in times]))
 
     def load_segment(self, name: str, data: bytes) -> None:
         """Restore one checkpointed segment (any order; then :meth:`loaded`)."""
@@ -259,20 +281,20 @@ class RoomIngest:
         bucket, index = int(bucket_text), int(index_text)
         ids, offsets = _segment_decoder.decode(data)
         start = bucket * self._bucket_ms
-        listed = self.buckets.setdefault(bucket, [])
-        needed = (index + 1) * SEGMENT_IDS
-        if len(listed) < needed:
-            listed.extend([""] * (needed - len(listed)))
-        seen = self.seen
-        for position, (event_id, offset) in enumerate(zip(ids, offsets, strict=True)):
-            listed[index * SEGMENT_IDS + position] = event_id
-            ts = start + offset
-            if seen.get(event_id, -1) < ts:
-                seen[event_id] = ts
-        self.buckets_written[bucket] = len(listed)
+        times = [start + offset for offset in offsets]
+        add = self.ids.add
+        for event_id, ts in zip(ids, times, strict=True):
+            add(event_id, ts)  # an id listed in two buckets keeps its later ts
+        held = self.buckets.setdefault(bucket, _Bucket())
+        held.written = max(held.written, index * SEGMENT_IDS + len(ids))
+        if len(ids) < SEGMENT_IDS:  # only a bucket's last segment is not full: it may still grow
+            held.first_held, held.ids, held.times = index * SEGMENT_IDS, ids, times
 
     def loaded(self) -> None:
         """Every segment is loaded: rebuild the reorder buffer (in order) and the block index."""
+        for held in self.buckets.values():
+            if not held.ids:  # every segment of the bucket is full: none is held
+                held.first_held = held.written
         self.in_order = deque(sorted(self.disorder))
         self.disorder = []
         if self.blocks:
@@ -287,14 +309,12 @@ class RoomIngest:
             return
         self._first_kept = first_kept
         buckets = self.buckets
-        seen, size = self.seen, self._bucket_ms
-        for bucket in [b for b in buckets if b < first_kept]:
-            ids = buckets.pop(bucket)
-            for event_id in ids:
-                ts = seen.get(event_id)
-                if ts is not None and ts // size == bucket:
-                    del seen[event_id]
-            written = self.buckets_written.pop(bucket, 0)
+        expired = [bucket for bucket in buckets if bucket < first_kept]
+        if not expired:
+            return
+        for bucket in expired:
+            written = buckets.pop(bucket).written
             self.removed.update(
                 f"d{bucket}.{index}" for index in range((written + SEGMENT_IDS - 1) // SEGMENT_IDS)
             )
+        self.ids.forget_before(first_kept * self._bucket_ms)

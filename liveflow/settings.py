@@ -54,6 +54,7 @@ def parse_duration_ms(value: object) -> int:
     return int(millis)
 
 
+WEEK_MS = 7 * 24 * 3600 * 1000
 DurationMs = Annotated[int, BeforeValidator(parse_duration_ms), Field(ge=0)]
 
 
@@ -133,6 +134,13 @@ class Settings(BaseSettings):
     def _positive(cls, value: int) -> int:
         if value <= 0:
             raise ValueError("must be greater than zero")
+        return value
+
+    @field_validator("dedup_horizon", "allowed_lateness")
+    @classmethod
+    def _at_most_a_week(cls, value: int) -> int:
+        if value > WEEK_MS:  # remembered event times are stored as 32-bit offsets (liveflow/_idset.c)
+            raise ValueError("must be at most 168h (7 days)")
         return value
 
     @model_validator(mode="after")

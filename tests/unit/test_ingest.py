@@ -33,8 +33,10 @@ def test_id_is_forgotten_past_the_horizon_and_judged_by_lateness() -> None:
     room.admit(ev(BASE_TS, "a"))
     room.admit(ev(BASE_TS + 600_001, "b"))
     assert room.admit(ev(BASE_TS, "a")) is Admission.LATE
+    assert room.ids.remembered("a", -1)  # stored, though past the horizon: its bucket is not over
     room.admit(ev(BASE_TS + 600_000 + 12_000, "c"))  # a whole bucket (1/50 of the horizon) later
-    assert "a" not in room.seen  # its memory is freed with its bucket
+    assert not room.ids.remembered("a", -1)  # its memory is freed with its bucket
+    assert len(room.ids) == 2
 
 
 def test_horizon_boundary_is_inclusive() -> None:
@@ -56,8 +58,20 @@ def test_dedup_memory_is_bounded_by_the_horizon() -> None:
     for i in range(10_000):
         room.admit(ev(BASE_TS + i * 10))
     # the horizon (100 events) plus one bucket (1/50 of the horizon) plus the event being admitted
-    assert len(room.seen) <= 104
-    assert sum(len(ids) for ids in room.buckets.values()) <= 104
+    assert len(room.ids) <= 104
+    assert sum(held.count for held in room.buckets.values()) <= 104
+
+
+def test_remembered_ids_survive_the_table_growing_and_shrinking() -> None:
+    room = RoomIngest(allowed_lateness=0, dedup_horizon=50_000)  # buckets of 1,000 ms
+    for i in range(20_000):  # 10 ids a millisecond over two buckets: the table grows well past its first size
+        assert room.admit(ev(BASE_TS + i // 10, f"id{i}")) is Admission.ACCEPTED
+    assert len(room.ids) == 20_000
+    room.admit(ev(BASE_TS + 51_000, "later"))  # the first bucket is past the horizon: the table shrinks
+    assert len(room.ids) == 10_001
+    for i in range(0, 20_000, 7):
+        verdict = room.admit(ev(BASE_TS + i // 10, f"id{i}"))
+        assert verdict is (Admission.LATE if i < 10_000 else Admission.DUPLICATE)
 
 
 @given(st.lists(st.integers(0, 4_000), min_size=1, max_size=60), st.randoms(use_true_random=False))

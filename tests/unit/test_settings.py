@@ -54,6 +54,7 @@ def test_environment_overrides_with_prefix(monkeypatch: pytest.MonkeyPatch) -> N
         ("LIVEFLOW_WINDOW_SIZE", "soon", "LIVEFLOW_WINDOW_SIZE"),
         ("LIVEFLOW_WINDOW_SIZE", "0s", "must be greater than zero"),
         ("LIVEFLOW_BROKERS", "localhost", "host:port"),
+        ("LIVEFLOW_DEDUP_HORIZON", "200h", "at most 168h"),
         ("LIVEFLOW_WEB_PORT", "70000", "LIVEFLOW_WEB_PORT"),
         ("LIVEFLOW_KAFKA_SECURITY_PROTOCOL", "TLS", "LIVEFLOW_KAFKA_SECURITY_PROTOCOL"),
         ("LIVEFLOW_TOPIC_PREFIX", "bad prefix", "LIVEFLOW_TOPIC_PREFIX"),
