@@ -96,6 +96,7 @@ class Checkpointer:
             if self.paused or self.producer is None:
                 continue
             await self.aligner.release_stalled(ALIGNMENT_GRACE_MS)
+            await self.rewinder.retry_stalled()
             await self._send_outputs()
             if time.monotonic() - self.last_checkpoint >= interval:
                 evicted = self.pipeline.advance_idle(

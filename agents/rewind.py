@@ -13,15 +13,20 @@ beyond that, the records in between were dropped: seek back to the start and ign
 re-read arrives (stale records still buffered after the seek have offsets beyond the first one seen).
 
 Layout: ``unverified`` (topic-partitions whose first delivery since the assignment is still to be checked;
-empty in steady state, so the per-message cost is one set lookup), ``rewinding[tp]`` (the offset of the
-first record seen before a seek back, and the offset sought: deliveries above the first are stale, ignored
-until the re-read starts, and each seeks back again, since faust advances its read offset past them and
-would otherwise drop the re-read as already delivered).
+empty in steady state, so the per-message cost is one set lookup), ``rewinding[tp]`` (a :class:`Rewind`:
+the offset of the first record seen before a seek back, the offset sought, and when: deliveries above the
+first are stale, ignored until the re-read starts, and each seeks back again, since faust advances its read
+offset past them and would otherwise drop the re-read as already delivered). A stale record's read offset
+can still land after the last seek (faust sets it once the record is queued, and the agent may take the
+record first), so a re-read that has not begun ``RETRY_AFTER`` seconds after the last seek is sought again
+(:meth:`Rewinder.retry_stalled`, called by the checkpointer's loop).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -33,6 +38,16 @@ from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.settings import Settings
 
 log = logging.getLogger(__name__)
+RETRY_AFTER = 5.0  # seconds without the re-read after a seek back before seeking again
+GIVE_UP_AFTER = 6  # retries; then the partition goes on from where it is (the log says what was skipped)
+
+
+@dataclass(slots=True)
+class Rewind:
+    first_seen: int  # offset of the first record delivered after the assignment (beyond the expected start)
+    start: int  # the offset sought back to
+    sought_at: float  # time.monotonic() of the last seek
+    retries: int = 0
 
 
 class Rewinder:
@@ -41,7 +56,7 @@ class Rewinder:
         self._settings = settings
         self._admin: AIOKafkaAdminClient | None = None
         self.unverified: set[TP] = set()
-        self.rewinding: dict[TP, tuple[int, int]] = {}
+        self.rewinding: dict[TP, Rewind] = {}
 
     async def _client(self) -> AIOKafkaAdminClient:
         if self._admin is None:
@@ -67,11 +82,11 @@ class Rewinder:
         tp, offset = message.tp, message.offset
         rewind = self.rewinding.get(tp)
         if rewind is not None:
-            first_seen, start = rewind
-            if offset > first_seen:
+            if offset > rewind.first_seen:
                 # still buffered from before the seek back; faust has meanwhile moved its read offset past
                 # it and would drop the re-read as already seen, so seek again (the last one wins)
-                await self._seek(tp, start)
+                await self._seek(tp, rewind.start)
+                rewind.sought_at = time.monotonic()
                 return False
             del self.rewinding[tp]
             self.unverified.discard(tp)
@@ -89,9 +104,39 @@ class Rewinder:
         )
         if not await self._seek(tp, expected):
             return False
-        self.rewinding[tp] = (offset, expected)
+        self.rewinding[tp] = Rewind(offset, expected, time.monotonic())
         input_rewinds.inc()
         return False
+
+    async def retry_stalled(self) -> None:
+        """Seek again where the re-read has not begun ``RETRY_AFTER`` seconds after the last seek."""
+        if not self.rewinding:
+            return
+        now = time.monotonic()
+        for tp, rewind in list(self.rewinding.items()):
+            if now - rewind.sought_at < RETRY_AFTER:
+                continue
+            if rewind.retries >= GIVE_UP_AFTER:  # e.g. retention deleted the records meanwhile: do not stall
+                log.error(
+                    "gave up re-reading offsets %d-%d of %s %d; going on without them",
+                    rewind.start,
+                    rewind.first_seen - 1,
+                    tp.topic,
+                    tp.partition,
+                )
+                del self.rewinding[tp]
+                self.unverified.discard(tp)
+                continue
+            rewind.retries += 1
+            log.warning(
+                "re-read of %s %d from offset %d has not begun %.0f s after the seek; seeking again",
+                tp.topic,
+                tp.partition,
+                rewind.start,
+                now - rewind.sought_at,
+            )
+            rewind.sought_at = now
+            await self._seek(tp, rewind.start)
 
     async def _seek(self, tp: TP, offset: int) -> bool:
         try:
