@@ -6,7 +6,8 @@ state (on restore, input at or below ``covered`` is skipped for that room, so no
 named segments for the parts that grow with traffic or audience, so each checkpoint rewrites only the
 segments that changed: remembered event ids ``d…`` and reorder-buffer blocks ``p…``
 (:mod:`liveflow.ingest`), uv ``u…`` and the present viewers as a base ``lb`` plus deltas ``l…``
-(:mod:`liveflow.rooms.presence`).
+(:mod:`liveflow.rooms.presence`), and the users the open window's sets gained, ``w…``
+(:mod:`liveflow.rooms.state`).
 
 Changelog rows (keys and values are bytes):
 - head row, key ``room_id``: msgpack ``{"gen", "n", "partition", "segments", "blob"?}``; small blobs ride

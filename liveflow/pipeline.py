@@ -393,9 +393,9 @@ class Pipeline:
             room_engine = self.alert_engine(partition)
             alerts = room_engine.room_snapshot(room.state.room_id) if room_engine is not None else None
             changed, removed = room.ingest.take_segment_changes()
-            presence_changed, presence_removed = room.state.presence.take_segment_changes()
-            changed.update(presence_changed)
-            removed += presence_removed
+            state_changed, state_removed = room.state.take_segment_changes()
+            changed.update(state_changed)
+            removed += state_removed
             rows.extend(
                 rows_for(room.state.room_id, partition, room.written, room.to_blob(alerts), changed, removed)
             )
@@ -415,14 +415,13 @@ class Pipeline:
         ``idle_timeout`` before it lets the room's event time follow the wall clock."""
         room = Room.from_blob(blob, self.config)
         room.written = written
-        presence = room.state.presence
         for name, data in segments.items():
-            if name.startswith(("u", "l")):
-                presence.load_segment(name, data)
+            if name.startswith(("u", "l", "w", "o")):
+                room.state.load_segment(name, data)
             else:
                 room.ingest.load_segment(name, data)
         room.ingest.loaded()
-        presence.loaded()
+        room.state.loaded()
         room.last_arrival = restored_at
         self.rooms[room_id] = room
         engine = self.alert_engine(room.partition)

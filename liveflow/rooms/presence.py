@@ -12,11 +12,9 @@ Layout:
   moved to the second of its current end;
 - ``started_now``: users whose current interval started at the current instant (``user -> first time ever
   seen``), to recognise zero-length intervals (a marking event and a ``leave`` in the same millisecond);
-- checkpoints of ``last_seen``: a base segment ``"lb"`` (the whole dict) plus delta segments
-  ``"l<k>"`` (``user -> last_seen``, ``None`` once absent) of the users ``touched`` between two checkpoints,
-  applied in ``k`` order on restore; ``first_delta``/``next_delta`` number the deltas since the base, and a
-  new base replaces them once they add up to its size, so a checkpoint writes what changed, not every
-  viewer present;
+- checkpoints of ``last_seen`` (``checkpoints``, :mod:`liveflow.rooms.deltas`): a base segment ``"lb"``
+  (the whole dict) plus delta segments ``"l<k>"`` (``user -> last_seen``, ``None`` once absent) of the
+  users ``touched`` between two checkpoints, so a checkpoint writes what changed, not every viewer present;
 - ``uv``: every user that ever had a positive-length interval (cumulative 场观); ``uv_log``: the same users
   in the order they were added (a user removed again by a zero-length first interval stays listed, and
   is skipped when written), cut into checkpoint segments ``"u<index>"`` of ``UV_SEGMENT`` entries;
@@ -36,6 +34,8 @@ from typing import Any
 
 import msgspec
 
+from liveflow.rooms.deltas import BaseAndDeltas
+
 ABSENT = -1
 UV_SEGMENT = 4096
 _encode = msgspec.msgpack.Encoder().encode
@@ -51,15 +51,11 @@ def _visible(seen: int) -> int | None:
 
 class Presence:
     __slots__ = (
-        "_deltas",
         "_now",
         "_timeout",
-        "base_bytes",
-        "delta_bytes",
+        "checkpoints",
         "due",
-        "first_delta",
         "last_seen",
-        "next_delta",
         "online",
         "seconds",
         "soon",
@@ -82,11 +78,7 @@ class Presence:
         self.uv_log: list[str] = []
         self.uv_changed: set[int] = set()
         self.touched: set[str] = set()
-        self._deltas: list[tuple[int, dict[str, int | None]]] = []  # only while restoring
-        self.first_delta = 0
-        self.next_delta = 0
-        self.base_bytes = 0
-        self.delta_bytes = 0
+        self.checkpoints = BaseAndDeltas("l")
         self.online = 0
 
     def next_expiry(self) -> int | None:
@@ -153,7 +145,7 @@ class Presence:
         touched.add(user)
         if len(touched) > 2 * len(self.last_seen) + 1024:
             touched.clear()
-            self.base_bytes = -1  # forces a base
+            self.checkpoints.force_base()
 
     def tick(self, now: int) -> None:
         """Time moved on to ``now``: intervals started earlier are no longer zero-length candidates."""
@@ -210,7 +202,7 @@ class Presence:
             "now": self._now,
             "started_now": self.started_now,
             "online": self.online,
-            "deltas": [self.first_delta, self.next_delta, self.base_bytes, self.delta_bytes],
+            "deltas": self.checkpoints.to_state(),
         }
 
     @classmethod
@@ -220,7 +212,7 @@ class Presence:
         presence._now = state["now"]
         presence.started_now = state["started_now"]
         presence.online = state["online"]
-        presence.first_delta, presence.next_delta, presence.base_bytes, presence.delta_bytes = state["deltas"]
+        presence.checkpoints = BaseAndDeltas.from_state("l", state["deltas"])
         return presence
 
     def take_segment_changes(self) -> tuple[dict[str, bytes], list[str]]:
@@ -234,30 +226,17 @@ class Presence:
             for index in self.uv_changed
         }
         self.uv_changed = set()
-        removed: list[str] = []
-        if self.touched or self.base_bytes < 0:
-            last_seen = self.last_seen
-            delta = _encode({user: _visible(last_seen.get(user, ABSENT)) for user in self.touched})
-            self.touched = set()
-            if self.delta_bytes + len(delta) <= self.base_bytes:
-                changed[f"l{self.next_delta}"] = delta
-                self.next_delta += 1
-                self.delta_bytes += len(delta)
-            else:
-                base = _encode(last_seen)
-                changed["lb"] = base
-                removed = [f"l{k}" for k in range(self.first_delta, self.next_delta)]
-                self.first_delta = self.next_delta
-                self.base_bytes, self.delta_bytes = len(base), 0
-        return changed, removed
+        last_seen, touched = self.last_seen, self.touched
+        self.touched = set()
+        delta = {user: _visible(last_seen.get(user, ABSENT)) for user in touched}
+        written, retired = self.checkpoints.take(delta, lambda: last_seen)
+        changed.update(written)
+        return changed, retired
 
     def load_segment(self, name: str, data: bytes) -> None:
         """Restore one segment (any order; then :meth:`loaded`)."""
-        if name == "lb":
-            self.last_seen.update(_decode_last_seen(data))
-            return
         if name.startswith("l"):
-            self._deltas.append((int(name[1:]), _decode_delta(data)))
+            self.checkpoints.load(name, data)
             return
         index = int(name[1:])
         users = _decode_users(data)
@@ -271,13 +250,15 @@ class Presence:
     def loaded(self) -> None:
         """Every segment is loaded: apply the deltas in order, drop users who left, arm the expiries."""
         last_seen = self.last_seen
-        for _, delta in sorted(self._deltas, key=lambda item: item[0]):
-            for user, seen in delta.items():
+        base, deltas = self.checkpoints.loaded()
+        if base is not None:
+            last_seen.update(_decode_last_seen(base))
+        for data in deltas:
+            for user, seen in _decode_delta(data).items():
                 if seen is None:
                     last_seen.pop(user, None)
                 else:
                     last_seen[user] = seen
-        self._deltas = []
         self.last_seen = {user: seen for user, seen in last_seen.items() if seen != ABSENT}
         for user, seen in self.last_seen.items():
             self._arm(user, seen + self._timeout)

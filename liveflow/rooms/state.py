@@ -2,7 +2,10 @@
 
 Layout: ``presence`` (who is watching), ``window`` (accumulators of the open window, or None when the
 room has no open window), ``funnel`` (order statuses), ``clock`` (the instant up to which presence has been
-integrated).
+integrated). Checkpoint segments besides the presence's (``u…``, ``l…``) and the funnel's (``o…``):
+``"w<k>"``, the users the open window's sets gained between two checkpoints (``window_deltas``: their
+names, oldest first; ``next_delta``: the next ``k``; ``retired``: deltas of windows closed since the last
+checkpoint, to delete).
 
 Invariants:
 - events reach :meth:`RoomState.apply` in non-decreasing ``ts`` (the ingest reorder buffer guarantees it);
@@ -20,6 +23,8 @@ Invariants:
 from __future__ import annotations
 
 from typing import Any
+
+import msgspec
 
 from liveflow.events import (
     Comment,
@@ -43,6 +48,9 @@ from liveflow.rooms.presence import Presence
 from liveflow.rooms.totals import Totals
 from liveflow.rooms.window import Window
 
+_encode = msgspec.msgpack.Encoder().encode
+_decode_additions = msgspec.msgpack.Decoder(dict[str, list[str]]).decode
+
 Record = dict[str, Any]
 SAMPLE_MS = 5_000  # online-count samples for the concurrency_drop rule, in event time
 
@@ -52,13 +60,16 @@ class RoomState:
         "clock",
         "funnel",
         "last_closed",
+        "next_delta",
         "next_sample",
         "presence",
+        "retired",
         "room_id",
         "samples",
         "size",
         "totals",
         "window",
+        "window_deltas",
     )
 
     def __init__(self, room_id: str, window_size: int, presence_timeout: int) -> None:
@@ -72,6 +83,9 @@ class RoomState:
         self.last_closed: Record | None = None
         self.samples: list[tuple[int, int]] = []
         self.next_sample = 0
+        self.window_deltas: list[str] = []
+        self.next_delta = 0
+        self.retired: list[str] = []
 
     # -- time ----------------------------------------------------------------------------------------
     def advance_to(self, t: int, out: list[Record]) -> None:
@@ -89,7 +103,7 @@ class RoomState:
                 presence.tick(due)
                 user = presence.expire_next()
                 if window is not None and due > window.start:
-                    window.ended.add(user)
+                    window.ended[user] = None
             else:
                 break
         self._move_clock(t)
@@ -123,6 +137,8 @@ class RoomState:
             self.last_closed = record
             out.append(record)
         self.window = Window(window.end, self.size) if online else None
+        self.retired += self.window_deltas
+        self.window_deltas = []
 
     def _open_window(self, t: int) -> Window:
         window = self.window
@@ -173,6 +189,8 @@ class RoomState:
             "totals": self.totals.to_state(),
             "last_closed": self.last_closed,
             "next_sample": self.next_sample,
+            "window_deltas": self.window_deltas,
+            "next_delta": self.next_delta,
         }
 
     @classmethod
@@ -187,7 +205,43 @@ class RoomState:
         room.totals = Totals.from_state(state["totals"])
         room.last_closed = state["last_closed"]
         room.next_sample = state["next_sample"]
+        room.window_deltas = state["window_deltas"]
+        room.next_delta = state["next_delta"]
         return room
+
+    def take_segment_changes(self) -> tuple[dict[str, bytes], list[str]]:
+        """Segments changed since the last call (presence's, and the open window's additions) and the names
+        of segments to delete."""
+        changed, removed = self.presence.take_segment_changes()
+        funnel_changed, funnel_removed = self.funnel.take_segment_changes()
+        changed.update(funnel_changed)
+        removed += funnel_removed + self.retired
+        self.retired = []
+        window = self.window
+        if window is not None:
+            added = window.take_additions()
+            if added:
+                name = f"w{self.next_delta}"
+                self.next_delta += 1
+                changed[name] = _encode(added)
+                self.window_deltas.append(name)
+        return changed, removed
+
+    def load_segment(self, name: str, data: bytes) -> None:
+        """Restore one segment of the room's metric state (any order; then :meth:`loaded`)."""
+        if name.startswith("o"):
+            self.funnel.load_segment(name, data)
+        elif not name.startswith("w"):
+            self.presence.load_segment(name, data)
+        elif self.window is None:
+            raise ValueError(f"checkpoint segment {name}: window users without an open window")
+        else:
+            self.window.add_users(_decode_additions(data))
+
+    def loaded(self) -> None:
+        """Every segment is loaded."""
+        self.presence.loaded()
+        self.funnel.loaded()
 
     # -- events --------------------------------------------------------------------------------------
     def apply(self, event: Event, out: list[Record]) -> None:
@@ -209,46 +263,46 @@ class RoomState:
             case Leave():
                 window.leaves += 1
                 if presence.leave(user) and t > window.start:
-                    window.ended.add(user)
+                    window.ended[user] = None
             case Comment(role="viewer"):
                 presence.mark(user, t)
                 window.comments += 1
-                window.commenters.add(user)
-                window.interacting.add(user)
+                window.commenters[user] = None
+                window.interacting[user] = None
             case Comment():
                 pass  # staff messages: no presence, no interaction (moderation scans them elsewhere)
             case Like(count=count):
                 presence.mark(user, t)
                 window.likes += count
-                window.likers.add(user)
-                window.interacting.add(user)
+                window.likers[user] = None
+                window.interacting[user] = None
             case Share():
                 presence.mark(user, t)
                 window.shares += 1
-                window.interacting.add(user)
+                window.interacting[user] = None
             case Follow():
                 presence.mark(user, t)
                 window.follows += 1
-                window.interacting.add(user)
+                window.interacting[user] = None
             case Gift(value_cents=value):
                 presence.mark(user, t)
                 window.gifts += 1
                 window.gift_value_cents += value
-                window.interacting.add(user)
+                window.interacting[user] = None
             case ProductExposure():
                 presence.mark(user, t)
-                window.exposed.add(user)
+                window.exposed[user] = None
             case ProductClick():
                 presence.mark(user, t)
                 window.clicks += 1
-                window.clickers.add(user)
+                window.clickers[user] = None
             case OrderCreated(order_id=order_id):
                 if self.funnel.first(order_id, "created"):
                     window.orders_created += 1
             case OrderPaid(order_id=order_id, amount_cents=amount):
                 if self.funnel.first(order_id, "paid"):
                     window.orders_paid += 1
-                    window.buyers.add(user)
+                    window.buyers[user] = None
                     window.gmv_cents += amount
                     self.totals.orders_paid += 1
                     self.totals.gmv_cents += amount

@@ -3,14 +3,19 @@
 Layout: plain counters plus per-window sets of user ids (commenters, likers, interacting, exposed,
 clickers, buyers) and ``ended`` (users whose presence interval ended inside the window with a
 positive-length overlap). Presence integrals come from the room's time sweep: ``presence_ms`` (total
-presence time) and ``peak`` (max online at any instant).
+presence time) and ``peak`` (max online at any instant). The sets are dicts (``user -> None``) because
+dicts keep insertion order: ``written[i]`` is the length of the i-th set (in ``SETS`` order) at the last
+:meth:`Window.take_additions`, so the users added since are the keys after that position, and a
+checkpoint writes only those (the counters ride in the room's blob, the sets never do).
 
 Invariant: :meth:`Window.record` is a pure function of the accumulators, the users present at the window's
-last millisecond and ``uv_total``; field meanings are the contract in docs/metrics.md.
+last millisecond and ``uv_total``; field meanings are the contract in docs/metrics.md. Sets only grow
+while the window is open.
 """
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from liveflow.rooms.presence import ABSENT
@@ -18,6 +23,9 @@ from liveflow.rooms.presence import ABSENT
 
 def _ratio(numerator: float, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
+
+
+SETS = ("ended", "commenters", "likers", "interacting", "exposed", "clickers", "buyers")
 
 
 class Window:
@@ -49,6 +57,7 @@ class Window:
         "shares",
         "size",
         "start",
+        "written",
     )
 
     def __init__(self, start: int, size: int) -> None:
@@ -57,36 +66,51 @@ class Window:
         self.events = 0
         self.peak = 0
         self.presence_ms = 0
-        self.ended: set[str] = set()
+        self.ended: dict[str, None] = {}
         self.enters = self.leaves = 0
         self.comments = self.likes = self.shares = self.follows = self.gifts = 0
         self.gift_value_cents = 0
-        self.commenters: set[str] = set()
-        self.likers: set[str] = set()
-        self.interacting: set[str] = set()
-        self.exposed: set[str] = set()
+        self.commenters: dict[str, None] = {}
+        self.likers: dict[str, None] = {}
+        self.interacting: dict[str, None] = {}
+        self.exposed: dict[str, None] = {}
         self.clicks = 0
-        self.clickers: set[str] = set()
+        self.clickers: dict[str, None] = {}
         self.orders_created = self.orders_paid = self.orders_refunded = self.orders_cancelled = 0
-        self.buyers: set[str] = set()
+        self.buyers: dict[str, None] = {}
         self.gmv_cents = 0
         self.refund_cents = 0
-
-    _SETS = ("ended", "commenters", "likers", "interacting", "exposed", "clickers", "buyers")
+        self.written = [0] * len(SETS)
 
     def to_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {name: getattr(self, name) for name in self.__slots__}
-        for name in self._SETS:
-            state[name] = list(state[name])
-        return state
+        """The counters (the sets are checkpointed as additions: :meth:`take_additions`)."""
+        return {name: getattr(self, name) for name in COUNTERS}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Window:
+        """The window with empty sets: :meth:`add_users` each checkpointed addition, in order."""
         window = cls(state["start"], state["size"])
-        for name in cls.__slots__:
-            value = state[name]
-            setattr(window, name, set(value) if name in cls._SETS else value)
+        for name in COUNTERS:
+            setattr(window, name, state[name])
         return window
+
+    def take_additions(self) -> dict[str, list[str]]:
+        """Users added to each set since the last call (only sets that grew)."""
+        added: dict[str, list[str]] = {}
+        written = self.written
+        for index, name in enumerate(SETS):
+            users: dict[str, None] = getattr(self, name)
+            if len(users) > written[index]:
+                added[name] = list(islice(users, written[index], None))
+                written[index] = len(users)
+        return added
+
+    def add_users(self, added: dict[str, list[str]]) -> None:
+        """Restore checkpointed additions (as already written)."""
+        for index, name in enumerate(SETS):
+            users: dict[str, None] = getattr(self, name)
+            users.update(dict.fromkeys(added.get(name, ())))
+            self.written[index] = len(users)
 
     @property
     def end(self) -> int:
@@ -142,3 +166,6 @@ class Window:
             "uv_value_cents": _ratio(self.gmv_cents, viewers),
             "aov_cents": _ratio(self.gmv_cents, self.orders_paid),
         }
+
+
+COUNTERS = tuple(name for name in Window.__slots__ if name not in SETS and name != "written")

@@ -12,7 +12,7 @@ from liveflow.checkpoint import CHUNK_BYTES, Row, Written, reassemble, rows_for,
 from liveflow.events import EVENT_TOPIC
 from liveflow.ingest import SEGMENT_IDS
 from liveflow.pipeline import CoreConfig, Output, Pipeline
-from tests.factories import raw
+from tests.factories import BASE_TS, event, raw
 from tests.unit.test_room_metrics import SMALL, streams
 
 Message = tuple[str, int, bytes, bytes]  # topic, offset, key, value
@@ -211,3 +211,64 @@ def test_messages_covered_by_the_checkpoint_are_skipped() -> None:
     feed(second, msgs)
     assert second.counts["viewer-events", "restored"] == 10
     assert second.counts["viewer-events", "accepted"] == 10
+
+
+def test_window_users_are_written_as_additions_and_retired_with_their_window() -> None:
+    start = 1_763_779_200_000  # a window boundary
+    events = [
+        {
+            "event_id": f"c{i}",
+            "room_id": "r1",
+            "type": "comment",
+            "ts": start + i * 100,
+            "user_id": f"u{i}",
+            "text": "好看",
+        }
+        for i in range(1_500)  # 150 s: windows [0, 60), [60, 120) close, [120, 180) stays open
+    ]
+    msgs = messages(events)
+    pipeline, changelog = Pipeline(CoreConfig()), Changelog()
+    for second in range(150):
+        feed(pipeline, msgs[second * 10 : (second + 1) * 10])
+        rows = pipeline.checkpoint()
+        changelog.write(rows)
+        window_rows = [row for row in rows if row.value is not None and b"\x1fs\x1fw" in row.key]
+        assert len(window_rows) <= 1
+        for row in window_rows:  # the users of this second only (3 sets of 10), not the whole window
+            assert row.value is not None and len(row.value) < 400  # a whole window: 600 users a set
+    state = pipeline.rooms["r1"].state
+    stored = {key.split(b"\x1f")[2].decode() for key in changelog.rows if b"\x1fs\x1fw" in key}
+    assert stored == set(state.window_deltas) and len(stored) >= 25  # the closed windows' deltas are gone
+    restored = Pipeline(CoreConfig())
+    changelog.restore_into(restored)
+    window, back = state.window, restored.rooms["r1"].state.window
+    assert window is not None and back is not None
+    assert back.commenters == window.commenters and len(back.commenters) >= 200
+    assert back.interacting == window.interacting
+
+
+def test_orders_are_written_as_deltas_and_stay_counted_once_after_a_restore() -> None:
+    orders = [event("paid", BASE_TS + i * 100, user=f"u{i}", order_id=f"o{i}") for i in range(3_000)]
+    msgs = messages(orders)
+    pipeline, changelog = Pipeline(CoreConfig()), Changelog()
+    sizes = []
+    for second in range(300):
+        feed(pipeline, msgs[second * 10 : (second + 1) * 10])
+        rows = pipeline.checkpoint()
+        changelog.write(rows)
+        sizes += [len(row.value or b"") for row in rows if b"\x1fs\x1fo" in row.key]
+    assert max(sizes[-100:]) < 400  # 10 orders a second, not the 3,000 of the room's lifetime
+    restored = Pipeline(CoreConfig())
+    changelog.restore_into(restored)
+    assert restored.rooms["r1"].state.funnel.statuses == pipeline.rooms["r1"].state.funnel.statuses
+    tail = messages(
+        [
+            *orders,
+            event("paid", BASE_TS + 300_000, user="u5", order_id="o5"),  # paid again, with another event_id
+            event("heartbeat", BASE_TS + 400_000, user="u9"),  # closes the window of the second paid
+        ]
+    )[3_000:]
+    after, live = metrics(feed(restored, tail)), metrics(feed(pipeline, tail))
+    assert after == live
+    repaid = [record for record in live if record["window_start"] == BASE_TS + 300_000]
+    assert repaid and repaid[0]["orders_paid"] == 0
