@@ -29,3 +29,8 @@ from agents import lexicon as _lexicon  # noqa: E402, F401
 from agents import rooms as _rooms  # noqa: E402, F401
 from agents import snapshots as _snapshots  # noqa: E402, F401
 from agents import web as _web  # noqa: E402, F401
+
+# Everything the worker needs is built: keep the collector off it and off short-lived per-message objects.
+from agents.gc_tuning import tune_for_streaming  # noqa: E402
+
+tune_for_streaming()

@@ -2,7 +2,8 @@
 
 What: a ``faust.App`` configured like LiveFlow's (raw key/value serializers, same broker, same topic
 prefix and partitions, same stream buffer, linger and session knobs) but with its own app id (consumer
-group), and one agent over the three input topics that only iterates ``stream.events()`` and counts.
+group), the worker's garbage-collector settings (``agents.gc_tuning``), and one agent over the three
+input topics that only iterates ``stream.events()`` and counts.
 ``bench/bench_pipeline.py`` runs it as the baseline of the full ``liveflow worker``.
 
 How: configured from the same ``LIVEFLOW_*`` environment as the worker (``LIVEFLOW_BROKERS``,
@@ -25,6 +26,7 @@ from faust.types import StreamT
 from faust.web import Request, Response, View
 
 from agents.factory import create_app
+from agents.gc_tuning import tune_for_streaming
 from liveflow.settings import load_settings
 from liveflow.topics import INPUT_TOPICS
 
@@ -54,4 +56,5 @@ class Count(View):
 
 
 if __name__ == "__main__":
+    tune_for_streaming()
     app.main()
