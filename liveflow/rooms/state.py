@@ -210,8 +210,8 @@ class RoomState:
         return room
 
     def take_segment_changes(self) -> tuple[dict[str, bytes], list[str]]:
-        """Segments changed since the last call (presence's, and the open window's additions) and the names
-        of segments to delete."""
+        """Segments changed since the last call (presence's, the funnel's, and the open window's additions)
+        and the names of segments to delete."""
         changed, removed = self.presence.take_segment_changes()
         funnel_changed, funnel_removed = self.funnel.take_segment_changes()
         changed.update(funnel_changed)
