@@ -29,10 +29,13 @@ $(VENV)/.installed: pyproject.toml setup.py liveflow/_idset.c
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# Debian packages for the real parts the tests and the demo start (no Docker engine is needed).
+# Debian packages for the real parts the tests and the demo start (no Docker engine is needed), and what
+# building liveflow/_idset.c needs (gcc, Python's headers).
 system:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do tool=$${pair%%:*}; pkg=$${pair##*:}; \
 		command -v $$tool >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	$(PYTHON) -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+		|| missing="$$missing python3-dev"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO=sudo; else \
 			echo "missing system packages:$$missing (run as root: apt-get install -y$$missing)"; exit 1; fi; \
