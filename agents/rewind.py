@@ -139,9 +139,12 @@ class Rewinder:
             await self._seek(tp, rewind.start)
 
     async def _seek(self, tp: TP, offset: int) -> bool:
+        """Seek in the consumer's own thread (``seek_wait``, as faust's recovery does): faust's ``seek`` calls
+        aiokafka from the event loop's thread, racing the fetcher (seen: a ``KeyError`` in
+        ``Fetcher.fetched_records`` that crashed the worker)."""
         try:
-            await self._app.consumer.seek(tp, offset)
-        except IllegalStateError:  # no longer assigned: the next assignment checks again
+            await self._app.consumer.seek_wait({tp: offset})
+        except (IllegalStateError, TimeoutError):  # no longer assigned, or no answer: checked again later
             return False
         return True
 
