@@ -60,6 +60,20 @@ static int event_time(PyObject *arg, int64_t *out) {
     return 0;
 }
 
+/* Arguments (event_id, t1, ..., tn): the id's fingerprint and n event times; -1 with an exception set. */
+static int parse(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t n, const char *usage, uint64_t *fp,
+                 int64_t *times) {
+    if (nargs != n + 1) {
+        PyErr_Format(PyExc_TypeError, "%s takes %zd arguments", usage, n + 1);
+        return -1;
+    }
+    if (fingerprint(args[0], fp) < 0) return -1;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if (event_time(args[k + 1], &times[k]) < 0) return -1;
+    }
+    return 0;
+}
+
 /* The slot holding fp, or the empty slot where it would go. */
 static Py_ssize_t probe(const IdSet *self, uint64_t fp) {
     Py_ssize_t i = home(fp, self->cap);
@@ -134,17 +148,16 @@ static void IdSet_dealloc(IdSet *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+static int is_remembered(const IdSet *self, uint64_t fp, int64_t since) {
+    Py_ssize_t i = probe(self, fp);
+    return self->keys[i] == fp && self->base + self->times[i] >= since;
+}
+
 static PyObject *IdSet_remembered(IdSet *self, PyObject *const *args, Py_ssize_t nargs) {
     uint64_t fp;
     int64_t since;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "remembered(event_id, since) takes 2 arguments");
-        return NULL;
-    }
-    if (fingerprint(args[0], &fp) < 0 || event_time(args[1], &since) < 0) return NULL;
-    Py_ssize_t i = probe(self, fp);
-    if (self->keys[i] == fp && self->base + self->times[i] >= since) Py_RETURN_TRUE;
-    Py_RETURN_FALSE;
+    if (parse(args, nargs, 1, "remembered(event_id, since)", &fp, &since) < 0) return NULL;
+    return PyBool_FromLong(is_remembered(self, fp, since));
 }
 
 /* Store fp with time ts (or keep its later time); -1 with an exception set on failure. */
@@ -176,29 +189,17 @@ static int store(IdSet *self, uint64_t fp, int64_t ts) {
 static PyObject *IdSet_add(IdSet *self, PyObject *const *args, Py_ssize_t nargs) {
     uint64_t fp;
     int64_t ts;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "add(event_id, ts) takes 2 arguments");
-        return NULL;
-    }
-    if (fingerprint(args[0], &fp) < 0 || event_time(args[1], &ts) < 0) return NULL;
-    if (store(self, fp, ts) < 0) return NULL;
+    if (parse(args, nargs, 1, "add(event_id, ts)", &fp, &ts) < 0 || store(self, fp, ts) < 0) return NULL;
     Py_RETURN_NONE;
 }
 
 /* The whole of dedup-then-lateness in one call, for the per-event path of liveflow.ingest. */
 static PyObject *IdSet_admit(IdSet *self, PyObject *const *args, Py_ssize_t nargs) {
     uint64_t fp;
-    int64_t ts, since, late_below;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "admit(event_id, ts, since, late_below) takes 4 arguments");
-        return NULL;
-    }
-    if (fingerprint(args[0], &fp) < 0 || event_time(args[1], &ts) < 0 || event_time(args[2], &since) < 0 ||
-        event_time(args[3], &late_below) < 0) {
-        return NULL;
-    }
-    Py_ssize_t i = probe(self, fp);
-    if (self->keys[i] == fp && self->base + self->times[i] >= since) return PyLong_FromLong(ADMIT_DUPLICATE);
+    int64_t times[3]; /* ts, since, late_below */
+    if (parse(args, nargs, 3, "admit(event_id, ts, since, late_below)", &fp, times) < 0) return NULL;
+    int64_t ts = times[0], since = times[1], late_below = times[2];
+    if (is_remembered(self, fp, since)) return PyLong_FromLong(ADMIT_DUPLICATE);
     if (ts < late_below) return PyLong_FromLong(ADMIT_LATE);
     if (store(self, fp, ts) < 0) return NULL;
     return PyLong_FromLong(ADMIT_ACCEPTED);
