@@ -3,7 +3,8 @@
 Layout of :class:`RoomIngest` (one per room):
 - ``max_ts``: the largest ``ts`` accepted for the room (``-1`` before the first event); ``watermark``:
   ``max(max_ts - allowed_lateness, floor)``, kept up to date with both;
-- ``ids``: an :class:`~liveflow._idset.IdSet`, the remembered ids of accepted events as 64-bit fingerprints
+- ``ids``: an :class:`~liveflow._idset.IdSet`, the remembered ids of accepted events other than heartbeats
+  as 64-bit fingerprints
   (``hash(event_id)``, per process) with their ``ts``, 12 bytes a slot; an id counts as remembered only
   while ``max_ts - ts <= dedup_horizon``, exactly, even before its entry is freed. Two ids with one
   fingerprint are one entry (about 1 chance in 10^13 per event with 2 million ids remembered);
@@ -14,6 +15,10 @@ Layout of :class:`RoomIngest` (one per room):
   the segments that changed since the last one (``written``: the bucket's count then; ``removed``: names
   of written segments gone since); a full segment, once written, keeps no id string in memory. A bucket
   goes (with its segments, and its entries of ``ids``) once all its times are past the horizon;
+- ``pending_heartbeats``: the ids of the heartbeats in the reorder buffer. A heartbeat changes no count, so
+  its id is remembered only while a re-send could still be applied: while it is pending, i.e. while
+  ``max_ts - ts <= allowed_lateness``; a re-send after that is late. These ids cost nothing to
+  checkpoint: the reorder buffer's blocks hold the heartbeats themselves;
 - the reorder buffer, ``(ts, seq, event)`` of accepted events not yet released (``seq`` is the room's
   arrival counter, so ties in ``ts`` keep arrival order), in two parts: ``in_order``, a FIFO of the
   events that arrived with a ``ts`` no smaller than its last one (most events: a plain append and
@@ -29,7 +34,8 @@ Layout of :class:`RoomIngest` (one per room):
   blocks with ``ts >= released_below``.
 
 Invariants:
-- dedup is judged before lateness, so a re-sent id still remembered is a duplicate, not a late event;
+- dedup is judged before lateness, so a re-sent id still remembered is a duplicate, not a late event
+  (a heartbeat's id is remembered while it is pending: see ``pending_heartbeats``);
 - an event is late iff ``ts < max_ts - allowed_lateness`` (``max_ts`` before this event), or, live only,
   below ``floor``: the watermark an idle room was advanced to by wall-clock time;
 - :meth:`RoomIngest.release` yields events with ``ts < max_ts - allowed_lateness`` in (ts, arrival) order;
@@ -51,7 +57,7 @@ from typing import Any
 import msgspec
 
 from liveflow import _idset
-from liveflow.events import Event, Rejection, decode
+from liveflow.events import Event, Heartbeat, Rejection, decode
 
 _encoder = msgspec.msgpack.Encoder()
 _segment_decoder = msgspec.msgpack.Decoder(tuple[list[str], list[int]])
@@ -108,6 +114,7 @@ class RoomIngest:
         "ids",
         "in_order",
         "max_ts",
+        "pending_heartbeats",
         "released_below",
         "removed",
         "watermark",
@@ -124,6 +131,7 @@ class RoomIngest:
         self.watermark = max(self.max_ts - allowed_lateness, self.floor)  # events still to come have ts >= it
         self._since = -1 - dedup_horizon  # an id is remembered while its ts >= _since (max_ts - horizon)
         self.ids = _idset.IdSet()
+        self.pending_heartbeats: set[str] = set()
         self.buckets: dict[int, _Bucket] = {}
         self.in_order: deque[tuple[int, int, Event]] = deque()
         self.disorder: list[tuple[int, int, Event]] = []
@@ -141,15 +149,22 @@ class RoomIngest:
         :meth:`release`."""
         ts = event.ts
         event_id = event.event_id
-        verdict = self.ids.admit(event_id, ts, self._since, self.watermark)
-        if verdict:
-            return _REFUSED[verdict]
-        bucket = ts // self._bucket_ms
-        held = self.buckets.get(bucket)
-        if held is None:
-            held = self.buckets[bucket] = _Bucket()
-        held.ids.append(event_id)
-        held.times.append(ts)
+        if type(event) is Heartbeat:
+            if event_id in self.pending_heartbeats:
+                return Admission.DUPLICATE
+            if ts < self.watermark:
+                return Admission.LATE
+            self.pending_heartbeats.add(event_id)
+        else:
+            verdict = self.ids.admit(event_id, ts, self._since, self.watermark)
+            if verdict:
+                return _REFUSED[verdict]
+            bucket = ts // self._bucket_ms
+            held = self.buckets.get(bucket)
+            if held is None:
+                held = self.buckets[bucket] = _Bucket()
+            held.ids.append(event_id)
+            held.times.append(ts)
         self._seq += 1
         seq = self._seq
         in_order = self.in_order
@@ -188,17 +203,20 @@ class RoomIngest:
     def release(self, bound: int | None = None) -> Iterator[Event]:
         """Yield buffered events with ``ts < bound`` (default: the watermark) in event-time order."""
         limit = self.watermark if bound is None else bound
-        in_order, disorder = self.in_order, self.disorder
+        in_order, disorder, heartbeats = self.in_order, self.disorder, self.pending_heartbeats
         while True:
             if in_order and in_order[0][0] < limit:
                 if disorder and disorder[0] < in_order[0]:
-                    yield heapq.heappop(disorder)[2]
+                    event = heapq.heappop(disorder)[2]
                 else:
-                    yield in_order.popleft()[2]
+                    event = in_order.popleft()[2]
             elif disorder and disorder[0][0] < limit:
-                yield heapq.heappop(disorder)[2]
+                event = heapq.heappop(disorder)[2]
             else:
                 break
+            if type(event) is Heartbeat:
+                heartbeats.discard(event.event_id)
+            yield event
         if limit > self.released_below:
             self.released_below = limit
             bounds = self.block_bound
@@ -275,6 +293,8 @@ class RoomIngest:
                 latest = max(latest, event.ts)
                 if event.ts >= released_below:
                     self.disorder.append((event.ts, first_seq + index, event))
+                    if type(event) is Heartbeat:
+                        self.pending_heartbeats.add(event.event_id)
             self.block_bound.append((block, latest))
             return
         bucket_text, index_text = name[1:].split(".")

@@ -12,8 +12,8 @@ from liveflow.ingest import Admission, RoomIngest
 from tests.factories import BASE_TS, event, raw
 
 
-def ev(ts: int, event_id: str | None = None) -> Event:
-    doc = event("heartbeat", ts)
+def ev(ts: int, event_id: str | None = None, kind: str = "like") -> Event:
+    doc = event(kind, ts)
     if event_id is not None:
         doc["event_id"] = event_id
     result = decode(raw(doc), None)
@@ -95,3 +95,42 @@ def test_release_waits_for_the_watermark() -> None:
     assert list(room.release()) == []  # BASE_TS is not < watermark BASE_TS
     room.admit(ev(BASE_TS + 5_001))
     assert [e.ts for e in room.release()] == [BASE_TS]
+
+
+def test_a_heartbeat_id_is_remembered_while_the_heartbeat_is_pending() -> None:
+    room = RoomIngest(allowed_lateness=5_000, dedup_horizon=600_000)
+    assert room.admit(ev(BASE_TS, "h", "heartbeat")) is Admission.ACCEPTED
+    assert room.admit(ev(BASE_TS, "h", "heartbeat")) is Admission.DUPLICATE  # still in the reorder buffer
+    assert len(room.ids) == 0 and not room.buckets  # no long-lived memory, no dedup segment to checkpoint
+    room.admit(ev(BASE_TS + 5_001, "x"))
+    assert [e.event_id for e in room.release()] == ["h"]
+    assert room.pending_heartbeats == set()
+    # the re-send of a released heartbeat is more than allowed_lateness behind: late, not a duplicate
+    assert room.admit(ev(BASE_TS, "h", "heartbeat")) is Admission.LATE
+    assert room.admit(ev(BASE_TS + 5_001, "x")) is Admission.DUPLICATE  # other types: the horizon
+
+
+def test_heartbeat_memory_is_bounded_by_the_lateness() -> None:
+    room = RoomIngest(allowed_lateness=100, dedup_horizon=600_000)
+    for i in range(10_000):
+        room.admit(ev(BASE_TS + i * 10, f"h{i}", "heartbeat"))
+        list(room.release())
+    assert len(room.pending_heartbeats) <= 11  # 100 ms of lateness at one heartbeat every 10 ms, plus one
+    assert len(room.ids) == 0
+
+
+def test_pending_heartbeats_are_rebuilt_from_the_checkpointed_reorder_buffer() -> None:
+    room = RoomIngest(allowed_lateness=5_000, dedup_horizon=600_000)
+    for i in range(300):
+        doc = {**event("heartbeat", BASE_TS + i * 100), "event_id": f"h{i}"}
+        heartbeat = decode(raw(doc), None)
+        assert not isinstance(heartbeat, Rejection)
+        room.admit(heartbeat, raw(doc))
+        list(room.release())
+    changed, _removed = room.take_segment_changes()
+    restored = RoomIngest.from_state(5_000, 600_000, room.to_state())
+    for name, data in changed.items():
+        restored.load_segment(name, data)
+    restored.loaded()
+    assert restored.pending_heartbeats == room.pending_heartbeats and len(room.pending_heartbeats) == 51
+    assert restored.admit(ev(BASE_TS + 299 * 100, "h299", "heartbeat")) is Admission.DUPLICATE
