@@ -19,20 +19,19 @@ from typing import Any
 import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
-from agents.app import app, settings
-from agents.rooms import pipeline
-from agents.silencing import silencing
+from agents.silencing import Silencing
 from liveflow.alerts.config import AlertConfigError
 from liveflow.alerts.silence_store import SilenceStore
 from liveflow.alerts.thresholds import ThresholdStore
 from liveflow.core import alert_config
+from liveflow.pipeline import Pipeline
+from liveflow.settings import Settings
 
 log = logging.getLogger(__name__)
 REFRESH = 5.0
 
 
-@app.task
-async def refresh_controls() -> None:
+async def refresh_controls(settings: Settings, pipeline: Pipeline, silencing: Silencing) -> None:
     client = redis_asyncio.from_url(settings.redis_url.get_secret_value(), socket_timeout=2)
     base = alert_config(settings)
     applied: Any = None

@@ -1,16 +1,68 @@
-"""The faust application, built from :class:`~liveflow.settings.Settings`.
+"""The faust application of ``liveflow worker`` (also ``faust -A agents.app worker``).
 
-``faust -A agents.app worker`` and ``liveflow worker`` both start this app. Input and derived topics are
-raw bytes (the core decodes and encodes); the consumer group is ``settings.app_id``.
+:func:`build` makes the app from :class:`~liveflow.settings.Settings`: one
+:class:`~agents.worker.LiveflowWorker` (the owner of the pipeline, the runtime and the Kafka clients) run as
+a service of the app; a channel the worker's fetch loop fills with whole fetches; the agent
+``liveflow.rooms`` consuming that channel, one fetch per hand-over (faust's per-message cost is paid per
+fetch, not per event); the ``/metrics`` page. faust starts no Kafka client of its own.
 
-Invariant: importing this module builds the app from the environment once; a bad setting exits with one
-line naming it.
+Invariant: importing this module builds the app once from the environment (faust's CLI needs a module-level
+``app``); a bad setting exits with one line naming it.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import cast
+
+import faust
+from faust.types import StreamT
+from faust.web import Request, Response, View
+from mode import ServiceT
+from prometheus_client import CONTENT_TYPE_LATEST
+
 from agents.factory import create_app
+from agents.gc_tuning import tune_for_streaming
+from agents.worker import LiveflowWorker
+from liveflow.runtime.ports import Fetch
 from liveflow.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
+HAND_OVER_QUEUE = 4  # fetches waiting for the agent before the fetch loop waits
+
+
+def build(settings: Settings) -> tuple[faust.App, LiveflowWorker]:
+    app = create_app(settings, kafka=False)
+    fetches = app.channel(maxsize=HAND_OVER_QUEUE)
+
+    async def hand_over(fetch: Fetch) -> None:
+        await fetches.send(value=fetch)
+
+    worker = LiveflowWorker(settings, hand_over, app.crash)
+
+    @app.agent(fetches, name="liveflow.rooms", concurrency=1)
+    async def rooms(stream: StreamT[Fetch]) -> None:
+        process = worker.process
+        async for fetch in stream:
+            try:
+                process(fetch)
+            except Exception as exc:  # a restarted agent would miss fetches sent meanwhile: stop instead
+                log.exception("processing a fetch failed; stopping the worker")
+                await app.crash(exc)
+                raise
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            response = self.bytes(worker.metrics_text())
+            response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+            return response
+
+    # faust starts extra services after the agents subscribed to the channel, and accepts an instance
+    # (App._prepare_subservice) although its signature names a class
+    app.service(cast(type[ServiceT], worker))
+    app.flow_control.resume()  # no faust consumer will resume the channel's flow: do it here
+    return app, worker
 
 
 def _settings_or_exit() -> Settings:
@@ -20,17 +72,6 @@ def _settings_or_exit() -> Settings:
         raise SystemExit(f"liveflow: {exc}") from None
 
 
-settings = _settings_or_exit()
-app = create_app(settings)
-
-# Register topics and agents on the app (import for side effects, after `app` exists).
-from agents import alert_control as _alert_control  # noqa: E402, F401
-from agents import lexicon as _lexicon  # noqa: E402, F401
-from agents import rooms as _rooms  # noqa: E402, F401
-from agents import snapshots as _snapshots  # noqa: E402, F401
-from agents import web as _web  # noqa: E402, F401
-
-# Everything the worker needs is built: keep the collector off it and off short-lived per-message objects.
-from agents.gc_tuning import tune_for_streaming  # noqa: E402
-
+app, worker = build(_settings_or_exit())
+# Everything the worker needs is built: keep the collector off it and off short-lived per-fetch objects.
 tune_for_streaming()

@@ -1,12 +1,15 @@
-"""Builds the faust App from :class:`~liveflow.settings.Settings`, without import-time side effects.
+"""Builds faust Apps from :class:`~liveflow.settings.Settings`, without import-time side effects.
 
-Used by :mod:`agents.app` (the worker) and by ``bench/noop_app.py`` (the no-op agent the throughput
-benchmark compares against), so both run with exactly the same faust configuration.
+:func:`create_app` with ``kafka=False`` is the worker's app: faust runs the lifecycle, the CLI, the web
+server, the services and the agent, but starts no Kafka client of its own (the input path belongs to
+:mod:`liveflow.kafka`). With ``kafka=True`` (``bench/noop_app.py``, the baseline the throughput benchmark
+compares against) faust consumes topics itself, configured as earlier releases of the worker were.
 """
 
 from __future__ import annotations
 
 import faust
+from faust.app.base import BootStrategy
 
 from liveflow.kafka_config import ssl_context
 from liveflow.settings import Settings
@@ -27,8 +30,19 @@ def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | No
     return None
 
 
-def create_app(settings: Settings, origin: str = "agents") -> faust.App:
-    return faust.App(
+class _NoKafka(BootStrategy):
+    enable_kafka = False
+
+
+class AppWithoutKafka(faust.App):
+    """A faust App whose worker starts no faust consumer, producer or table manager."""
+
+    BootStrategy = _NoKafka
+
+
+def create_app(settings: Settings, origin: str = "agents", *, kafka: bool = True) -> faust.App:
+    cls = faust.App if kafka else AppWithoutKafka
+    return cls(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.broker_list],
         broker_credentials=broker_credentials(settings),
@@ -43,10 +57,6 @@ def create_app(settings: Settings, origin: str = "agents") -> faust.App:
         broker_session_timeout=settings.kafka_session_timeout / 1000,
         broker_heartbeat_interval=settings.kafka_heartbeat_interval / 1000,
         stream_buffer_maxsize=8192,
-        # Offsets are acknowledged by agents.checkpointer only once a checkpoint covers them; messages
-        # still buffered for alignment are never acknowledged before a rebalance, so faust must not wait
-        # for them (it would wait forever) - it commits what is acknowledged and the rest is read again.
-        stream_wait_empty=False,
         autodiscover=False,
         origin=origin,
     )

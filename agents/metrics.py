@@ -1,5 +1,5 @@
-"""Prometheus exposition of the worker, built at scrape time from the core's state (no per-event calls
-except the sampled latency histograms).
+"""Prometheus exposition of the worker, built at scrape time from the core's and the runtime's state (no
+per-event calls except the sampled latency histograms), in the worker's own registry.
 
 Per-room series (label ``room_id``) cover rooms that received an event within ``metrics_room_idle``; at
 most ``metrics_room_cap`` of them (the largest by online count), the rest counted in
@@ -15,47 +15,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from agents.lexicon import LexiconState
+from agents.snapshots import SnapshotHealth
 from liveflow.pipeline import Pipeline, Room
+from liveflow.runtime.runtime import Runtime
 from liveflow.settings import Settings
-
-if TYPE_CHECKING:
-    from agents.checkpointer import Checkpointer
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 LAG_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
-
-processing_latency = Histogram(
-    "liveflow_processing_latency_seconds",
-    "Arrival at the worker to applied to room state (sampled: one event in 64).",
-    buckets=LATENCY_BUCKETS,
-)
-event_time_lag = Histogram(
-    "liveflow_event_time_lag_seconds",
-    "Wall clock when applied minus the event's ts (sampled: one event in 64).",
-    buckets=LAG_BUCKETS,
-)
-checkpoint_duration = Histogram(
-    "liveflow_checkpoint_duration_seconds",
-    "Ship outputs, flush, write checkpoint rows, flush, acknowledge.",
-    buckets=LATENCY_BUCKETS,
-)
-checkpoint_failures = Counter(
-    "liveflow_checkpoint_failures", "Checkpoints that raised (events stay unacked)."
-)
-rebalances = Counter("liveflow_rebalances", "Partition revocations seen by this worker.")
-input_rewinds = Counter(
-    "liveflow_input_rewinds",
-    "Seeks back over input records faust dropped around a rebalance (see agents/rewind.py).",
-)
-records_published = Counter("liveflow_records_published", "Derived records sent, by topic.", ["topic"])
-redis_up = Gauge("liveflow_redis_up", "1 when the last Redis snapshot write succeeded.")
-kafka_up = Gauge("liveflow_kafka_up", "1 when the last producer flush succeeded.")
 
 ROOM_GAUGES = {
     "online": "Viewers present now.",
@@ -78,14 +50,56 @@ ROOM_COUNTERS = {
 }
 
 
+class WorkerMetrics:
+    """The worker's registry: the sampled histograms, and a collector reading the pipeline and runtime."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        runtime: Runtime,
+        settings: Settings,
+        lexicon: LexiconState,
+        snapshots: SnapshotHealth,
+    ) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.lexicon = lexicon
+        self.snapshots = snapshots
+        self.processing_latency = Histogram(
+            "liveflow_processing_latency_seconds",
+            "Fetched by the worker to applied to room state (sampled: one fetch in 16).",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.event_time_lag = Histogram(
+            "liveflow_event_time_lag_seconds",
+            "Wall clock when applied minus the event's ts (sampled: one fetch in 16).",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
+        self.checkpoint_duration = Histogram(
+            "liveflow_checkpoint_duration_seconds",
+            "One checkpoint: outputs, changelog rows and input offsets written and committed.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(PipelineCollector(pipeline, runtime, self))
+        self.rooms = RoomExposition(pipeline, settings)
+
+    def text(self) -> bytes:
+        return generate_latest(self.registry) + self.rooms.text()
+
+
 class PipelineCollector(Collector):
-    def __init__(self, pipeline: Pipeline, checkpointer: Checkpointer, settings: Settings) -> None:
+    def __init__(self, pipeline: Pipeline, runtime: Runtime, metrics: WorkerMetrics) -> None:
         self._pipeline = pipeline
-        self._checkpointer = checkpointer
-        self._settings = settings
+        self._runtime = runtime
+        self._metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
-        pipeline = self._pipeline
+        pipeline, runtime, stats = self._pipeline, self._runtime, self._runtime.stats
+        for duration in stats.durations:
+            self._metrics.checkpoint_duration.observe(duration)
+        stats.durations.clear()
         events = CounterMetricFamily(
             "liveflow_events",
             "Messages consumed, by topic and outcome (accepted, duplicate, restored or a dead-letter code).",
@@ -102,38 +116,94 @@ class PipelineCollector(Collector):
         for (category, severity), count in sorted(pipeline.moderation_counts.items()):
             hits.add_metric([category, severity], count)
         yield hits
-        scans = SummaryMetricFamily(
+        yield SummaryMetricFamily(
             "liveflow_moderation_scan_seconds",
             "Time to scan one comment (count and sum).",
             count_value=pipeline.scans,
             sum_value=pipeline.scan_seconds,
         )
-        yield scans
         yield _gauge("liveflow_rooms_tracked", "Rooms with state held by this worker.", len(pipeline.rooms))
+        yield _gauge(
+            "liveflow_partitions_owned", "Input partitions restored and processed here.", len(runtime.owned)
+        )
+        yield _gauge(
+            "liveflow_partitions_assigned",
+            "Input partitions the consumer group assigned here.",
+            len(runtime.assigned),
+        )
         yield from self._consumer()
-        checkpointer = self._checkpointer
         yield _gauge(
             "liveflow_checkpoint_bytes",
-            "Bytes written by the last checkpoint.",
-            checkpointer.checkpoint_bytes,
+            "Bytes of changelog rows in the last checkpoint.",
+            stats.last_checkpoint_bytes,
         )
         yield _gauge(
             "liveflow_unacked_events",
-            "Events applied but not yet covered by a checkpoint.",
-            len(checkpointer.unacked),
+            "Events applied but not yet covered by a committed checkpoint.",
+            runtime.fed_since_commit,
+        )
+        yield _counter(
+            "liveflow_checkpoint_failures",
+            "Checkpoints that failed (their partitions are rewound).",
+            stats.checkpoint_failures,
+        )
+        yield _counter("liveflow_rebalances", "Partition revocations seen by this worker.", stats.rebalances)
+        yield _counter(
+            "liveflow_partition_rewinds",
+            "Rewinds: partitions restored from their last commit after a failed checkpoint.",
+            stats.rewinds,
+        )
+        yield _counter(
+            "liveflow_partition_restores", "Restores of assigned or rewound partitions.", stats.restores
+        )
+        yield _gauge(
+            "liveflow_restore_seconds",
+            "Duration of the last restore (changelog read, seek).",
+            stats.last_restore_seconds,
+        )
+        yield _gauge(
+            "liveflow_kafka_up",
+            "1 when the last checkpoint was written and committed.",
+            1.0 if stats.kafka_up else 0.0,
+        )
+        published = CounterMetricFamily(
+            "liveflow_records_published", "Derived records committed, by topic.", labels=["topic"]
+        )
+        for topic, count in sorted(stats.published.items()):
+            published.add_metric([topic], count)
+        yield published
+        yield _gauge(
+            "liveflow_redis_up",
+            "1 when the last Redis snapshot write succeeded.",
+            float(self._metrics.snapshots.up),
+        )
+        lexicon = self._metrics.lexicon
+        yield _gauge(
+            "liveflow_lexicon_version",
+            "Version of the moderation lexicon in use (0: the packaged default).",
+            lexicon.version,
+        )
+        yield _gauge(
+            "liveflow_lexicon_entries",
+            "Terms and allow phrases of the moderation lexicon in use.",
+            lexicon.entries,
+        )
+        yield _gauge(
+            "liveflow_lexicon_redis_up",
+            "1 when the last live lexicon check in Redis succeeded.",
+            float(lexicon.redis_up),
         )
 
     def _consumer(self) -> Iterator[Metric]:
         lag = GaugeMetricFamily(
-            "liveflow_consumer_lag", "High watermark minus position.", labels=["topic", "partition"]
+            "liveflow_consumer_lag", "End offset minus position.", labels=["topic", "partition"]
         )
         position = GaugeMetricFamily(
-            "liveflow_consumer_position", "Next offset to deliver.", labels=["topic", "partition"]
+            "liveflow_consumer_position", "Next offset to fetch.", labels=["topic", "partition"]
         )
-        for (topic, partition), offset, highwater in self._checkpointer.aligner.positions():
-            position.add_metric([topic, str(partition)], offset + 1)
-            if highwater is not None:
-                lag.add_metric([topic, str(partition)], max(highwater - offset - 1, 0))
+        for (topic, partition), (next_offset, end) in sorted(self._runtime.lag.items()):
+            position.add_metric([topic, str(partition)], next_offset)
+            lag.add_metric([topic, str(partition)], max(end - next_offset, 0))
         yield lag
         yield position
 
@@ -224,9 +294,7 @@ def _gauge(name: str, text: str, value: float) -> GaugeMetricFamily:
     return family
 
 
-def register_pipeline_metrics(
-    pipeline: Pipeline, checkpointer: Checkpointer, settings: Settings
-) -> RoomExposition:
-    """Register the scrape-time collector; returns the per-room exposition the /metrics view appends."""
-    REGISTRY.register(PipelineCollector(pipeline, checkpointer, settings))
-    return RoomExposition(pipeline, settings)
+def _counter(name: str, text: str, value: float) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, text)
+    family.add_metric([], value)
+    return family

@@ -1,4 +1,5 @@
-"""The silence book the worker marks alert records with (refreshed from Redis by agents.alert_control).
+"""The silence book the worker marks alert records with (refreshed from Redis by agents.alert_control;
+the worker owns one).
 
 Invariant: ``current`` is replaced whole, never mutated, so a reader sees either the old or the new book.
 """
@@ -20,6 +21,3 @@ class Silencing:
         now = time.time_ns() // 1_000_000
         record["silenced"] = self.current.is_silenced(record["rule"], record["room_id"], now)
         return record
-
-
-silencing = Silencing()

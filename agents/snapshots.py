@@ -1,7 +1,7 @@
 """Writes each changed room's live view to Redis once per second (see liveflow.snapshot for the keys).
 
-A Redis outage never blocks the stream: a failed write sets ``liveflow_redis_up`` to 0, is logged once
-per outage, and the next second tries again with every room marked for writing.
+A Redis outage never blocks the stream: a failed write sets ``liveflow_redis_up`` to 0 (``health``), is
+logged once per outage, and the next second tries again with every room marked for writing.
 """
 
 from __future__ import annotations
@@ -13,17 +13,22 @@ import time
 import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
-from agents.app import app, settings
-from agents.metrics import redis_up
-from agents.rooms import pipeline
+from liveflow.pipeline import Pipeline
+from liveflow.settings import Settings
 from liveflow.snapshot import active_key, room_fields, room_key
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0
 
 
-@app.task
-async def write_snapshots() -> None:
+class SnapshotHealth:
+    """``up``: the last write succeeded (exported as ``liveflow_redis_up``)."""
+
+    def __init__(self) -> None:
+        self.up = False
+
+
+async def write_snapshots(settings: Settings, pipeline: Pipeline, health: SnapshotHealth) -> None:
     client = redis_asyncio.from_url(settings.redis_url.get_secret_value(), socket_timeout=2)
     written: dict[str, int] = {}  # room id -> clock value written last
     healthy = True
@@ -52,13 +57,13 @@ async def write_snapshots() -> None:
                 if healthy:
                     log.warning("redis snapshot write failed (%s); retrying every second", exc)
                 healthy = False
-                redis_up.set(0)
+                health.up = False
                 written.clear()
                 continue
             if not healthy:
                 log.info("redis snapshot writes recovered")
             healthy = True
-            redis_up.set(1)
+            health.up = True
             for state in changed:
                 written[state.room_id] = state.clock
             for room_id in gone:

@@ -1,79 +1,84 @@
-"""Event-time alignment of the three co-partitioned input topics before they reach the rooms.
+"""Alignment of one input partition's three topics before ingestion: their records are merged in the order
+they reached Kafka (the record timestamp), topic by topic in offset order.
 
-A Kafka consumer reads each topic-partition at its own pace: after a restart with a backlog, a sparse
-topic (comments) is caught up long before a dense one (viewer events), and its events would make the dense
-topic's older events look late. Kafka Streams solves this by always processing the buffered record with the
-lowest timestamp among a task's partitions; this module does the same per input partition number.
+Why the record's Kafka timestamp and not the event's ``ts``: a worker that keeps up handles records in the
+order they arrive, which is the order Kafka received them. A worker catching up on a backlog (after a
+restart, a rebalance or an outage) must reproduce that order, or events near the lateness bound get other
+verdicts than the uninterrupted worker gave them. Merging a backlog by record timestamp does that; merging
+it by event ``ts`` reorders it by up to the producers' disorder and flips those verdicts. It also keeps a
+sparse topic from being read far ahead of a dense one, which would make the dense topic's events late.
 
-Layout: ``queues[partition][topic]``: a FIFO (offset order) of ``(ts, item)``; ``ts`` is None for messages
-that were refused before their event time was known (they are released as soon as they reach the head of
-their queue, so per-topic offset order is kept for every message).
+Layout: one :class:`PartitionMerge` per input partition: a FIFO of records per topic (``rank`` = the
+topic's index in :data:`liveflow.topics.INPUT_TOPICS`), and per topic ``caught_up``: at the last fetch the
+consumer had read everything the partition held.
 
 Invariants:
-- items of one topic-partition are released in offset order;
-- an item is released only when every other topic of its partition either has a buffered head or is
-  caught up (``is_caught_up(topic, partition)``, see :func:`caught_up`), and it has the smallest ``ts``
-  among the heads (ties: the order of ``topics``); so when the consumer is live the merge adds no delay,
-  and during catch-up the topics advance together in event time.
+- the records of one topic-partition are released in offset order, each exactly once;
+- a record is released only when every other topic of the partition has a buffered record or is caught
+  up, and it has the smallest ``(timestamp, rank)`` among the buffered heads. For a backlog the order is
+  therefore a function of the three logs alone: merging from any point the merge reached (the next
+  unreleased offset of each topic, which is what a checkpoint commits) continues with the same sequence.
+  A caught-up worker releases at once, in arrival order.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
-
-Item = TypeVar("Item")
+from collections.abc import Iterable
+from typing import Generic, Protocol, TypeVar
 
 
-def caught_up(last_delivered: int | None, highwater: int | None) -> bool:
-    """Whether a topic-partition has nothing more to deliver right now: its last delivered offset is just
-    below the broker's high watermark. An unknown high watermark (no fetch answer since the partition was
-    assigned) is never caught up: the consumer's position alone cannot tell an empty partition from one
-    whose records have not been fetched yet, and guessing "caught up" there would release a dense topic's
-    events ahead of a sparse topic's older ones, which then arrive late (seen right after rebalances)."""
-    return last_delivered is not None and highwater is not None and last_delivered + 1 >= highwater
+class Timestamped(Protocol):
+    @property
+    def timestamp(self) -> int: ...
 
 
-class EventTimeMerge(Generic[Item]):
-    def __init__(self, topics: tuple[str, ...]) -> None:
-        self.topics = topics
-        self.queues: dict[int, dict[str, deque[tuple[int | None, Item]]]] = {}
+R = TypeVar("R", bound=Timestamped)
 
-    def push(self, topic: str, partition: int, ts: int | None, item: Item) -> None:
-        queues = self.queues.get(partition)
-        if queues is None:
-            queues = self.queues[partition] = {name: deque() for name in self.topics}
-        queues[topic].append((ts, item))
 
-    def release(self, partition: int, is_caught_up: Callable[[str, int], bool]) -> Iterator[Item]:
-        """Yield the items of ``partition`` that can be processed now, in merged order."""
-        queues = self.queues.get(partition)
-        if queues is None:
-            return
+class PartitionMerge(Generic[R]):
+    __slots__ = ("caught_up", "queues")
+
+    def __init__(self, topics: int) -> None:
+        self.queues: list[deque[R]] = [deque() for _ in range(topics)]
+        self.caught_up = [False] * topics
+
+    def push(self, rank: int, records: Iterable[R]) -> None:
+        """Records of one topic, in offset order, following the ones pushed before."""
+        self.queues[rank].extend(records)
+
+    def release(self, out: list[tuple[int, R]]) -> None:
+        """Append ``(rank, record)`` for every record that can be processed now, in merged order."""
+        queues, caught_up = self.queues, self.caught_up
         while True:
-            best_topic: str | None = None
-            best_ts = 0
-            for topic in self.topics:
-                queue = queues[topic]
-                if not queue:
-                    if is_caught_up(topic, partition):
-                        continue
-                    return  # this topic may still deliver older events
-                ts = queue[0][0]
-                if ts is None:
-                    best_topic = topic
-                    break
-                if best_topic is None or ts < best_ts:
-                    best_topic, best_ts = topic, ts
-            if best_topic is None:
+            heads: list[tuple[int, int]] = []
+            for rank, queue in enumerate(queues):
+                if queue:
+                    heads.append((queue[0].timestamp, rank))
+                elif not caught_up[rank]:
+                    return  # this topic may still deliver a record that goes first
+            if not heads:
                 return
-            yield queues[best_topic].popleft()[1]
+            if len(heads) == 1:
+                rank = heads[0][1]
+                queue = queues[rank]
+                out.extend([(rank, record) for record in queue])
+                queue.clear()
+                return
+            heads.sort()
+            rank = heads[0][1]
+            limit, other = heads[1]
+            queue = queues[rank]
+            if rank < other:  # ties go to the lower rank
+                while queue and queue[0].timestamp <= limit:
+                    out.append((rank, queue.popleft()))
+            else:
+                while queue and queue[0].timestamp < limit:
+                    out.append((rank, queue.popleft()))
 
-    def buffered(self, partition: int) -> int:
-        queues = self.queues.get(partition)
-        return sum(len(queue) for queue in queues.values()) if queues else 0
+    def buffered(self) -> int:
+        return sum(len(queue) for queue in self.queues)
 
-    def drop(self, partitions: set[int]) -> None:
-        for partition in partitions:
-            self.queues.pop(partition, None)
+    def is_live(self) -> bool:
+        """Nothing buffered and every topic caught up: the partition's rooms have seen all there is."""
+        return all(self.caught_up) and not any(self.queues)

@@ -4,7 +4,8 @@ The same :class:`Pipeline` runs under the live faust agent, ``liveflow replay`` 
 equals live by construction.
 
 Layout: ``rooms: room_id -> Room`` (ingest admission + metric state + checkpoint bookkeeping); ``outputs``:
-derived records not yet taken by the driver, as ``Output(topic, key, value)`` with logical topic names;
+derived records not yet taken by the driver, as ``Output(topic, key, value, partition)`` with logical topic
+names and the input partition they derive from (a live worker commits them with that partition's offsets);
 ``counts``: ``(topic, outcome) -> n`` where outcome is ``accepted``, ``duplicate``, ``restored`` or a
 dead-letter code, so that ``sum over outcomes == messages fed`` per topic at any time; one alert engine per
 input partition (stream time is per partition, live and in replay); the moderator (swappable live).
@@ -24,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from liveflow.alerts.config import AlertConfig
 from liveflow.alerts.engine import AlertEngine
@@ -42,7 +43,7 @@ from liveflow.events import EVENT_TOPIC, Comment, Event, Rejection, decode, even
 from liveflow.ingest import Admission, RoomIngest
 from liveflow.moderation import Moderator, action
 from liveflow.rooms import RoomState
-from liveflow.topics import ALERTS, DEAD_LETTERS, MODERATION_HITS, ROOM_METRICS
+from liveflow.topics import ALERTS, DEAD_LETTERS, INPUT_TOPICS, MODERATION_HITS, ROOM_METRICS
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,20 @@ class Output(NamedTuple):
     topic: str
     key: str | None
     value: dict[str, Any]
+    partition: int | None  # the input partition (None in replay without partitions)
+
+
+class InputRecord(Protocol):
+    """A consumed Kafka record as the live driver hands it over (aiokafka's ConsumerRecord fits)."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
 
 
 class Room:
@@ -146,6 +161,10 @@ class Pipeline:
         self._partition_of = partition_of
         self._hits: dict[str, dict[str, Any]] = {}  # event_id -> moderation record, admission to apply
 
+    def stream_time(self, partition: int | None) -> int | None:
+        """The largest ``ts`` accepted in a partition (None before the first)."""
+        return self._stream_time.get(partition)
+
     def set_moderator(self, moderator: Moderator, version: int) -> None:
         """Swap the lexicon (live hot reload); comments admitted from now on are scanned with it."""
         self.moderator = moderator
@@ -177,32 +196,42 @@ class Pipeline:
         line: int | None = None,
     ) -> None:
         """Process one message; ``topic=None`` infers the topic from the event's ``type`` (replay)."""
-        self.feed_decoded(
-            decode(value, topic),
-            value,
-            topic=topic,
-            received_at=received_at,
-            key=key,
-            partition=partition,
-            offset=offset,
-            line=line,
-        )
+        if partition is not None and offset is not None and topic is not None:
+            self.positions[topic, partition] = offset
+        result = decode(value, topic)
+        self._feed(result, value, topic, received_at, key, partition, offset, line, received_at)
 
-    def feed_decoded(
+    def feed_released(self, partition: int, released: list[tuple[int, InputRecord]], arrived_at: int) -> None:
+        """The live driver's entry point: records of one input partition in merged order, as
+        ``(rank, record)`` with ``rank`` the topic's index in ``INPUT_TOPICS``, fetched at ``arrived_at``
+        (wall ms). A dead letter's ``received_at`` is the record's Kafka timestamp, so a dead letter
+        re-emitted after a restart is identical."""
+        feed, last = self._feed, [-1] * len(INPUT_TOPICS)
+        for rank, record in released:
+            topic = INPUT_TOPICS[rank]
+            value = record.value or b""
+            offset = last[rank] = record.offset
+            result = decode(value, topic)
+            feed(result, value, topic, record.timestamp, record.key, partition, offset, None, arrived_at)
+        positions = self.positions
+        for rank, offset in enumerate(last):
+            if offset >= 0:
+                positions[INPUT_TOPICS[rank], partition] = offset
+
+    def _feed(
         self,
         result: Event | Rejection,
         value: bytes,
-        *,
         topic: str | None,
         received_at: int,
-        key: bytes | None = None,
-        partition: int | None = None,
-        offset: int | None = None,
-        line: int | None = None,
+        key: bytes | None,
+        partition: int | None,
+        offset: int | None,
+        line: int | None,
+        arrived_at: int,
     ) -> None:
-        """:meth:`feed` for a message already decoded (the live driver decodes to align topics)."""
-        if partition is not None and offset is not None and topic is not None:
-            self.positions[topic, partition] = offset
+        """One decoded message; ``received_at`` goes into dead letters, ``arrived_at`` (wall ms) tells the
+        live idle rule when the room last heard from its producers."""
         if isinstance(result, Rejection):
             self._reject(result, value, topic, received_at, key, partition, offset, line, None)
             return
@@ -223,7 +252,7 @@ class Pipeline:
             self.counts[source, "restored"] += 1  # already in the state restored from a checkpoint
             return
         room.dirty = True
-        room.last_arrival = received_at
+        room.last_arrival = arrived_at
         verdict = room.ingest.admit(result, value)
         if verdict is Admission.ACCEPTED:
             self.counts[source, "accepted"] += 1
@@ -264,7 +293,7 @@ class Pipeline:
             "action": action(hits),
             "lexicon_version": self.lexicon_version,
         }
-        self.outputs.append(Output(MODERATION_HITS, comment.room_id, record))
+        self.outputs.append(Output(MODERATION_HITS, comment.room_id, record, room.partition))
         by_category = room.state.totals.moderation
         for hit in hits:
             self.moderation_counts[hit.category, hit.severity] += 1
@@ -276,48 +305,48 @@ class Pipeline:
         """Apply ``events`` (in event-time order) to the room, then advance it to ``until`` (None: close
         everything, end of input); route window records, online samples, moderation hits and activity to
         the alert engine of the room's partition."""
-        state, records = room.state, self._records
-        engine = self.alert_engine(room.partition)
+        state, records, partition = room.state, self._records, room.partition
+        engine = self.alert_engine(partition)
         room_id = state.room_id
         for event in events:
             room.ended = False
             if engine is not None:
-                self._alerts(engine.on_room_activity(room_id, event.ts))
+                self._alerts(engine.on_room_activity(room_id, event.ts), partition)
             state.apply(event, records)
-            self._drain(state, engine)
+            self._drain(state, engine, partition)
             if engine is not None:
                 hit = self._hits.pop(event.event_id, None) if isinstance(event, Comment) else None
                 if hit is not None:
-                    self._alerts(engine.on_moderation_hit(room_id, event.ts, hit))
-                self._alerts(engine.on_stream_time(self._stream_time.get(room.partition, event.ts)))
+                    self._alerts(engine.on_moderation_hit(room_id, event.ts, hit), partition)
+                self._alerts(engine.on_stream_time(self._stream_time.get(partition, event.ts)), partition)
         if until is None:
             state.finish(records)
         else:
             state.advance_to(until, records)
-        self._drain(state, engine)
+        self._drain(state, engine, partition)
         if engine is not None and state.idle and not room.ended:
             room.ended = True
-            self._alerts(engine.on_room_end(room_id, state.clock))
+            self._alerts(engine.on_room_end(room_id, state.clock), partition)
 
-    def _drain(self, state: RoomState, engine: AlertEngine | None) -> None:
+    def _drain(self, state: RoomState, engine: AlertEngine | None, partition: int | None) -> None:
         """Publish closed windows; feed them and the online samples to the alert engine."""
         records, samples = self._records, state.samples
         if engine is not None:
             for at, online in samples:
-                self._alerts(engine.on_online_sample(state.room_id, at, online))
+                self._alerts(engine.on_online_sample(state.room_id, at, online), partition)
         samples.clear()
         outputs = self.outputs
         for record in records:
             self.urgent = True
-            outputs.append(Output(ROOM_METRICS, record["room_id"], record))
+            outputs.append(Output(ROOM_METRICS, record["room_id"], record, partition))
             if engine is not None:
-                self._alerts(engine.on_window_closed(record))
+                self._alerts(engine.on_window_closed(record), partition)
         records.clear()
 
-    def _alerts(self, alerts: list[dict[str, Any]]) -> None:
+    def _alerts(self, alerts: list[dict[str, Any]], partition: int | None) -> None:
         for alert in alerts:
             self.urgent = True
-            self.outputs.append(Output(ALERTS, alert["room_id"], alert))
+            self.outputs.append(Output(ALERTS, alert["room_id"], alert, partition))
 
     def _reject(
         self,
@@ -346,7 +375,7 @@ class Pipeline:
             event_id=event.event_id if event is not None else None,
         )
         out_key = event.room_id if event is not None else record["key"]
-        self.outputs.append(Output(DEAD_LETTERS, out_key, record))
+        self.outputs.append(Output(DEAD_LETTERS, out_key, record, partition))
 
     def advance_idle(
         self, now: int, idle_timeout: int, retention: int, is_live: Callable[[int | None], bool]

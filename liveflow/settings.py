@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     app_id: str = Field("liveflow", pattern=r"^[A-Za-z0-9._-]{1,200}$")
     kafka_session_timeout: DurationMs = Field(10_000, validate_default=False)  # 10s
     kafka_heartbeat_interval: DurationMs = Field(1_000, validate_default=False)  # 1s
+    processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
+    instance_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")  # static group membership
 
     # Redis
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")

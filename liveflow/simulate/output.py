@@ -119,7 +119,11 @@ async def produce_records(records: Iterable[Record], settings: Settings, pacer: 
                     wait = pacer.delay_s(paced_ms)
                 if wait > MIN_SLEEP_S:
                     await asyncio.sleep(wait)
-            pending.append(await producer.send(topics[record.topic], record.value, key=record.key))
+            pending.append(
+                await producer.send(
+                    topics[record.topic], record.value, key=record.key, timestamp_ms=record.send_ms
+                )
+            )
             if len(pending) >= MAX_IN_FLIGHT:
                 sent += await _confirm(pending)
         sent += await _confirm(pending)

@@ -141,13 +141,22 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-async def produce(settings: Settings, messages: Iterable[tuple[str, bytes | None, bytes]]) -> int:
-    """Send (logical topic, key, value) in order and wait for every acknowledgement."""
+async def produce(
+    settings: Settings,
+    messages: Iterable[tuple[str, bytes | None, bytes] | tuple[str, bytes | None, bytes, int]],
+) -> int:
+    """Send (logical topic, key, value[, record timestamp ms]) in order and wait for every acknowledgement.
+
+    A backlog written in a burst should carry the times its upstream would have sent it (a simulator
+    record's ``send_ms``): the worker merges the three topics in record-timestamp order."""
     producer = AIOKafkaProducer(**aiokafka_kwargs(settings), linger_ms=5, acks="all")
     await producer.start()
     try:
         futures = [
-            await producer.send(settings.topic(topic), value, key=key) for topic, key, value in messages
+            await producer.send(
+                settings.topic(topic), value, key=key, timestamp_ms=stamp[0] if stamp else None
+            )
+            for topic, key, value, *stamp in messages
         ]
         await producer.flush()
         for future in futures:

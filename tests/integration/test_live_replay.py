@@ -131,7 +131,7 @@ def test_live_equals_replay_after_backlog(
     expected_alerts: list[tuple[Any, ...]],
 ) -> None:
     records, windows = expected
-    asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value) for r in records)))
+    asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value, r.send_ms) for r in records)))
     deployment.start_worker()  # the whole stream is a backlog: the worst case for topic alignment
     assert_equal_to_replay(deployment, windows)
     assert expected_alerts, "the scenario should raise alerts"
@@ -143,7 +143,7 @@ def test_kill_9_mid_stream_and_restart_gives_identical_records(
     deployment: Deployment, expected: tuple[list[Record], dict[Key, dict[str, Any]]]
 ) -> None:
     records, windows = expected
-    asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value) for r in records)))
+    asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value, r.send_ms) for r in records)))
     total = len(records)
     for fraction in (0.2, 0.5, 0.8):
         worker = deployment.start_worker()
@@ -159,7 +159,7 @@ def test_two_workers_share_the_rooms(
     deployment: Deployment, expected: tuple[list[Record], dict[Key, dict[str, Any]]]
 ) -> None:
     records, windows = expected
-    asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value) for r in records)))
+    asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value, r.send_ms) for r in records)))
     first = deployment.start_worker()
     second = deployment.start_worker()  # joins while the first consumes: a rebalance moves rooms mid-stream
     assert_equal_to_replay(deployment, windows)

@@ -27,36 +27,47 @@ def deployment(live_stack: Stack, tmp_path: Path) -> Iterator[Deployment]:
     deployment.stop()
 
 
-def mixed_messages() -> list[tuple[str, bytes | None, bytes]]:
-    """Valid events of all three topics, duplicates, a late event and malformed values (room r1 only, so
-    per-topic order equals event-time order and the live merge cannot reorder anything)."""
-    out: list[tuple[str, bytes | None, bytes]] = []
+Message = tuple[str, bytes | None, bytes, int]  # topic, key, value, record timestamp
+
+
+def mixed_messages() -> list[Message]:
+    """Valid events of all three topics, re-sent events, a late event and malformed values (room r1 only),
+    stamped with the times a real-time upstream would have sent them (the events' ts, then the minute's
+    end), so the worker merges the topics in the order they were written."""
+    out: list[Message] = []
     key = b"r1"
     for i in range(60):
         ts = BASE_TS + i * 1_000
-        out.append(("viewer-events", key, orjson.dumps(event("heartbeat", ts, f"u{i % 9}"))))
+        out.append(("viewer-events", key, orjson.dumps(event("heartbeat", ts, f"u{i % 9}")), ts))
         if i % 10 == 0:
-            out.append(("comment-events", key, orjson.dumps(event("comment", ts, f"u{i % 9}", text="好看"))))
-            out.append(("order-events", key, orjson.dumps(event("paid", ts, "u1", order_id=f"o{i}"))))
-    duplicate = out[5]
-    out.append(duplicate)
-    out.append(("viewer-events", key, orjson.dumps(event("heartbeat", BASE_TS, "late-user"))))  # 59 s late
+            comment = event("comment", ts, f"u{i % 9}", text="好看")
+            out.append(("comment-events", key, orjson.dumps(comment), ts))
+            out.append(("order-events", key, orjson.dumps(event("paid", ts, "u1", order_id=f"o{i}")), ts))
+    end = BASE_TS + 60_000
+    out.append((*out[1][:3], end))  # a comment re-sent: remembered for the dedup horizon, a duplicate
+    out.append((*out[5][:3], end))  # a heartbeat re-sent: remembered only while pending, now late
+    out.append(
+        ("viewer-events", key, orjson.dumps(event("heartbeat", BASE_TS, "late-user")), end)
+    )  # 59 s late
     out += [
-        ("viewer-events", key, b"not json"),
-        ("viewer-events", key, b'{"event_id": "x", "room_id": "r1", "type": "heartbeat"}'),
-        ("viewer-events", key, b"\xff\xfe"),
-        ("comment-events", key, b"[1, 2]"),
-        ("order-events", key, orjson.dumps(event("teleport", BASE_TS + 70_000))),
-        ("order-events", key, b"x" * (64 * 1024 + 1)),
+        ("viewer-events", key, b"not json", end),
+        ("viewer-events", key, b'{"event_id": "x", "room_id": "r1", "type": "heartbeat"}', end),
+        ("viewer-events", key, b"\xff\xfe", end),
+        ("comment-events", key, b"[1, 2]", end),
+        ("order-events", key, orjson.dumps(event("teleport", BASE_TS + 70_000)), end),
+        ("order-events", key, b"x" * (64 * 1024 + 1), end),
     ]
     return out
 
 
 def test_worker_consumes_reports_dead_letters_and_stops_cleanly(deployment: Deployment) -> None:
     messages = mixed_messages()
-    wrong_topic = ("comment-events", b"r1", orjson.dumps(event("like", BASE_TS + 59_000, "u1")))
-    # Produced before the worker starts: a minute of event time written in milliseconds is only ordered
-    # across the three topics when the worker sees it as a backlog (live, upstream writes in real time).
+    wrong_topic = (
+        "comment-events",
+        b"r1",
+        orjson.dumps(event("like", BASE_TS + 59_000, "u1")),
+        BASE_TS + 60_000,
+    )
     asyncio.run(produce(deployment.settings, [*messages, wrong_topic]))
     worker = deployment.start_worker()
     total = len(messages) + 1
@@ -68,7 +79,7 @@ def test_worker_consumes_reports_dead_letters_and_stops_cleanly(deployment: Depl
     assert outcomes == {
         "accepted": 72,
         "duplicate": 1,
-        "late_event": 1,
+        "late_event": 2,
         "invalid_json": 1,
         "schema_violation": 1,
         "invalid_utf8": 1,
@@ -78,14 +89,14 @@ def test_worker_consumes_reports_dead_letters_and_stops_cleanly(deployment: Depl
         "wrong_topic": 1,
     }
     wait_for(
-        lambda: len(asyncio.run(read_topic(deployment.settings, "dead-letters"))) == 8, 30, "8 dead letters"
+        lambda: len(asyncio.run(read_topic(deployment.settings, "dead-letters"))) == 9, 30, "9 dead letters"
     )
     live_dead = values(asyncio.run(read_topic(deployment.settings, "dead-letters")))
     assert worker.process.poll() is None, "the worker stopped on bad input"
 
     replayed = [
         o.value
-        for o in replay((v for _, _, v in messages), build_pipeline(deployment.settings))
+        for o in replay((m[2] for m in messages), build_pipeline(deployment.settings))
         if o.topic == "dead-letters"
     ]
 

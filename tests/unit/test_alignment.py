@@ -1,87 +1,119 @@
-"""The event-time merge of the input topics and the rule deciding when a topic-partition is caught up."""
+"""The merge of a partition's three input topics by record timestamp (liveflow.alignment)."""
 
 from __future__ import annotations
 
-import pytest
+from dataclasses import dataclass
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from liveflow.alignment import EventTimeMerge, caught_up
-
-TOPICS = ("viewer", "comment", "order")
+from liveflow.alignment import PartitionMerge
 
 
-@pytest.mark.parametrize(
-    ("last_delivered", "highwater", "expected"),
-    [
-        (None, None, False),  # nothing known yet
-        (41, None, False),  # no fetch answer since the assignment: the position alone proves nothing
-        (None, 0, False),  # an empty partition is caught up only once the driver saw its position there
-        (41, 42, True),
-        (41, 43, False),
-        (42, 42, True),  # a high watermark read before the last fetch
-    ],
-)
-def test_caught_up(last_delivered: int | None, highwater: int | None, expected: bool) -> None:
-    assert caught_up(last_delivered, highwater) is expected
+@dataclass(frozen=True)
+class Rec:
+    timestamp: int
+    offset: int
 
 
-def released(merge: EventTimeMerge[str], partition: int, done: set[str]) -> list[str]:
-    return list(merge.release(partition, lambda topic, _partition: topic in done))
+def logs(timestamps: list[list[int]]) -> list[list[Rec]]:
+    return [[Rec(ts, offset) for offset, ts in enumerate(log)] for log in timestamps]
 
 
-def test_waits_for_a_topic_that_may_still_deliver_older_events() -> None:
-    merge: EventTimeMerge[str] = EventTimeMerge(TOPICS)
-    merge.push("viewer", 0, 100, "v100")
-    merge.push("viewer", 0, 200, "v200")
-    assert released(merge, 0, {"order"}) == []  # comments unknown: a comment at 50 may still come
-    merge.push("comment", 0, 150, "c150")
-    assert released(merge, 0, {"order"}) == ["v100", "c150"]  # v200 waits for the next comment
-    assert released(merge, 0, {"order", "comment"}) == ["v200"]
-    assert merge.buffered(0) == 0
+def reference(topics: list[list[Rec]]) -> list[tuple[int, Rec]]:
+    """The merge with every record at hand: the smallest (timestamp, rank) among the heads goes first."""
+    positions = [0] * len(topics)
+    merged = []
+    while True:
+        heads = [
+            (log[i].timestamp, rank)
+            for rank, (log, i) in enumerate(zip(topics, positions, strict=True))
+            if i < len(log)
+        ]
+        if not heads:
+            return merged
+        rank = min(heads)[1]
+        merged.append((rank, topics[rank][positions[rank]]))
+        positions[rank] += 1
 
 
-def test_refused_messages_leave_at_their_queue_head_and_ties_follow_topic_order() -> None:
-    merge: EventTimeMerge[str] = EventTimeMerge(TOPICS)
-    merge.push("comment", 3, 10, "c10")
-    merge.push("viewer", 3, 10, "v10")
-    merge.push("order", 3, None, "bad")
-    merge.push("order", 3, 5, "o5")
-    assert released(merge, 3, set(TOPICS)) == ["bad", "o5", "v10", "c10"]
+def released(merge: PartitionMerge[Rec]) -> list[tuple[int, Rec]]:
+    out: list[tuple[int, Rec]] = []
+    merge.release(out)
+    return out
 
 
-def test_partitions_are_independent_and_drop_forgets_them() -> None:
-    merge: EventTimeMerge[str] = EventTimeMerge(TOPICS)
-    merge.push("viewer", 0, 1, "p0")
-    merge.push("viewer", 1, 1, "p1")
-    merge.drop({0})
-    assert merge.buffered(0) == 0
-    assert released(merge, 1, {"comment", "order"}) == ["p1"]
+def test_waits_for_a_topic_that_may_still_deliver_an_earlier_record() -> None:
+    merge: PartitionMerge[Rec] = PartitionMerge(3)
+    merge.caught_up[2] = True  # orders: nothing more
+    merge.push(0, [Rec(100, 0), Rec(200, 1)])
+    assert released(merge) == []  # comments unknown: a comment stamped 50 may still come
+    merge.push(1, [Rec(150, 0)])
+    assert released(merge) == [(0, Rec(100, 0)), (1, Rec(150, 0))]  # the viewer at 200 waits for comments
+    merge.caught_up[1] = True
+    assert released(merge) == [(0, Rec(200, 1))]
+    assert not merge.is_live()  # the viewer topic may have more
+    merge.caught_up[0] = True
+    assert merge.is_live()
 
 
-@given(
-    st.lists(
-        st.tuples(st.sampled_from(TOPICS), st.integers(0, 50)),
-        max_size=60,
-    )
-)
-def test_all_caught_up_releases_each_topic_in_offset_order_and_heads_by_time(
-    pushes: list[tuple[str, int]],
+def test_ties_go_to_the_lower_rank_and_offsets_stay_in_order() -> None:
+    merge: PartitionMerge[Rec] = PartitionMerge(3)
+    merge.caught_up = [True, True, True]
+    merge.push(2, [Rec(10, 0), Rec(5, 1)])
+    merge.push(0, [Rec(10, 0)])
+    # the order topic's second record is older, but offsets of one topic never overtake each other
+    assert released(merge) == [(0, Rec(10, 0)), (2, Rec(10, 0)), (2, Rec(5, 1))]
+
+
+def test_a_caught_up_partition_releases_at_once_in_arrival_order() -> None:
+    merge: PartitionMerge[Rec] = PartitionMerge(3)
+    merge.caught_up = [True, True, True]
+    merge.push(1, [Rec(300, 0)])
+    assert released(merge) == [(1, Rec(300, 0))]
+    merge.push(0, [Rec(200, 0)])  # stamped earlier, arrived later: live order is arrival order
+    assert released(merge) == [(0, Rec(200, 0))]
+    assert merge.buffered() == 0
+
+
+timestamp_logs = st.lists(st.lists(st.integers(0, 50), max_size=30), min_size=3, max_size=3)
+
+
+@given(timestamp_logs, st.lists(st.integers(1, 7), min_size=1, max_size=40))
+def test_any_fetch_chunking_gives_the_order_of_the_whole_logs(
+    timestamps: list[list[int]], chunks: list[int]
 ) -> None:
-    merge: EventTimeMerge[tuple[str, int, int]] = EventTimeMerge(TOPICS)
-    for offset, (topic, ts) in enumerate(pushes):
-        merge.push(topic, 0, ts, (topic, offset, ts))
-    out = list(merge.release(0, lambda _topic, _partition: True))
-    assert sorted(out) == sorted((topic, offset, ts) for offset, (topic, ts) in enumerate(pushes))
-    for topic in TOPICS:
-        offsets = [offset for name, offset, _ in out if name == topic]
-        assert offsets == sorted(offsets)
-    # when every queue is non-empty, the released item has the smallest head time
-    merge2: EventTimeMerge[tuple[str, int, int]] = EventTimeMerge(TOPICS)
-    for offset, (topic, ts) in enumerate(pushes):
-        merge2.push(topic, 0, ts, (topic, offset, ts))
-    heads = {topic: next((ts for name, ts in pushes if name == topic), None) for topic in TOPICS}
-    first = next(merge2.release(0, lambda _topic, _partition: True), None)
-    if first is not None:
-        known = [ts for ts in heads.values() if ts is not None]
-        assert first[2] == min(known)
+    """However the consumer cuts the logs into fetches, and whatever it reports as caught up on the way
+    (only the truth: a topic is caught up when all its records were pushed), the merged order is the
+    same: the order of the whole backlog."""
+    topics = logs(timestamps)
+    merge: PartitionMerge[Rec] = PartitionMerge(3)
+    pushed = [0, 0, 0]
+    out: list[tuple[int, Rec]] = []
+    step = 0
+    while pushed != [len(log) for log in topics]:
+        remaining = [r for r in range(3) if pushed[r] < len(topics[r])]
+        rank = remaining[chunks[step % len(chunks)] % len(remaining)]
+        size = chunks[(step + 1) % len(chunks)]
+        step += 1
+        merge.push(rank, topics[rank][pushed[rank] : pushed[rank] + size])
+        pushed[rank] = min(pushed[rank] + size, len(topics[rank]))
+        merge.caught_up = [pushed[r] == len(topics[r]) for r in range(3)]
+        merge.release(out)
+    merge.release(out)
+    assert out == reference(topics)
+
+
+@given(timestamp_logs, st.integers(0, 90))
+def test_merging_from_a_committed_cut_continues_the_same_sequence(
+    timestamps: list[list[int]], cut: int
+) -> None:
+    """A restart reads each topic again from its next unreleased offset: the merge goes on as before."""
+    topics = logs(timestamps)
+    full = reference(topics)
+    cut = min(cut, len(full))
+    next_offset = [0, 0, 0]
+    for rank, record in full[:cut]:
+        next_offset[rank] = record.offset + 1
+    resumed = reference([log[next_offset[rank] :] for rank, log in enumerate(topics)])
+    assert full[cut:] == resumed

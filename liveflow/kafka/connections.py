@@ -1,0 +1,157 @@
+"""Producers and the changelog reader of the worker runtime (its :class:`~liveflow.runtime.ports.Connections`
+port), with aiokafka.
+
+Layout: :class:`KafkaProducer` wraps one ``AIOKafkaProducer`` and maps logical topic names to physical ones;
+transactional ids are ``<app_id>-rooms-<partition>``: one per input partition, so a worker that takes a
+partition over fences every earlier writer of it, including one that does not yet know it lost it (a
+zombie), which a transactional id per worker could not do with the offset commits aiokafka sends.
+
+Invariants: ``ProducerFenced`` (and the epoch errors behind it) surface as
+:class:`~liveflow.runtime.ports.Fenced`; the changelog is read ``read_committed`` up to the last stable
+offset, so a restore never sees rows of an aborted or still-open transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
+
+from liveflow.kafka.changelog import changelog_topic
+from liveflow.kafka_config import aiokafka_kwargs
+from liveflow.runtime.ports import CHANGELOG, Delivery, Fenced
+from liveflow.runtime.ports import TopicPartition as LogicalTP
+from liveflow.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+RESTORE_TIMEOUT_S = 600.0
+TRANSACTION_TIMEOUT_MS = (
+    15_000  # an open transaction of a dead worker blocks read_committed readers this long
+)
+
+
+async def _fencing(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except (ProducerFenced, InvalidProducerEpoch) as exc:
+        raise Fenced(str(exc)) from exc
+
+
+class KafkaProducer:
+    """One producer behind the runtime's ``Producer`` / ``TransactionalProducer`` ports."""
+
+    def __init__(self, producer: AIOKafkaProducer, names: Callable[[str], str]) -> None:
+        self._producer = producer
+        self._names = names
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
+    ) -> Delivery:
+        future: Delivery = await _fencing(
+            self._producer.send(self._names(topic), value, key=key, partition=partition)
+        )
+        return future
+
+    async def flush(self) -> None:
+        await _fencing(self._producer.flush())
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def begin(self) -> None:
+        await _fencing(self._producer.begin_transaction())
+
+    async def send_offsets(self, offsets: dict[LogicalTP, int], group_id: str) -> None:
+        physical = {
+            TopicPartition(self._names(topic), partition): o for (topic, partition), o in offsets.items()
+        }
+        await _fencing(self._producer.send_offsets_to_transaction(physical, group_id))
+
+    async def commit(self) -> None:
+        await _fencing(self._producer.commit_transaction())
+
+    async def abort(self) -> None:
+        await _fencing(self._producer.abort_transaction())
+
+
+class KafkaConnections:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.changelog = changelog_topic(settings)
+
+    def name(self, logical: str) -> str:
+        return self.changelog if logical == CHANGELOG else self.settings.topic(logical)
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            **aiokafka_kwargs(self.settings),
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": 5,
+            "max_request_size": 2 * 1024 * 1024,
+            "max_batch_size": 256 * 1024,
+        }
+
+    async def producer(self) -> KafkaProducer:
+        producer = AIOKafkaProducer(**self._options())
+        await _start(producer)
+        return KafkaProducer(producer, self.name)
+
+    async def transactional_producer(self, partition: int) -> KafkaProducer:
+        producer = AIOKafkaProducer(
+            **self._options(),
+            transactional_id=f"{self.settings.app_id}-rooms-{partition}",
+            transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
+        )
+        await _fencing(_start(producer))  # init_transactions: fences the id's earlier producers
+        return KafkaProducer(producer, self.name)
+
+    async def read_changelog(self, partitions: set[int]) -> list[tuple[bytes, bytes | None]]:
+        reader = AIOKafkaConsumer(
+            **aiokafka_kwargs(self.settings),
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+        )
+        await reader.start()
+        try:
+            tps = [TopicPartition(self.changelog, partition) for partition in sorted(partitions)]
+            reader.assign(tps)
+            ends = await reader.end_offsets(tps)
+            starts = await reader.beginning_offsets(tps)
+            for tp in tps:
+                reader.seek(tp, starts[tp])
+            rows: list[tuple[bytes, bytes | None]] = []
+            remaining = {tp for tp in tps if ends[tp] > starts[tp]}
+            deadline = time.monotonic() + RESTORE_TIMEOUT_S
+            while remaining:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"changelog not read to its end within {RESTORE_TIMEOUT_S:.0f} s")
+                batch = await reader.getmany(*remaining, timeout_ms=500, max_records=50_000)
+                for records in batch.values():
+                    rows.extend((record.key or b"", record.value) for record in records)
+                for tp in list(remaining):
+                    if await reader.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
+            return rows
+        finally:
+            await reader.stop()
+
+
+async def _start(producer: AIOKafkaProducer) -> None:
+    try:
+        await producer.start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer.stop(), 5)
+        raise
