@@ -87,6 +87,7 @@ class Room:
         "ingest",
         "last_arrival",
         "partition",
+        "pending_hits",
         "state",
         "written",
     )
@@ -101,6 +102,8 @@ class Room:
         self.last_arrival = 0
         self.ended = False
         self.alerts_state: dict[str, Any] | None = None  # only between from_blob and Pipeline.restore
+        # moderation records of comments admitted but not yet released to the alert engine, by event id
+        self.pending_hits: dict[str, dict[str, Any]] = {}
 
     def to_blob(self, alerts: dict[str, Any] | None) -> bytes:
         return encode_blob(
@@ -113,6 +116,7 @@ class Room:
                 "state": self.state.to_state(),
                 "ended": self.ended,
                 "alerts": alerts,
+                "hits": self.pending_hits,
             }
         )
 
@@ -128,6 +132,7 @@ class Room:
         )
         room.ended = document["ended"]
         room.alerts_state = document["alerts"]
+        room.pending_hits = document.get("hits") or {}  # absent in checkpoints of earlier releases
         return room
 
 
@@ -159,7 +164,6 @@ class Pipeline:
         self._engines: dict[int | None, AlertEngine] = {}
         self._stream_time: dict[int | None, int] = {}
         self._partition_of = partition_of
-        self._hits: dict[str, dict[str, Any]] = {}  # event_id -> moderation record, admission to apply
 
     def stream_time(self, partition: int | None) -> int | None:
         """The largest ``ts`` accepted in a partition (None before the first)."""
@@ -265,10 +269,10 @@ class Pipeline:
         elif verdict is Admission.DUPLICATE:
             self.counts[source, "duplicate"] += 1
         else:
-            late = Rejection(
+            late = Rejection(  # names no order-dependent value, so a re-emitted dead letter is identical
                 "late_event",
-                f"field `ts`: {result.ts} is more than {self.config.allowed_lateness} ms behind the room's "
-                f"latest accepted ts {room.ingest.max_ts}",
+                f"field `ts`: {result.ts} is more than {self.config.allowed_lateness} ms behind the latest "
+                "accepted ts of the room",
             )
             self._reject(late, value, source, received_at, key, partition, offset, line, result)
 
@@ -299,7 +303,7 @@ class Pipeline:
             self.moderation_counts[hit.category, hit.severity] += 1
             by_category[hit.category] = by_category.get(hit.category, 0) + 1
         if self._alert_config is not None:
-            self._hits[comment.event_id] = record
+            room.pending_hits[comment.event_id] = record
 
     def _run(self, room: Room, events: Iterable[Event], until: int | None) -> None:
         """Apply ``events`` (in event-time order) to the room, then advance it to ``until`` (None: close
@@ -315,7 +319,7 @@ class Pipeline:
             state.apply(event, records)
             self._drain(state, engine, partition)
             if engine is not None:
-                hit = self._hits.pop(event.event_id, None) if isinstance(event, Comment) else None
+                hit = room.pending_hits.pop(event.event_id, None) if isinstance(event, Comment) else None
                 if hit is not None:
                     self._alerts(engine.on_moderation_hit(room_id, event.ts, hit), partition)
                 self._alerts(engine.on_stream_time(self._stream_time.get(partition, event.ts)), partition)

@@ -9,9 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liveflow.checkpoint import CHUNK_BYTES, Row, Written, reassemble, rows_for, tombstones_for
+from liveflow.core import build_pipeline
 from liveflow.events import EVENT_TOPIC
 from liveflow.ingest import SEGMENT_IDS
 from liveflow.pipeline import CoreConfig, Output, Pipeline
+from liveflow.settings import Settings
 from tests.factories import BASE_TS, event, raw
 from tests.unit.test_room_metrics import SMALL, streams
 
@@ -272,3 +274,26 @@ def test_orders_are_written_as_deltas_and_stay_counted_once_after_a_restore() ->
     assert after == live
     repaid = [record for record in live if record["window_start"] == BASE_TS + 300_000]
     assert repaid and repaid[0]["orders_paid"] == 0
+
+
+def test_a_banned_comment_pending_at_a_checkpoint_still_raises_its_alert() -> None:
+    """A comment's moderation hit reaches the alert engine when the comment leaves the reorder buffer; a
+    checkpoint taken in between must carry the hit, or the restored room never raises the alert."""
+    events = [event("comment", BASE_TS, "u1", text="私下交易加我微信")]
+    events += [event("like", BASE_TS + i * 1_000, f"u{i}") for i in range(1, 130)]
+    msgs = messages(events)
+
+    def alerts(outputs: list[Output]) -> list[dict[str, Any]]:
+        return [o.value for o in outputs if o.topic == "alerts"]
+
+    uninterrupted = build_pipeline(Settings())
+    expected = alerts(feed(uninterrupted, msgs))
+    assert any(alert["rule"] == "banned_words" for alert in expected)
+
+    first = build_pipeline(Settings())
+    before = alerts(feed(first, msgs[:1]))  # admitted (hit published), still in the reorder buffer
+    changelog = Changelog()
+    changelog.write(first.checkpoint())
+    restored = build_pipeline(Settings())
+    changelog.restore_into(restored)
+    assert before + alerts(feed(restored, msgs[1:])) == expected
