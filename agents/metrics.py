@@ -76,6 +76,12 @@ class WorkerMetrics:
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )
+        self.assignment_to_first_record = Histogram(
+            "liveflow_assignment_to_first_record_seconds",
+            "From a partition assignment to the first record of the partition applied (restore included).",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
         self.checkpoint_duration = Histogram(
             "liveflow_checkpoint_duration_seconds",
             "One checkpoint: outputs, changelog rows and input offsets written and committed.",
@@ -100,6 +106,9 @@ class PipelineCollector(Collector):
         for duration in stats.durations:
             self._metrics.checkpoint_duration.observe(duration)
         stats.durations.clear()
+        for elapsed in stats.assignment_to_first_record:
+            self._metrics.assignment_to_first_record.observe(elapsed)
+        stats.assignment_to_first_record.clear()
         events = CounterMetricFamily(
             "liveflow_events",
             "Messages consumed, by topic and outcome (accepted, duplicate, restored or a dead-letter code).",

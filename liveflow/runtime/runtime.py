@@ -93,6 +93,8 @@ class RuntimeStats:
     last_checkpoint_seconds: float = 0.0
     last_checkpoint_bytes: int = 0
     last_restore_seconds: float = 0.0
+    # from an assignment to the first record fed of one of its partitions (restore and seek included)
+    assignment_to_first_record: list[float] = field(default_factory=list)
     kafka_up: bool = False
     published: dict[str, int] = field(default_factory=dict)
     durations: list[float] = field(default_factory=list)  # checkpoint durations not yet observed
@@ -137,6 +139,8 @@ class Runtime:
         self._stopping = False
         self._background: set[asyncio.Future[None]] = set()
         self._on_fatal = on_fatal
+        self._assigned_at = 0.0
+        self._awaiting_first: set[int] = set()  # partitions of the last assignment not yet fed a record
 
     def epoch_snapshot(self) -> dict[int, int]:
         """The partitions' epochs, for a fetch about to be handed over."""
@@ -168,9 +172,17 @@ class Runtime:
                 self.stats.fed += len(released)
                 self.fed_since_commit += len(released)
                 released = []
+                if partition in self._awaiting_first:
+                    self._first_record(partition)
         self._balance(touched)
         if self.pipeline.urgent:
             self._wake.set()
+
+    def _first_record(self, partition: int) -> None:
+        self._awaiting_first.discard(partition)
+        elapsed = time.monotonic() - self._assigned_at
+        self.stats.assignment_to_first_record.append(elapsed)
+        log.info("partition %d: first record %.2f s after its assignment", partition, elapsed)
 
     def _balance(self, partitions: Iterable[int]) -> None:
         """Pause a topic-partition whose records pile up waiting for its partners; resume it once drained."""
@@ -408,6 +420,8 @@ class Runtime:
             self._stop_later(self.producers.pop(partition))
         self.assigned = set(partitions)
         self._fenced -= partitions
+        self._assigned_at = time.monotonic()
+        self._awaiting_first = set(partitions)
         fresh = partitions - self.owned - set(self._restores)
         if fresh:
             self._start_restore(fresh)

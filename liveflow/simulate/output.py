@@ -6,9 +6,11 @@ raw, invalid UTF-8 included; no value contains a newline byte, so line boundarie
 boundaries. ``.gz`` output uses a gzip header without name and mtime, so equal streams give equal files.
 
 Kafka: one ``AIOKafkaProducer`` built with :func:`liveflow.kafka_config.aiokafka_kwargs`, key = room id,
-value = the raw bytes, topic = ``settings.topic(record.topic)``. Sends are not awaited one by one: their
-futures are gathered every :data:`MAX_IN_FLIGHT` records and before any pause longer than
-:data:`CONFIRM_BEFORE_SLEEP_S`, so delivery errors surface promptly and memory stays bounded.
+value = the raw bytes, topic = ``settings.topic(record.topic)``, Kafka timestamp = ``send_ms`` shifted so
+the first record is stamped with the wall clock (order and spacing of a real-time upstream). Sends are
+not awaited one by one: their futures are gathered every :data:`MAX_IN_FLIGHT` records and before any
+pause longer than :data:`CONFIRM_BEFORE_SLEEP_S`, so delivery errors surface promptly and memory stays
+bounded.
 
 Pacing (``pacer`` given): a record is written or sent no earlier than its ``send_ms`` mapped onto the
 wall clock; without a pacer everything goes as fast as possible.
@@ -110,6 +112,7 @@ async def produce_records(records: Iterable[Record], settings: Settings, pacer: 
         pending: list[asyncio.Future[Any]] = []
         sent = 0
         paced_ms = -1
+        anchor: int | None = None  # wall ms of the first record minus its send_ms
         for record in records:
             if pacer is not None and record.send_ms > paced_ms:
                 paced_ms = record.send_ms
@@ -119,9 +122,11 @@ async def produce_records(records: Iterable[Record], settings: Settings, pacer: 
                     wait = pacer.delay_s(paced_ms)
                 if wait > MIN_SLEEP_S:
                     await asyncio.sleep(wait)
+            if anchor is None:
+                anchor = time.time_ns() // 1_000_000 - record.send_ms
             pending.append(
                 await producer.send(
-                    topics[record.topic], record.value, key=record.key, timestamp_ms=record.send_ms
+                    topics[record.topic], record.value, key=record.key, timestamp_ms=record.send_ms + anchor
                 )
             )
             if len(pending) >= MAX_IN_FLIGHT:
