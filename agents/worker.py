@@ -146,6 +146,7 @@ class LiveflowWorker(Service):
         await self.runtime.stop()
         with contextlib.suppress(Exception):
             await self.input.stop()
+        await self.connections.stop()
         for task in self._side_tasks:
             task.cancel()
         for task in self._side_tasks:

@@ -227,6 +227,7 @@ class MemoryConnections:
         self.kafka = kafka
         self.crash = crash
         self.app_id = app_id
+        self.reads: list[set[int]] = []  # the partitions of every changelog read
 
     async def producer(self) -> MemoryProducer:
         return MemoryProducer(self.kafka, self.crash)
@@ -234,8 +235,13 @@ class MemoryConnections:
     async def transactional_producer(self, partition: int) -> MemoryProducer:
         return MemoryProducer(self.kafka, self.crash, f"{self.app_id}-rooms-{partition}")
 
+    async def changelog_end_offsets(self, partitions: set[int]) -> dict[int, int]:
+        self.crash.tick("changelog end")
+        return {partition: len(self.kafka.logs.get((CHANGELOG, partition), [])) for partition in partitions}
+
     async def read_changelog(self, partitions: set[int]) -> list[tuple[bytes, bytes | None]]:
         self.crash.tick("read changelog")
+        self.reads.append(set(partitions))
         return [
             (record.key or b"", record.value)
             for partition in sorted(partitions)

@@ -85,6 +85,7 @@ class KafkaConnections:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.changelog = changelog_topic(settings)
+        self._reader: AIOKafkaConsumer | None = None
 
     def name(self, logical: str) -> str:
         return self.changelog if logical == CHANGELOG else self.settings.topic(logical)
@@ -113,39 +114,68 @@ class KafkaConnections:
         await _fencing(_start(producer))  # init_transactions: fences the id's earlier producers
         return KafkaProducer(producer, self.name)
 
-    async def read_changelog(self, partitions: set[int]) -> list[tuple[bytes, bytes | None]]:
-        reader = AIOKafkaConsumer(
-            **aiokafka_kwargs(self.settings),
-            group_id=None,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
-        )
-        await reader.start()
+    async def _changelog_reader(self) -> AIOKafkaConsumer:
+        """One consumer without a group for every changelog read, started on first use (and again after
+        a failure)."""
+        if self._reader is None:
+            reader = AIOKafkaConsumer(
+                **aiokafka_kwargs(self.settings),
+                group_id=None,
+                enable_auto_commit=False,
+                isolation_level="read_committed",
+                auto_offset_reset="earliest",
+                max_partition_fetch_bytes=8 * 1024 * 1024,
+                fetch_max_bytes=64 * 1024 * 1024,
+            )
+            await reader.start()
+            self._reader = reader
+        return self._reader
+
+    async def _drop_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reader.stop(), 5)
+
+    async def changelog_end_offsets(self, partitions: set[int]) -> dict[int, int]:
         try:
-            tps = [TopicPartition(self.changelog, partition) for partition in sorted(partitions)]
-            reader.assign(tps)
-            ends = await reader.end_offsets(tps)
-            starts = await reader.beginning_offsets(tps)
-            for tp in tps:
-                reader.seek(tp, starts[tp])
-            rows: list[tuple[bytes, bytes | None]] = []
-            remaining = {tp for tp in tps if ends[tp] > starts[tp]}
-            deadline = time.monotonic() + RESTORE_TIMEOUT_S
-            while remaining:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"changelog not read to its end within {RESTORE_TIMEOUT_S:.0f} s")
-                batch = await reader.getmany(*remaining, timeout_ms=500, max_records=50_000)
-                for records in batch.values():
-                    rows.extend((record.key or b"", record.value) for record in records)
-                for tp in list(remaining):
-                    if await reader.position(tp) >= ends[tp]:
-                        remaining.discard(tp)
-            return rows
-        finally:
-            await reader.stop()
+            reader = await self._changelog_reader()
+            ends = await reader.end_offsets([TopicPartition(self.changelog, p) for p in sorted(partitions)])
+        except BaseException:
+            await self._drop_reader()
+            raise
+        return {tp.partition: offset for tp, offset in ends.items()}
+
+    async def read_changelog(self, partitions: set[int]) -> list[tuple[bytes, bytes | None]]:
+        try:
+            return await self._read(await self._changelog_reader(), partitions)
+        except BaseException:
+            await self._drop_reader()
+            raise
+
+    async def _read(self, reader: AIOKafkaConsumer, partitions: set[int]) -> list[tuple[bytes, bytes | None]]:
+        tps = [TopicPartition(self.changelog, partition) for partition in sorted(partitions)]
+        reader.assign(tps)
+        ends = await reader.end_offsets(tps)
+        starts = await reader.beginning_offsets(tps)
+        for tp in tps:
+            reader.seek(tp, starts[tp])
+        rows: list[tuple[bytes, bytes | None]] = []
+        remaining = {tp for tp in tps if ends[tp] > starts[tp]}
+        deadline = time.monotonic() + RESTORE_TIMEOUT_S
+        while remaining:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"changelog not read to its end within {RESTORE_TIMEOUT_S:.0f} s")
+            batch = await reader.getmany(*remaining, timeout_ms=500, max_records=50_000)
+            for records in batch.values():
+                rows.extend((record.key or b"", record.value) for record in records)
+            for tp in list(remaining):
+                if await reader.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        return rows
+
+    async def stop(self) -> None:
+        await self._drop_reader()
 
 
 async def _start(producer: AIOKafkaProducer) -> None:

@@ -105,6 +105,10 @@ class Connections(Protocol):
         producer of any other worker that wrote for that partition."""
         ...
 
+    async def changelog_end_offsets(self, partitions: set[int]) -> dict[int, int]:
+        """The end offset of each changelog partition (any write by anyone moves it)."""
+        ...
+
     async def read_changelog(self, partitions: set[int]) -> list[tuple[bytes, bytes | None]]:
         """Every committed checkpoint row of these changelog partitions, in log order (``None``: a
         tombstone)."""

@@ -20,8 +20,11 @@ Invariants:
   worker keeps running and retries while Kafka is away;
 - :class:`~.ports.Fenced` means another worker owns the partition: it is dropped and not restored until the
   group assigns it again;
-- on revoke the partitions are checkpointed, then dropped; on assign they are restored (state first,
-  then the consumer seeks to the committed offsets) in a task, outside the group's rebalance callback.
+- on revoke the partitions are checkpointed, then dropped, or *parked* when that checkpoint committed:
+  their rooms stay (they equal the commit) with the changelog's end offset noted; on assign they are
+  restored (state first, then the consumer seeks to the committed offsets) in a task, outside the group's
+  rebalance callback: a parked partition whose changelog end has not moved keeps its rooms (nobody else
+  wrote for it), any other is read from the changelog.
 """
 
 from __future__ import annotations
@@ -139,6 +142,7 @@ class Runtime:
         self._stopping = False
         self._background: set[asyncio.Future[None]] = set()
         self._on_fatal = on_fatal
+        self._parked: dict[int, int] = {}  # revoked partitions whose rooms are kept: changelog end offset
         self._assigned_at = 0.0
         self._awaiting_first: set[int] = set()  # partitions of the last assignment not yet fed a record
 
@@ -408,9 +412,30 @@ class Runtime:
             task = self._restores.pop(partition, None)
             if task is not None:
                 task.cancel()
+        committed = False
         if self.owned & partitions and not self._stopping:
-            await self.checkpoint()
-        self._drop(partitions)
+            committed = await self.checkpoint()
+        ends: dict[int, int] = {}
+        parkable = self.owned & partitions if committed else set()
+        if parkable:
+            try:
+                ends = await self.connections.changelog_end_offsets(parkable)
+            except Exception as exc:
+                log.info("cannot read the changelog's end (%r): the rooms are dropped, not kept", exc)
+        self._drop(partitions - set(ends))
+        self._park(set(ends))
+        self._parked.update(ends)
+
+    def _park(self, partitions: set[int]) -> None:
+        """Stop processing the partitions but keep their rooms, which equal their last commit: if the group
+        gives them back and nobody wrote their changelog since, they need no restore."""
+        for partition in partitions:
+            self.epochs[partition] = self.epochs.get(partition, 0) + 1
+            self.merges.pop(partition, None)
+        self.owned -= partitions
+        self._paused_full = {tp for tp in self._paused_full if tp[1] not in partitions}
+        for tp in [tp for tp in self.lag if tp[1] in partitions]:
+            del self.lag[tp]
 
     async def on_assigned(self, partitions: set[int]) -> None:
         """The group gives partitions: restore them in the background (the rebalance callback must return
@@ -418,6 +443,11 @@ class Runtime:
         lost = set(self.producers) - partitions
         for partition in lost:
             self._stop_later(self.producers.pop(partition))
+        gone = set(self._parked) - partitions
+        if gone:
+            self.pipeline.drop_partitions(gone)
+            for partition in gone:
+                del self._parked[partition]
         self.assigned = set(partitions)
         self._fenced -= partitions
         self._assigned_at = time.monotonic()
@@ -481,7 +511,14 @@ class Runtime:
                 if old is not None:
                     self._stop_later(old)
                 self.producers[partition] = await self.connections.transactional_producer(partition)
-        rows = await self.connections.read_changelog(partitions)
+        kept: set[int] = set()
+        parked = {partition: self._parked[partition] for partition in partitions if partition in self._parked}
+        if parked:
+            ends = await self.connections.changelog_end_offsets(set(parked))
+            kept = {partition for partition, end in parked.items() if ends.get(partition) == end}
+        reload = partitions - kept
+        self.pipeline.drop_partitions(reload)  # a parked partition someone else wrote since: read it again
+        rows = await self.connections.read_changelog(reload) if reload else []
         tps = [(topic, partition) for partition in sorted(partitions) for topic in INPUT_TOPICS]
         committed = await self.consumer.committed(tps)
         latest: dict[bytes, bytes] = {}
@@ -512,10 +549,17 @@ class Runtime:
             else:
                 self.committed.pop(tp, None)
         for partition in partitions:
+            self._parked.pop(partition, None)
             self.merges[partition] = PartitionMerge(len(INPUT_TOPICS))
         self.owned |= partitions
         self.consumer.resume(tps)
-        log.info("partitions %s: %d rooms restored, reading from %s", sorted(partitions), count, committed)
+        log.info(
+            "partitions %s: %d rooms restored, those of %s kept (nobody wrote them since), reading from %s",
+            sorted(reload),
+            count,
+            sorted(kept),
+            committed,
+        )
 
     async def stop(self) -> None:
         """A last checkpoint of what was processed, then the producers stop."""

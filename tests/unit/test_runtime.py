@@ -69,6 +69,7 @@ class Life:
     consumer: MemoryConsumer
     crash: Crash
     clock: list[int]
+    connections: MemoryConnections
 
     @classmethod
     def start(cls, kafka: MemoryKafka, crash: Crash, exactly_once: bool) -> Life:
@@ -79,16 +80,17 @@ class Life:
         def fatal(exc: BaseException) -> None:
             raise AssertionError(f"restore failed: {exc!r}")
 
+        connections = MemoryConnections(kafka, crash)
         runtime = Runtime(
             build_pipeline(settings),
             RuntimeConfig(group_id="memory", exactly_once=exactly_once, idle_timeout=settings.idle_timeout),
             consumer,
-            MemoryConnections(kafka, crash),
+            connections,
             encode,
             on_fatal=fatal,
             clock=lambda: clock[0],
         )
-        return cls(runtime, consumer, crash, clock)
+        return cls(runtime, consumer, crash, clock, connections)
 
     async def assign(self, partitions: set[int]) -> None:
         self.consumer.assigned = set(partitions)
@@ -274,6 +276,40 @@ def test_partitions_moving_between_two_workers_mid_stream(exactly_once: bool) ->
         await second.revoke({2, 3})
         await second.runtime.stop()
         await first.assign(set(range(PARTITIONS)))
+        await first.finish()
+
+    kafka = new_kafka()
+    run(scenario(kafka))
+    assert_same_records(kafka, exactly_once)
+
+
+@pytest.mark.parametrize("exactly_once", [True, False], ids=["exactly_once", "at_least_once"])
+def test_partitions_given_back_keep_their_rooms_unless_another_worker_wrote_them(exactly_once: bool) -> None:
+    async def scenario(kafka: MemoryKafka) -> None:
+        busy = sorted({partition for topic, partition in kafka.logs if topic in INPUT_TOPICS})
+        moved = {busy[-1]}
+        stay = set(range(PARTITIONS)) - moved
+        first = Life.start(kafka, Crash(), exactly_once)
+        await first.assign(set(range(PARTITIONS)))
+        await first.step(10)
+        rooms = dict(first.runtime.pipeline.rooms)
+        await first.revoke(set(range(PARTITIONS)))  # a member joins: eager, everything is revoked
+        await first.assign(stay)
+        assert first.connections.reads == [set(range(PARTITIONS))]  # only the first assignment read
+        kept = {room_id for room_id, room in rooms.items() if room.partition in stay}
+        assert kept and all(first.runtime.pipeline.rooms[room_id] is rooms[room_id] for room_id in kept)
+        await first.step(CHECKPOINT_EVERY)
+        # The first is slow to rejoin the next rebalance: the group goes on without it and the second
+        # writes the moved partition meanwhile. When the first comes back, its parked rooms of that partition
+        # are stale: it must read the changelog for it, and only for it.
+        second = Life.start(kafka, Crash(), exactly_once)
+        await first.revoke(stay)
+        await second.assign(set(range(PARTITIONS)))
+        await second.step(CHECKPOINT_EVERY)
+        await second.revoke(set(range(PARTITIONS)))
+        await second.runtime.stop()
+        await first.assign(set(range(PARTITIONS)))
+        assert first.connections.reads[1:] == [set(busy)]  # the second wrote the busy ones; idle ones kept
         await first.finish()
 
     kafka = new_kafka()
