@@ -56,8 +56,15 @@ class Deployment:
         asyncio.run(ensure_topics(settings))
         return cls(settings, env, tmp)
 
-    def start_worker(self) -> Worker:
-        worker = Worker.start(self.env, self.tmp / f"worker-{len(self.workers)}")
+    def start_worker(self, instance: str | None = None) -> Worker:
+        """A worker process; ``instance``: its static group membership id (a restart with the same id gets
+        the partitions back without waiting for the dead member's session to end)."""
+        env = (
+            self.env
+            if instance is None
+            else {**self.env, "LIVEFLOW_INSTANCE_ID": f"{self.settings.app_id}-{instance}"}
+        )
+        worker = Worker.start(env, self.tmp / f"worker-{len(self.workers)}")
         self.workers.append(worker)
         return worker
 
@@ -145,19 +152,24 @@ async def produce(
     settings: Settings,
     messages: Iterable[tuple[str, bytes | None, bytes] | tuple[str, bytes | None, bytes, int]],
 ) -> int:
-    """Send (logical topic, key, value[, record timestamp ms]) in order and wait for every acknowledgement.
+    """Send (logical topic, key, value[, send time ms]) in order and wait for every acknowledgement.
 
     A backlog written in a burst should carry the times its upstream would have sent it (a simulator
-    record's ``send_ms``): the worker merges the three topics in record-timestamp order."""
+    record's ``send_ms``): the worker merges the three topics in record-timestamp order. The times are moved
+    so the first one is now, as the simulator does: simulated times months old would be deleted by the
+    broker's retention within minutes."""
     producer = AIOKafkaProducer(**aiokafka_kwargs(settings), linger_ms=5, acks="all")
     await producer.start()
     try:
-        futures = [
-            await producer.send(
-                settings.topic(topic), value, key=key, timestamp_ms=stamp[0] if stamp else None
-            )
-            for topic, key, value, *stamp in messages
-        ]
+        futures = []
+        anchor: int | None = None
+        for topic, key, value, *stamp in messages:
+            timestamp = None
+            if stamp:
+                if anchor is None:
+                    anchor = time.time_ns() // 1_000_000 - stamp[0]
+                timestamp = stamp[0] + anchor
+            futures.append(await producer.send(settings.topic(topic), value, key=key, timestamp_ms=timestamp))
         await producer.flush()
         for future in futures:
             await future

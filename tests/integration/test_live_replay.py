@@ -140,19 +140,39 @@ def test_live_equals_replay_after_backlog(
 
 
 def test_kill_9_mid_stream_and_restart_gives_identical_records(
-    deployment: Deployment, expected: tuple[list[Record], dict[Key, dict[str, Any]]]
+    live_stack: Stack, tmp_path: Path, expected: tuple[list[Record], dict[Key, dict[str, Any]]]
 ) -> None:
-    records, windows = expected
-    asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value, r.send_ms) for r in records)))
-    total = len(records)
-    for fraction in (0.2, 0.5, 0.8):
-        worker = deployment.start_worker()
-        # SIGKILL somewhere after a checkpoint: part of the work is covered, part must be redone
-        target = fraction * total
-        wait_for(lambda w=worker, n=target: _delivered(w) >= n, 180, f"{fraction:.0%} consumed")
-        worker.kill()
-    deployment.start_worker()
-    assert_equal_to_replay(deployment, windows)
+    # checkpoints every 200 ms: the whole backlog takes the worker a few seconds, so each life commits
+    # several checkpoints before it is killed
+    deployment = Deployment.create(
+        live_stack.brokers, live_stack.redis_url, tmp_path, partitions=PARTITIONS, checkpoint_interval="200ms"
+    )
+    try:
+        records, windows = expected
+        asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value, r.send_ms) for r in records)))
+        share = 0.15 * len(records)
+        for life in range(3):
+            # static membership: a restart takes its partitions back at once
+            worker = deployment.start_worker(instance="a")
+            # SIGKILL once this life processed a share of the traffic and committed a checkpoint: part of its
+            # work is covered, part must be redone by the next life
+            wait_for(
+                lambda w=worker: _checkpointed(w, share), 180, f"life {life}: consumed, checkpointed", 0.05
+            )
+            worker.kill()
+        deployment.start_worker(instance="a")
+        assert_equal_to_replay(deployment, windows)
+        restored = [
+            line
+            for w in deployment.workers
+            for line in w.log.read_text().splitlines()
+            if "reading from" in line
+        ]
+        assert len(restored) == 4 and "0 rooms restored" not in restored[-1], (
+            "the kills should fall mid-stream"
+        )
+    finally:
+        deployment.stop()
 
 
 def test_two_workers_share_the_rooms(
@@ -167,12 +187,14 @@ def test_two_workers_share_the_rooms(
     assert _rooms(first) + _rooms(second) == 6
 
 
-def _delivered(worker: Worker) -> float:
-    """Messages of the input topics delivered so far by the group (next offsets, summed)."""
+def _checkpointed(worker: Worker, consumed: float) -> bool:
+    """At least ``consumed`` messages processed and a checkpoint committed, since the worker started."""
     try:
-        return sum(worker.metrics().get("liveflow_consumer_position", {}).values())
+        metrics = worker.metrics()
     except OSError:
-        return 0.0
+        return False
+    processed = sum(metrics.get("liveflow_events_total", {}).values())
+    return processed >= consumed and sum(metrics.get("liveflow_checkpoints_total", {}).values()) >= 1
 
 
 def _rooms(worker: Worker) -> float:
