@@ -8,9 +8,9 @@ What happens (:func:`run_chaos`):
    per room so every real window closes by event time; each record is stamped with a unique, increasing
    Kafka timestamp, so its production order is the order the workers merge the topics in;
 3. the traffic is produced paced over ``wall_seconds`` while a schedule of faults runs: worker processes
-   SIGKILLed at random moments and restarted 0-2 s later, a second worker joining and leaving, Redis
-   stopped (SIGSTOP) for ``redis_stall_s``, the broker SIGKILLed and restarted (with a worker started
-   while it is down, which must wait for it);
+   SIGKILLed at random moments and restarted 0-2 s later, a second worker joining and leaving (as many
+   rounds as configured), Redis stopped (SIGSTOP) for ``redis_stall_s``, the broker SIGKILLed and
+   restarted (with a worker started while it is down, which must wait for it);
 4. the derived topics are read back and compared with an undisturbed run of the core over the same
    records in production order (:func:`expected_outputs`, the same records, topics, keys, partitions,
    offsets and Kafka timestamps), by :func:`verify`: every window, dead letter and moderation hit present
@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -50,6 +51,7 @@ from liveflow.settings import Settings, load_settings
 from liveflow.simulate import FILE_START_TS, Record, Scenario, SimConfig, Simulation
 
 LIVEFLOW = str(Path(sys.executable).with_name("liveflow"))
+FIRST_RECORD = re.compile(r"first record ([0-9.]+) s after its assignment")
 SENTINEL_MS = 3_600_000  # the far-future event per room: one hour after the last simulated instant
 IDLE_TIMEOUT = "5s"
 
@@ -66,7 +68,7 @@ class ChaosConfig:
     disorder_ms: int = 4_000
     late_share: float = 0.003  # events delayed 6-12 s: beyond the 5 s lateness
     worker_kills: int = 4
-    second_worker: bool = True
+    join_leave_rounds: int = 1  # a second worker joins and leaves this many times
     redis_stall_s: float = 15.0
     broker_restart: bool = True
     broker_down_s: float = 6.0
@@ -79,6 +81,7 @@ class Findings:
     problems: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)  # the faults as they happened (seconds into the run)
+    first_record_s: list[float] = field(default_factory=list)  # assignment to first record, every worker
 
 
 def chaos_traffic(config: ChaosConfig) -> list[Record]:
@@ -287,8 +290,12 @@ async def inject_faults(chaos: Chaos, rng: random.Random) -> None:
     actions: list[tuple[float, str]] = [
         (rng.uniform(0.05, 0.95) * span, "kill") for _ in range(config.worker_kills)
     ]
-    if config.second_worker:
-        actions += [(0.2 * span, "join"), (0.55 * span, "leave")]
+    rounds = config.join_leave_rounds
+    for index in range(rounds):
+        actions += [
+            ((0.1 + 0.8 * index / rounds) * span, "join"),
+            ((0.1 + 0.8 * (index + 0.55) / rounds) * span, "leave"),
+        ]
     if config.redis_stall_s > 0:
         actions.append((0.3 * span, "stall"))
     if config.broker_restart:
@@ -486,6 +493,10 @@ def run_chaos(config: ChaosConfig, workdir: Path) -> Findings:
         log = (workdir / "worker-a.log").read_text(errors="replace")
         if config.broker_restart and "waiting for Kafka" not in log:
             chaos.findings.problems.append("no worker reported waiting for the absent broker")
+        for path in workdir.glob("worker-*.log"):
+            chaos.findings.first_record_s += [
+                float(value) for value in FIRST_RECORD.findall(path.read_text(errors="replace"))
+            ]
         chaos.stop_worker("a")
     finally:
         chaos.close()

@@ -172,7 +172,7 @@ def test_a_head_without_its_segment_is_reported_not_applied() -> None:
 
 def test_checkpoints_after_the_first_write_only_new_remembered_ids() -> None:
     config = CoreConfig()
-    msgs = messages(one_room("heartbeat", 40_200, step_ms=10))
+    msgs = messages(one_room("like", 40_200, step_ms=10))
     pipeline = Pipeline(config)
     changelog = Changelog()
     feed(pipeline, msgs[:40_000])  # 400 s of event time, all within the 10-minute dedup horizon
@@ -196,7 +196,7 @@ def test_checkpoints_after_the_first_write_only_new_remembered_ids() -> None:
     assert sum(len(held.ids) for held in back.buckets.values()) == sum(
         len(held.ids) for held in live.buckets.values()
     )
-    more = messages(one_room("heartbeat", 40_201, step_ms=10))[40_200:]
+    more = messages(one_room("like", 40_201, step_ms=10))[40_200:]
     feed(pipeline, more)
     feed(restored, more)  # its id goes on in the restored bucket's last segment, as it does live
     assert back.take_segment_changes() == live.take_segment_changes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,16 +114,18 @@ class _FakeProducer:
     def __init__(self, **kwargs: Any) -> None:
         self.kwargs = kwargs
         self.sent: list[tuple[str, bytes, bytes]] = []
+        self.stamps: list[int] = []
         self.stopped = False
         _FakeProducer.instances.append(self)
 
     async def start(self) -> None:
         pass
 
-    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[None]:
+    async def send(self, topic: str, value: bytes, key: bytes, timestamp_ms: int) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         future.set_result(None)
         self.sent.append((topic, key, value))
+        self.stamps.append(timestamp_ms)
         return future
 
     async def stop(self) -> None:
@@ -138,13 +141,18 @@ def test_kafka_writer_sends_raw_keyed_values_to_prefixed_topics(monkeypatch: pyt
     producer = _FakeProducer.instances[-1]
     assert sent == len(records) > output.MAX_IN_FLIGHT
     assert producer.sent == [("test." + r.topic, r.key, r.value) for r in records]
+    # Kafka timestamps: the simulated send times, moved so the first is the wall clock of the first send
+    assert [stamp - producer.stamps[0] for stamp in producer.stamps] == [
+        r.send_ms - records[0].send_ms for r in records
+    ]
+    assert abs(producer.stamps[0] - time.time() * 1000) < 60_000
     assert producer.kwargs["bootstrap_servers"] == ["broker1:9092", "broker2:9092"]
     assert producer.stopped
 
 
 def test_kafka_writer_stops_the_producer_when_a_send_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     class Failing(_FakeProducer):
-        async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[None]:
+        async def send(self, topic: str, value: bytes, key: bytes, timestamp_ms: int) -> asyncio.Future[None]:
             raise RuntimeError("broker gone")
 
     monkeypatch.setattr(output, "AIOKafkaProducer", Failing)
