@@ -15,10 +15,11 @@ Layout of :class:`RoomIngest` (one per room):
   the segments that changed since the last one (``written``: the bucket's count then; ``removed``: names
   of written segments gone since); a full segment, once written, keeps no id string in memory. A bucket
   goes (with its segments, and its entries of ``ids``) once all its times are past the horizon;
-- ``pending_heartbeats``: the ids of the heartbeats in the reorder buffer. A heartbeat changes no count, so
-  its id is remembered only while a re-send could still be applied: while it is pending, i.e. while
-  ``max_ts - ts <= allowed_lateness``; a re-send after that is late. These ids cost nothing to
-  checkpoint: the reorder buffer's blocks hold the heartbeats themselves;
+- ``pending_heartbeats``: the ids of the heartbeats in the reorder buffer. Heartbeats are most of the
+  traffic and a re-sent one carries its original ``ts``, so it can only be applied while that ``ts`` is
+  within the lateness: its id is remembered while it is pending, i.e. while ``max_ts - ts <=
+  allowed_lateness``; a re-send after that is refused as late (a dead letter, not a duplicate). These ids
+  cost nothing to checkpoint: the reorder buffer's blocks hold the heartbeats themselves;
 - the reorder buffer, ``(ts, seq, event)`` of accepted events not yet released (``seq`` is the room's
   arrival counter, so ties in ``ts`` keep arrival order), in two parts: ``in_order``, a FIFO of the
   events that arrived with a ``ts`` no smaller than its last one (most events: a plain append and
