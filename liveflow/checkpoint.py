@@ -14,7 +14,10 @@ Changelog rows (keys and values are bytes):
   inline (``n == 0``), larger ones are cut into ``n`` chunk rows; ``segments`` maps each segment name to
   the generation whose row holds its current content;
 - chunk row, key ``room_id \x1f gen \x1f i``: the i-th slice of the blob of generation ``gen``;
-- segment row, key ``room_id \x1f s \x1f name \x1f gen``: a segment as written by generation ``gen``.
+- segment row, key ``room_id \x1f s \x1f name \x1f gen``: a segment as written by generation ``gen``; a
+  segment larger than ``CHUNK_BYTES`` (the present viewers of a big room) is cut into pieces, the first
+  under that key, piece ``i > 0`` under ``... \x1f gen \x1f i``, and the head's ``pieces`` maps its name to
+  the count (absent: one piece), so no row comes near the brokers' message size limit.
 
 Invariants: the chunk and segment rows a head references are written before it, and the rows it no longer
 references (the previous generation's chunks, replaced or removed segments) are deleted (tombstones) only
@@ -61,12 +64,13 @@ class Row:
 
 @dataclass(slots=True)
 class Written:
-    """What of a room the changelog holds: the head's generation, its chunk count, and the generation of
-    each segment's row."""
+    """What of a room the changelog holds: the head's generation, its chunk count, the generation of each
+    segment's rows and the piece count of the segments written in more than one piece."""
 
     generation: int = 0
     chunks: int = 0
     segments: dict[str, int] = field(default_factory=dict)
+    pieces: dict[str, int] = field(default_factory=dict)
 
 
 def rows_for(
@@ -83,18 +87,31 @@ def rows_for(
     generation = written.generation + 1
     rows: list[Row] = []
     retired: list[bytes] = [chunk_key(head_key, written.generation, i) for i in range(written.chunks)]
-    segments = written.segments
+    segments, pieces = written.segments, written.pieces
     for name, data in changed.items():
         old = segments.get(name)
         if old is not None:
-            retired.append(segment_key(head_key, name, old))
-        rows.append(Row(partition, segment_key(head_key, name, generation), data))
+            retired.extend(piece_keys(head_key, name, old, pieces.get(name, 1)))
+        slices = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [data]
+        rows.extend(
+            Row(partition, piece_key(head_key, name, generation, i), part) for i, part in enumerate(slices)
+        )
         segments[name] = generation
+        if len(slices) > 1:
+            pieces[name] = len(slices)
+        else:
+            pieces.pop(name, None)
     for name in removed:
         old = segments.pop(name, None)
         if old is not None:
-            retired.append(segment_key(head_key, name, old))
-    head: dict[str, Any] = {"gen": generation, "n": 0, "partition": partition, "segments": segments}
+            retired.extend(piece_keys(head_key, name, old, pieces.pop(name, 1)))
+    head: dict[str, Any] = {
+        "gen": generation,
+        "n": 0,
+        "partition": partition,
+        "segments": segments,
+        "pieces": pieces,
+    }
     if len(blob) <= CHUNK_BYTES:
         head["blob"] = blob
         chunks = 0
@@ -112,9 +129,10 @@ def tombstones_for(room_id: str, partition: int, written: Written) -> list[Row]:
     """Rows that delete a room's checkpoint entirely."""
     head_key = room_id.encode()
     rows = [Row(partition, chunk_key(head_key, written.generation, i), None) for i in range(written.chunks)]
-    rows.extend(
-        Row(partition, segment_key(head_key, name, gen), None) for name, gen in written.segments.items()
-    )
+    for name, gen in written.segments.items():
+        rows.extend(
+            Row(partition, key, None) for key in piece_keys(head_key, name, gen, written.pieces.get(name, 1))
+        )
     rows.append(Row(partition, head_key, None))
     return rows
 
@@ -125,6 +143,15 @@ def chunk_key(head_key: bytes, generation: int, index: int) -> bytes:
 
 def segment_key(head_key: bytes, name: str, generation: int) -> bytes:
     return SEPARATOR.join((head_key, SEGMENT_MARK, name.encode(), str(generation).encode()))
+
+
+def piece_key(head_key: bytes, name: str, generation: int, index: int) -> bytes:
+    key = segment_key(head_key, name, generation)
+    return key if index == 0 else key + SEPARATOR + str(index).encode()
+
+
+def piece_keys(head_key: bytes, name: str, generation: int, count: int) -> list[bytes]:
+    return [piece_key(head_key, name, generation, i) for i in range(count)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +176,9 @@ def reassemble(rows: Iterable[tuple[bytes, bytes]]) -> tuple[list[Restored], lis
         generation, count = head["gen"], head["n"]
         referenced = [chunk_key(head_key, generation, i) for i in range(count)]
         names: dict[str, int] = head["segments"]
-        referenced += [segment_key(head_key, name, gen) for name, gen in names.items()]
+        pieces: dict[str, int] = head.get("pieces") or {}  # absent in heads of earlier releases
+        keys = {name: piece_keys(head_key, name, gen, pieces.get(name, 1)) for name, gen in names.items()}
+        referenced += [key for segment in keys.values() for key in segment]
         missing = [key for key in referenced if key not in parts]
         if missing:
             problems.append(
@@ -157,10 +186,7 @@ def reassemble(rows: Iterable[tuple[bytes, bytes]]) -> tuple[list[Restored], lis
             )
             continue
         blob = head["blob"] if count == 0 else b"".join(parts[key] for key in referenced[:count])
-        segments = {name: parts[segment_key(head_key, name, gen)] for name, gen in names.items()}
-        restored.append(
-            Restored(
-                head_key.decode(), head["partition"], Written(generation, count, dict(names)), blob, segments
-            )
-        )
+        segments = {name: b"".join(parts[key] for key in segment) for name, segment in keys.items()}
+        written = Written(generation, count, dict(names), dict(pieces))
+        restored.append(Restored(head_key.decode(), head["partition"], written, blob, segments))
     return restored, problems

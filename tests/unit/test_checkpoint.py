@@ -297,3 +297,45 @@ def test_a_banned_comment_pending_at_a_checkpoint_still_raises_its_alert() -> No
     restored = build_pipeline(Settings())
     changelog.restore_into(restored)
     assert before + alerts(feed(restored, msgs[1:])) == expected
+
+
+def test_a_segment_larger_than_a_chunk_is_written_in_pieces() -> None:
+    big = bytes(range(256)) * (2 * CHUNK_BYTES // 256 + 3)  # three pieces
+    changelog = Changelog()
+    written = Written()
+    rows = rows_for("r", 2, written, b"b1", {"lb": big, "u0": b"small"}, [])
+    assert max(len(row.value or b"") for row in rows) <= CHUNK_BYTES
+    assert written.pieces == {"lb": 3}
+    changelog.write(rows)
+    restored, problems = reassemble(changelog.rows.items())
+    assert problems == [] and restored[0].segments == {"lb": big, "u0": b"small"}
+    assert restored[0].written == written
+    rows = rows_for("r", 2, written, b"b2", {"lb": b"now small"}, [])  # replaced: every old piece retired
+    changelog.write(rows)
+    assert sum(row.value is None for row in rows) == 3 and written.pieces == {}
+    restored, problems = reassemble(changelog.rows.items())
+    assert problems == [] and restored[0].segments == {"lb": b"now small", "u0": b"small"}
+    changelog.write(rows_for("r", 2, written, b"b3", {"lb": big}, []))
+    changelog.write(tombstones_for("r", 2, written))
+    assert changelog.rows == {}
+
+
+def test_a_room_of_many_present_viewers_checkpoints_in_rows_below_the_chunk_size() -> None:
+    """The present viewers' base of a 150,000-viewer room is megabytes: it must not be one Kafka message."""
+    pipeline = Pipeline(CoreConfig())
+    msgs = messages(
+        [event("enter", BASE_TS + i // 10, f"viewer-{i:07d}", room="big") for i in range(150_000)]
+    )
+    feed(pipeline, msgs)
+    changelog = Changelog()
+    rows = pipeline.checkpoint()
+    assert (
+        max(len(row.value or b"") for row in rows) <= CHUNK_BYTES < sum(len(row.value or b"") for row in rows)
+    )
+    changelog.write(rows)
+    restored = Pipeline(CoreConfig())
+    changelog.restore_into(restored)
+    online = pipeline.rooms["big"].state.presence.online
+    assert restored.rooms["big"].state.presence.online == online > 90_000  # the last 5 s still pending
+    more = messages([event("like", BASE_TS + 20_000 + i, f"viewer-{i:07d}", room="big") for i in range(100)])
+    assert feed(restored, more) == feed(pipeline, more)
