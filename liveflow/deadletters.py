@@ -2,10 +2,13 @@
 
 Layout (value of topic ``dead-letters``, key = the original key): ``source_topic``, ``partition``,
 ``offset`` (null in replay, where ``line`` is set instead), ``key``, ``value`` (the original bytes as text
-when valid UTF-8) or ``value_b64``, ``code``, ``message``, ``received_at`` (wall-clock ms), plus
+when valid UTF-8) or ``value_b64``, ``code``, ``message``, ``received_at`` (the record's Kafka timestamp
+live, the wall clock in replay; ms), plus
 ``room_id``/``event_id`` when the message decoded far enough to have them.
 
-Invariant: the original bytes can be recovered exactly from ``value``/``value_b64``: nothing is lost.
+Invariants: the original bytes can be recovered exactly from ``value``/``value_b64``: nothing is lost; a
+large value whose JSON escaping would outgrow its base64 form (control characters) goes as ``value_b64``,
+so a dead letter is at most about 4/3 of the message it carries.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import orjson
+
 DEAD_LETTER_SCHEMA_VERSION = 1
+LARGE_BYTES = 64 * 1024  # above this, a value whose JSON escaping would outgrow base64 is sent as base64
 
 
 def dead_letter(
@@ -41,7 +47,7 @@ def dead_letter(
         "received_at": received_at,
     }
     text = _text_or_none(value)
-    if text is None:
+    if text is None or (len(value) > LARGE_BYTES and _escaped_length(text) > 4 * len(value) // 3 + 4):
         record["value_b64"] = base64.b64encode(value).decode("ascii")
     else:
         record["value"] = text
@@ -52,6 +58,10 @@ def dead_letter(
     if event_id is not None:
         record["event_id"] = event_id
     return record
+
+
+def _escaped_length(text: str) -> int:
+    return len(orjson.dumps(text))
 
 
 def original_bytes(record: dict[str, Any]) -> bytes:

@@ -1,10 +1,11 @@
 """Create LiveFlow's seven topics (``liveflow.topics.ALL_TOPICS``) on a Kafka cluster, idempotently.
 
 Physical names are ``settings.topic(logical)``; new topics get ``settings.partitions`` partitions and
-``settings.replication_factor`` replicas. Existing topics are left as they are, with one exception:
-the three input topics must be co-partitioned, so if the inputs (existing ones with their actual
-count, missing ones with ``settings.partitions``) would not all have the same partition count, nothing
-is created and a :class:`~liveflow.devstack.DevStackError` names the counts.
+``settings.replication_factor`` replicas; ``dead-letters`` gets a ``max.message.bytes`` of
+:data:`DEAD_LETTER_MAX_BYTES`, so the dead letter of any input message fits. Existing topics are left
+as they are, with one exception: the three input topics must be co-partitioned, so if the inputs
+(existing ones with their actual count, missing ones with ``settings.partitions``) would not all have the
+same partition count, nothing is created and a :class:`~liveflow.devstack.DevStackError` names the counts.
 
 Existing topics are read from an all-topics metadata request, never by naming topics, so a broker
 with ``auto.create.topics.enable`` never creates one as a side effect.
@@ -21,7 +22,11 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from liveflow.devstack import DevStackError
 from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.settings import Settings
-from liveflow.topics import ALL_TOPICS, INPUT_TOPICS
+from liveflow.topics import ALL_TOPICS, DEAD_LETTERS, INPUT_TOPICS
+
+# A dead letter carries the refused message whole: an input of up to the brokers' usual 1 MiB limit, base64
+# encoded, needs a larger limit on the dead-letters topic.
+DEAD_LETTER_MAX_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -58,10 +63,14 @@ async def ensure_topics(settings: Settings) -> TopicsReport:
         await admin.start()
         described = await admin.describe_topics()
         report = plan(settings, {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0})
+        configs = {settings.topic(DEAD_LETTERS): {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)}}
         if report.created:
             replicas = settings.replication_factor
             response = await admin.create_topics(
-                [NewTopic(name, settings.partitions, replicas) for name in report.created]
+                [
+                    NewTopic(name, settings.partitions, replicas, topic_configs=configs.get(name, {}))
+                    for name in report.created
+                ]
             )
             raced: set[str] = set()  # created by someone else since the metadata request
             for topic, code, *message in response.topic_errors:

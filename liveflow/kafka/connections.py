@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 
+from liveflow.devstack.topics import DEAD_LETTER_MAX_BYTES
 from liveflow.kafka.changelog import changelog_topic
 from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.runtime.ports import CHANGELOG, Delivery, Fenced
@@ -96,7 +97,7 @@ class KafkaConnections:
             "acks": "all",
             "enable_idempotence": True,
             "linger_ms": 5,
-            "max_request_size": 2 * 1024 * 1024,
+            "max_request_size": DEAD_LETTER_MAX_BYTES + 1024 * 1024,
             "max_batch_size": 256 * 1024,
         }
 

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from liveflow.core import build_pipeline
+from liveflow.deadletters import original_bytes
 from liveflow.replay import replay
 from tests.conftest import Stack
 from tests.factories import BASE_TS, event
@@ -56,6 +57,9 @@ def mixed_messages() -> list[Message]:
         ("comment-events", key, b"[1, 2]", end),
         ("order-events", key, orjson.dumps(event("teleport", BASE_TS + 70_000)), end),
         ("order-events", key, b"x" * (64 * 1024 + 1), end),
+        # near the brokers' message limit, all control characters: as JSON text its dead letter would be
+        # six times larger than the limit; as base64 it fits the dead-letters topic
+        ("viewer-events", key, b"\x01" * 900_000, end),
     ]
     return out
 
@@ -85,11 +89,11 @@ def test_worker_consumes_reports_dead_letters_and_stops_cleanly(deployment: Depl
         "invalid_utf8": 1,
         "not_object": 1,
         "unknown_type": 1,
-        "too_large": 1,
+        "too_large": 2,
         "wrong_topic": 1,
     }
     wait_for(
-        lambda: len(asyncio.run(read_topic(deployment.settings, "dead-letters"))) == 9, 30, "9 dead letters"
+        lambda: len(asyncio.run(read_topic(deployment.settings, "dead-letters"))) == 10, 30, "10 dead letters"
     )
     live_dead = values(asyncio.run(read_topic(deployment.settings, "dead-letters")))
     assert worker.process.poll() is None, "the worker stopped on bad input"
@@ -106,6 +110,10 @@ def test_worker_consumes_reports_dead_letters_and_stops_cleanly(deployment: Depl
     live_without_wrong_topic = [r for r in live_dead if r["code"] != "wrong_topic"]
     assert fingerprint(live_without_wrong_topic) == fingerprint(replayed)
     assert all(r["partition"] is not None and r["offset"] is not None for r in live_dead)
+    assert sorted(len(original_bytes(r)) for r in live_dead if r["code"] == "too_large") == [
+        64 * 1024 + 1,
+        900_000,
+    ]
     assert [r["source_topic"] for r in live_dead if r["code"] == "wrong_topic"] == ["comment-events"]
 
     assert worker.terminate() == 0
