@@ -14,7 +14,7 @@ of messages consumed.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
@@ -60,8 +60,10 @@ class WorkerMetrics:
         settings: Settings,
         lexicon: LexiconState,
         snapshots: SnapshotHealth,
+        waiting: Callable[[], int],
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.waiting = waiting
         self.lexicon = lexicon
         self.snapshots = snapshots
         self.processing_latency = Histogram(
@@ -141,6 +143,11 @@ class PipelineCollector(Collector):
             len(runtime.assigned),
         )
         yield from self._consumer()
+        yield _gauge(
+            "liveflow_records_waiting",
+            "Records fetched but not yet applied (handed over, or waiting in a partition's merge).",
+            self._metrics.waiting(),
+        )
         yield _gauge(
             "liveflow_checkpoint_bytes",
             "Bytes of changelog rows in the last checkpoint.",

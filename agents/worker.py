@@ -75,7 +75,9 @@ class LiveflowWorker(Service):
         )
         self.lexicon = LexiconState()
         self.snapshots = SnapshotHealth()
-        self.metrics = WorkerMetrics(self.pipeline, self.runtime, settings, self.lexicon, self.snapshots)
+        self.metrics = WorkerMetrics(
+            self.pipeline, self.runtime, settings, self.lexicon, self.snapshots, self._records_waiting
+        )
         self._hand_over = hand_over
         self._crash_app = crash
         self._fetching: asyncio.Task[None] | None = None
@@ -95,6 +97,10 @@ class LiveflowWorker(Service):
                 latest = self.pipeline.stream_time(partition)
                 if latest is not None:
                     self.metrics.event_time_lag.observe(max(now - latest, 0) / 1000)
+
+    def _records_waiting(self) -> int:
+        merged = sum(merge.buffered() for merge in self.runtime.merges.values())
+        return self.input.records_fetched - self.runtime.stats.fetched + merged
 
     def encode(self, output: Output) -> bytes:
         value = self.silencing.mark(output.value) if output.topic == ALERTS else output.value

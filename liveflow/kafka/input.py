@@ -78,6 +78,7 @@ class KafkaInput:
         self.consumer: AIOKafkaConsumer
         self.started = False
         self.fetches = 0
+        self.records_fetched = 0
 
     def _tp(self, tp: LogicalTP) -> TopicPartition:
         return TopicPartition(self.physical[tp[0]], tp[1])
@@ -140,6 +141,7 @@ class KafkaInput:
         logical = self.logical
         for tp, records in batch.items():
             fetch.records[logical[tp.topic], tp.partition] = records
+            self.records_fetched += len(records)
         self.fetches += 1
         mine = owned()
         now = fetch.fetched_at
