@@ -12,6 +12,7 @@ Invariant: importing this module builds the app once from the environment (faust
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import cast
 
@@ -42,14 +43,19 @@ def build(settings: Settings) -> tuple[faust.App, LiveflowWorker]:
 
     @app.agent(fetches, name="liveflow.rooms", concurrency=1)
     async def rooms(stream: StreamT[Fetch]) -> None:
-        process = worker.process
+        process, not_committing = worker.process, worker.runtime.not_committing
         async for fetch in stream:
+            if not not_committing.is_set():  # a checkpoint is committing: let its round trips go first
+                await not_committing.wait()
             try:
                 process(fetch)
             except Exception as exc:  # a restarted agent would miss fetches sent meanwhile: stop instead
                 log.exception("processing a fetch failed; stopping the worker")
                 await app.crash(exc)
                 raise
+            # taking the next fetch from a full queue does not yield to the event loop: let the checkpoints,
+            # the fetch loop's heartbeats and /metrics run between two fetches
+            await asyncio.sleep(0)
 
     @app.page("/metrics")
     class Metrics(View):

@@ -465,7 +465,10 @@ class Pipeline:
         self._stream_time[room.partition] = max(stream, room.ingest.max_ts)
 
     def drop_partitions(self, partitions: set[int]) -> None:
-        """Forget rooms and positions of partitions this worker no longer owns."""
+        """Forget rooms, positions and pending outputs of partitions this worker no longer owns (or rewinds
+        to a checkpoint: their outputs are produced again from there)."""
+        if not partitions:
+            return
         for room_id in [r for r, room in self.rooms.items() if room.partition in partitions]:
             engine = self._engines.get(self.rooms[room_id].partition)
             if engine is not None:
@@ -473,6 +476,7 @@ class Pipeline:
             del self.rooms[room_id]
         for position in [p for p in self.positions if p[1] in partitions]:
             del self.positions[position]
+        self.outputs = [output for output in self.outputs if output.partition not in partitions]
 
     def finish(self) -> None:
         """End of input: release every buffered event and close every window (replay)."""

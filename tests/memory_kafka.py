@@ -144,6 +144,19 @@ class MemoryProducer:
         )
         return Done()
 
+    async def send_batch(
+        self, topic: str, partition: int | None, records: Sequence[tuple[bytes | None, bytes | None]]
+    ) -> list[Done]:
+        """One call per batch (a batch lands whole, or not at all, as in Kafka)."""
+        self._check(f"send {topic}")
+        if self.transactional_id is not None and self.txn is None:
+            raise AssertionError("send outside a transaction")
+        assert topic in DERIVED_TOPICS or topic == CHANGELOG, topic
+        for key, value in records:
+            chosen = self.kafka.partition_of(key) if partition is None else partition
+            self.kafka.append(topic, chosen, key, value, self.txn)
+        return [Done()]
+
     async def flush(self) -> None:
         self._check("flush")
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
+from aiokafka.partitioner import murmur2
 
 from liveflow.devstack.topics import DEAD_LETTER_MAX_BYTES
 from liveflow.kafka.changelog import changelog_topic
@@ -51,6 +53,7 @@ class KafkaProducer:
     def __init__(self, producer: AIOKafkaProducer, names: Callable[[str], str]) -> None:
         self._producer = producer
         self._names = names
+        self._partitions: dict[str, int] = {}
 
     async def send(
         self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
@@ -59,6 +62,40 @@ class KafkaProducer:
             self._producer.send(self._names(topic), value, key=key, partition=partition)
         )
         return future
+
+    async def send_batch(
+        self, topic: str, partition: int | None, records: Sequence[tuple[bytes | None, bytes | None]]
+    ) -> list[Delivery]:
+        physical = self._names(topic)
+        groups: dict[int, list[tuple[bytes | None, bytes | None]]] = {}
+        if partition is None:
+            count = await self._partition_count(physical)
+            for key, value in records:
+                chosen = (murmur2(key) & 0x7FFFFFFF) % count if key is not None else random.randrange(count)
+                groups.setdefault(chosen, []).append((key, value))
+        else:
+            groups[partition] = list(records)
+        deliveries: list[Delivery] = []
+        for chosen, items in groups.items():
+            batch = self._producer.create_batch()
+            for key, value in items:
+                if batch.append(key=key, value=value, timestamp=None) is None:  # full: send, start another
+                    deliveries.append(await self._send(batch, physical, chosen))
+                    batch = self._producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None)  # the first record always fits
+            if batch.record_count():
+                deliveries.append(await self._send(batch, physical, chosen))
+        return deliveries
+
+    async def _send(self, batch: Any, topic: str, partition: int) -> Delivery:
+        future: Delivery = await _fencing(self._producer.send_batch(batch, topic, partition=partition))
+        return future
+
+    async def _partition_count(self, topic: str) -> int:
+        count = self._partitions.get(topic)
+        if count is None:
+            count = self._partitions[topic] = len(await self._producer.partitions_for(topic))
+        return count
 
     async def flush(self) -> None:
         await _fencing(self._producer.flush())
@@ -96,9 +133,9 @@ class KafkaConnections:
             **aiokafka_kwargs(self.settings),
             "acks": "all",
             "enable_idempotence": True,
-            "linger_ms": 5,
+            "linger_ms": 0,  # records are sent in bulk at a checkpoint: nothing to wait for
             "max_request_size": DEAD_LETTER_MAX_BYTES + 1024 * 1024,
-            "max_batch_size": 256 * 1024,
+            "max_batch_size": 1024 * 1024,
         }
 
     async def producer(self) -> KafkaProducer:

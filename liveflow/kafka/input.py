@@ -37,7 +37,7 @@ from liveflow.topics import INPUT_TOPICS
 log = logging.getLogger(__name__)
 FRESH_MS = 5_000  # a fetch answer older than this does not prove a partition caught up
 FETCH_TIMEOUT_MS = 200
-MAX_RECORDS = 20_000
+MAX_RECORDS = 10_000
 RETRY_S = 2.0
 
 

@@ -66,16 +66,26 @@ class DeliveryFailed(Exception):
 
 
 async def send_outputs(producer: Producer, outputs: Iterable[Output], encode: Encode) -> list[Delivery]:
-    return [
-        await producer.send(
-            output.topic, output.key.encode() if output.key is not None else None, encode(output)
-        )
-        for output in outputs
-    ]
+    """Each derived topic's records in one batched call (keys choose partitions), in production order."""
+    by_topic: dict[str, list[tuple[bytes | None, bytes | None]]] = {}
+    for output in outputs:
+        key = output.key.encode() if output.key is not None else None
+        by_topic.setdefault(output.topic, []).append((key, encode(output)))
+    deliveries: list[Delivery] = []
+    for topic, records in by_topic.items():
+        deliveries += await producer.send_batch(topic, None, records)
+    return deliveries
 
 
 async def send_rows(producer: Producer, rows: Iterable[Row]) -> list[Delivery]:
-    return [await producer.send(CHANGELOG, row.key, row.value, row.partition) for row in rows]
+    """Changelog rows in order, batched per changelog partition."""
+    by_partition: dict[int, list[tuple[bytes | None, bytes | None]]] = {}
+    for row in rows:
+        by_partition.setdefault(row.partition, []).append((row.key, row.value))
+    deliveries: list[Delivery] = []
+    for partition, records in by_partition.items():
+        deliveries += await producer.send_batch(CHANGELOG, partition, records)
+    return deliveries
 
 
 def check(deliveries: Iterable[tuple[int, Delivery]]) -> None:

@@ -58,6 +58,13 @@ class Producer(Protocol):
         """Queue one record (awaiting only for buffer space); the delivery settles on :meth:`flush`."""
         ...
 
+    async def send_batch(
+        self, topic: str, partition: int | None, records: Sequence[tuple[bytes | None, bytes | None]]
+    ) -> list[Delivery]:
+        """Queue ``(key, value)`` records of one topic, in order, in as few batches as fit; ``partition``
+        None: each record's partition from its key, as the default partitioner would choose it."""
+        ...
+
     async def flush(self) -> None: ...
 
     async def stop(self) -> None: ...

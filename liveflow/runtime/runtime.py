@@ -138,6 +138,10 @@ class Runtime:
         self._restores: dict[int, asyncio.Task[None]] = {}
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        # cleared while a checkpoint commits: the driver waits for it before processing the next fetch, so
+        # the commit's round trips are not each delayed by a fetch's worth of processing
+        self.not_committing = asyncio.Event()
+        self.not_committing.set()
         self._last_checkpoint = time.monotonic()
         self._stopping = False
         self._background: set[asyncio.Future[None]] = set()
@@ -236,40 +240,45 @@ class Runtime:
     async def checkpoint(self) -> bool:
         """One checkpoint of every owned partition; False if a partition had to be rewound."""
         async with self._lock:
-            started = time.monotonic()
-            evicted = self.pipeline.advance_idle(
-                self.clock(), self.config.idle_timeout, self.config.room_retention, self.is_live
-            )
-            units = self._units(self.pipeline.take(), evicted + self.pipeline.checkpoint())
-            fed = self.fed_since_commit
-            self.fed_since_commit = 0
-            failed = await self._commit(units)
-            self._last_checkpoint = time.monotonic()
-            for unit in units:
-                if unit.partition in failed:
-                    continue
-                self.committed.update(unit.offsets)
-                for output in unit.outputs:
-                    self.stats.published[output.topic] = self.stats.published.get(output.topic, 0) + 1
-            if failed:
-                self.fed_since_commit += fed
-                self.stats.checkpoint_failures += 1
-                self._rewind(failed)
-                return False
-            self.stats.checkpoints += 1
-            elapsed = self._last_checkpoint - started
-            self.stats.last_checkpoint_seconds = elapsed
-            self.stats.durations.append(elapsed)
-            self.stats.last_checkpoint_bytes = sum(
-                len(row.value or b"") for unit in units for row in unit.rows
-            )
-            return True
+            self.not_committing.clear()
+            try:
+                return await self._checkpoint()
+            finally:
+                self.not_committing.set()
+
+    async def _checkpoint(self) -> bool:
+        started = time.monotonic()
+        evicted = self.pipeline.advance_idle(
+            self.clock(), self.config.idle_timeout, self.config.room_retention, self.is_live
+        )
+        units = self._units(self.pipeline.take(), evicted + self.pipeline.checkpoint())
+        fed = self.fed_since_commit
+        self.fed_since_commit = 0
+        failed = await self._commit(units)
+        self._last_checkpoint = time.monotonic()
+        for unit in units:
+            if unit.partition in failed:
+                continue
+            self.committed.update(unit.offsets)
+            for output in unit.outputs:
+                self.stats.published[output.topic] = self.stats.published.get(output.topic, 0) + 1
+        if failed:
+            self.fed_since_commit += fed
+            self.stats.checkpoint_failures += 1
+            self._rewind(failed)
+            return False
+        self.stats.checkpoints += 1
+        elapsed = self._last_checkpoint - started
+        self.stats.last_checkpoint_seconds = elapsed
+        self.stats.durations.append(elapsed)
+        self.stats.last_checkpoint_bytes = sum(len(row.value or b"") for unit in units for row in unit.rows)
+        return True
 
     def _units(self, outputs: list[Output], rows: list[Row]) -> list[Unit]:
         units = {partition: Unit(partition) for partition in self.owned}
         for output in outputs:
             unit = units.get(output.partition) if output.partition is not None else None
-            if unit is None:  # a partition dropped since (its rooms went with it): nothing to commit
+            if unit is None:  # outputs of dropped partitions are purged with them: not expected here
                 log.error(
                     "dropping an output of partition %s, which this worker no longer owns", output.partition
                 )
@@ -352,11 +361,13 @@ class Runtime:
                 return
             try:
                 producer = await self._plain_producer()
+                by_partition: dict[int, list[Output]] = {}
                 for output in outputs:
-                    deliveries = await send_outputs(producer, (output,), self.encode)
-                    self.shipped.append(
-                        (output.partition if output.partition is not None else -1, deliveries[0])
-                    )
+                    partition = output.partition if output.partition is not None else -1
+                    by_partition.setdefault(partition, []).append(output)
+                for partition, items in by_partition.items():
+                    deliveries = await send_outputs(producer, items, self.encode)
+                    self.shipped += [(partition, delivery) for delivery in deliveries]
             except Exception as exc:
                 log.warning("shipping outputs failed (%r); rewinding every owned partition", exc)
                 self._drop_producer()
