@@ -19,20 +19,23 @@ Layout of :class:`RoomIngest` (one per room):
   traffic and a re-sent one carries its original ``ts``, so it can only be applied while that ``ts`` is
   within the lateness: its id is remembered while it is pending, i.e. while ``max_ts - ts <=
   allowed_lateness``; a re-send after that is refused as late (a dead letter, not a duplicate). These ids
-  cost nothing to checkpoint: the reorder buffer's blocks hold the heartbeats themselves;
+  cost nothing to checkpoint: they are rebuilt from the checkpointed reorder buffer;
 - the reorder buffer, ``(ts, seq, event)`` of accepted events not yet released (``seq`` is the room's
   arrival counter, so ties in ``ts`` keep arrival order), in two parts: ``in_order``, a FIFO of the
   events that arrived with a ``ts`` no smaller than its last one (most events: a plain append and
   popleft), and ``disorder``, a heap of the others; :meth:`RoomIngest.release` merges the two heads;
 - ``released_below``: the largest bound :meth:`RoomIngest.release` ran with: every pending event has
   ``ts >= released_below`` and every released one had ``ts <`` it;
-- ``blocks``: ``(seq - 1) // PENDING_BLOCK -> [raw message bytes]`` of accepted events in ``seq`` order (the
-  i-th has ``seq = block * PENDING_BLOCK + i + 1``; ``ts`` is read back from the message), kept until every
-  event of the block is released (a closed block's ``block_bound``, the room's ``max_ts`` when it closed,
-  is below ``released_below``; ``_open`` is the block filling now). They are the checkpoint of the
-  reorder buffer: segments ``"p<block>"`` written once full (the newest one while it fills), so a
-  checkpoint does not re-encode the whole buffer; on restore the pending events are the ones of these
-  blocks with ``ts >= released_below``.
+- ``blocks``: ``(seq - 1) // PENDING_BLOCK -> [entry]`` of accepted events in ``seq`` order (the i-th has
+  ``seq = block * PENDING_BLOCK + i + 1``) with ``block_times``, their ``ts``; an entry is the event's
+  place in its input, :func:`input_ref` of (topic rank, offset), or, when it has none (replay, tests), the
+  raw message. Kept until every event of the block is released (a closed block's ``block_bound``, the
+  room's ``max_ts`` when it closed, is below ``released_below``; ``_open`` is the block filling now). They
+  are the checkpoint of the reorder buffer: segments ``"q<block>"`` written once full (the newest one
+  while it fills), a few bytes an event; on restore the pending events are those with ``ts >=
+  released_below``, read back from the input topics by reference (:func:`pending_refs` says which).
+  Checkpoints of earlier releases hold ``"p<block>"`` segments of raw messages: still restored, and
+  rewritten as ``q`` when they change.
 
 Invariants:
 - dedup is judged before lateness, so a re-sent id still remembered is a duplicate, not a late event
@@ -51,7 +54,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from enum import Enum
 from typing import Any
 
@@ -63,7 +66,32 @@ from liveflow.events import Event, Heartbeat, Rejection, decode
 _encoder = msgspec.msgpack.Encoder()
 _segment_decoder = msgspec.msgpack.Decoder(tuple[list[str], list[int]])
 _block_decoder = msgspec.msgpack.Decoder(list[bytes])
+_queue_decoder = msgspec.msgpack.Decoder(tuple[list[bytes | int], int, list[int]])
 _json_encode = msgspec.json.encode
+RANKS = 4  # an input reference is offset * RANKS + the topic's rank (its index in INPUT_TOPICS)
+
+
+def input_ref(rank: int, offset: int) -> int:
+    return offset * RANKS + rank
+
+
+def ref_parts(ref: int) -> tuple[int, int]:
+    """``(rank, offset)`` of an input reference."""
+    return ref % RANKS, ref // RANKS
+
+
+def pending_refs(name: str, data: bytes, released_below: int) -> list[int]:
+    """The input references of the events a reorder-buffer segment still holds pending."""
+    if not name.startswith("q"):
+        return []
+    entries, base, deltas = _queue_decoder.decode(data)
+    return [
+        entry
+        for entry, delta in zip(entries, deltas, strict=True)
+        if type(entry) is int and base + delta >= released_below
+    ]
+
+
 SEGMENT_IDS = 1024
 PENDING_BLOCK = 128
 BUCKETS_PER_HORIZON = 50
@@ -104,9 +132,11 @@ class RoomIngest:
         "_lateness",
         "_open",
         "_open_id",
+        "_open_times",
         "_seq",
         "_since",
         "block_bound",
+        "block_times",
         "blocks",
         "blocks_written",
         "buckets",
@@ -137,17 +167,20 @@ class RoomIngest:
         self.in_order: deque[tuple[int, int, Event]] = deque()
         self.disorder: list[tuple[int, int, Event]] = []
         self.released_below = -(1 << 62)
-        self.blocks: dict[int, list[bytes]] = {}
-        self.blocks_written: dict[int, int] = {}  # block -> its length at the last checkpoint
+        self.blocks: dict[int, list[bytes | int]] = {}
+        self.block_times: dict[int, list[int]] = {}
+        # block -> (its segment name, its length) at the last checkpoint
+        self.blocks_written: dict[int, tuple[str, int]] = {}
         self.block_bound: deque[tuple[int, int]] = deque()  # closed blocks: (block, ts bound), in order
-        self._open: list[bytes] = []
+        self._open: list[bytes | int] = []
+        self._open_times: list[int] = []
         self._open_id = -1
         self.removed: set[str] = set()  # segments written once and gone since the last checkpoint
 
-    def admit(self, event: Event, raw: bytes | None = None) -> Admission:
-        """Judge one event (``raw``: the message it was decoded from, kept for checkpoints of the reorder
-        buffer; re-encoded from the event when not given); accepted events are buffered until
-        :meth:`release`."""
+    def admit(self, event: Event, raw: bytes | None = None, ref: int | None = None) -> Admission:
+        """Judge one event; accepted events are buffered until :meth:`release`. For checkpoints of the
+        reorder buffer: ``ref``, its :func:`input_ref`, else ``raw``, the message it was decoded from (else
+        it is re-encoded)."""
         ts = event.ts
         event_id = event.event_id
         if type(event) is Heartbeat:
@@ -175,7 +208,8 @@ class RoomIngest:
             heapq.heappush(self.disorder, (ts, seq, event))
         if (seq - 1) // PENDING_BLOCK != self._open_id:
             self._open_block((seq - 1) // PENDING_BLOCK)
-        self._open.append(raw if raw is not None else _json_encode(event))
+        self._open.append(ref if ref is not None else raw if raw is not None else _json_encode(event))
+        self._open_times.append(ts)
         if ts > self.max_ts:
             self.max_ts = ts
             self._since = ts - self._horizon
@@ -189,6 +223,7 @@ class RoomIngest:
             self.block_bound.append((self._open_id, self.max_ts))
         self._open_id = block
         self._open = self.blocks[block] = []
+        self._open_times = self.block_times[block] = []
 
     def buffered(self) -> int:
         """Accepted events not yet released."""
@@ -224,8 +259,10 @@ class RoomIngest:
             while bounds and bounds[0][1] < limit:
                 block = bounds.popleft()[0]
                 del self.blocks[block]
-                if self.blocks_written.pop(block, None) is not None:
-                    self.removed.add(f"p{block}")
+                del self.block_times[block]
+                written = self.blocks_written.pop(block, None)
+                if written is not None:
+                    self.removed.add(written[0])
 
     def to_state(self) -> dict[str, Any]:
         """Everything but the remembered ids and the reorder buffer, which are checkpointed as segments."""
@@ -262,11 +299,18 @@ class RoomIngest:
                     del held.ids[: keep_from - held.first_held]
                     del held.times[: keep_from - held.first_held]
                     held.first_held = keep_from
-        blocks_written = self.blocks_written
+        blocks_written, block_times = self.blocks_written, self.block_times
         for block, entries in self.blocks.items():
-            if len(entries) != blocks_written.get(block, 0):
-                changed[f"p{block}"] = _encoder.encode(entries)
-                blocks_written[block] = len(entries)
+            written = blocks_written.get(block)
+            if written is None or len(entries) != written[1]:
+                name = f"q{block}"
+                if written is not None and written[0] != name:  # a block of an earlier release's format
+                    self.removed.add(written[0])
+                times = block_times[block]
+                base = times[0] if times else 0
+                changed[name] = _encoder.encode((entries, base, [ts - base for ts in times]))
+                blocks_written[block] = (name, len(entries))
+        self.removed.difference_update(changed)
         removed, self.removed = sorted(self.removed), set()
         return changed, removed
 
@@ -277,27 +321,42 @@ class RoomIngest:
         times = held.times[first : first + SEGMENT_IDS]
         return _encoder.encode((held.ids[first : first + SEGMENT_IDS], [ts - start for ts in times]))
 
-    def load_segment(self, name: str, data: bytes) -> None:
-        """Restore one checkpointed segment (any order; then :meth:`loaded`)."""
-        if name.startswith("p"):
+    def load_segment(self, name: str, data: bytes, inputs: Mapping[int, bytes] | None = None) -> int:
+        """Restore one checkpointed segment (any order; then :meth:`loaded`); ``inputs``: the raw messages
+        of the pending events' input references (:func:`pending_refs`). Returns how many pending events
+        were not among them (gone from the input topic: retention deleted them), which are left out."""
+        if name.startswith(("p", "q")):
             block = int(name[1:])
-            entries = _block_decoder.decode(data)
+            if name.startswith("p"):  # an earlier release's block: raw messages, times read from them
+                entries: list[bytes | int] = list(_block_decoder.decode(data))
+                times = [self._event(name, raw).ts for raw in entries if isinstance(raw, bytes)]
+            else:
+                entries, base, deltas = _queue_decoder.decode(data)
+                times = [base + delta for delta in deltas]
             self.blocks[block] = entries
-            self.blocks_written[block] = len(entries)
+            self.block_times[block] = times
+            self.blocks_written[block] = (name, len(entries))
             released_below = self.released_below
             first_seq = block * PENDING_BLOCK + 1
-            latest = -1
-            for index, raw in enumerate(entries):
-                event = decode(raw, None)
-                if isinstance(event, Rejection):  # accepted once, so only a corrupt checkpoint
-                    raise ValueError(f"checkpoint segment {name}: {event.code}: {event.message}")
-                latest = max(latest, event.ts)
-                if event.ts >= released_below:
-                    self.disorder.append((event.ts, first_seq + index, event))
-                    if type(event) is Heartbeat:
-                        self.pending_heartbeats.add(event.event_id)
-            self.block_bound.append((block, latest))
-            return
+            missing = 0
+            for index, (entry, ts) in enumerate(zip(entries, times, strict=True)):
+                if ts < released_below:
+                    continue
+                if isinstance(entry, int):
+                    raw = (inputs or {}).get(entry)
+                    if raw is None:
+                        missing += 1
+                        continue
+                else:
+                    raw = entry
+                event = self._event(name, raw)
+                if event.ts != ts:
+                    raise ValueError(f"checkpoint segment {name}: the input at {entry!r} is another event")
+                self.disorder.append((ts, first_seq + index, event))
+                if type(event) is Heartbeat:
+                    self.pending_heartbeats.add(event.event_id)
+            self.block_bound.append((block, max(times, default=-1)))
+            return missing
         bucket_text, index_text = name[1:].split(".")
         bucket, index = int(bucket_text), int(index_text)
         ids, offsets = _segment_decoder.decode(data)
@@ -310,6 +369,14 @@ class RoomIngest:
         held.written = max(held.written, index * SEGMENT_IDS + len(ids))
         if len(ids) < SEGMENT_IDS:  # only a bucket's last segment is not full: it may still grow
             held.first_held, held.ids, held.times = index * SEGMENT_IDS, ids, times
+        return 0
+
+    @staticmethod
+    def _event(name: str, raw: bytes) -> Event:
+        event = decode(raw, None)
+        if isinstance(event, Rejection):  # accepted once, so only a corrupt checkpoint
+            raise ValueError(f"checkpoint segment {name}: {event.code}: {event.message}")
+        return event
 
     def loaded(self) -> None:
         """Every segment is loaded: rebuild the reorder buffer (in order) and the block index."""
@@ -321,6 +388,7 @@ class RoomIngest:
         if self.blocks:
             self._open_id = max(self.blocks)
             self._open = self.blocks[self._open_id]
+            self._open_times = self.block_times[self._open_id]
             self.block_bound = deque(sorted(bound for bound in self.block_bound if bound[0] != self._open_id))
 
     def _forget_expired(self) -> None:

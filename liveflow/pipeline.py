@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -40,10 +40,12 @@ from liveflow.checkpoint import (
 )
 from liveflow.deadletters import dead_letter
 from liveflow.events import EVENT_TOPIC, Comment, Event, Rejection, decode, event_type
-from liveflow.ingest import Admission, RoomIngest
+from liveflow.ingest import Admission, RoomIngest, input_ref, pending_refs
 from liveflow.moderation import Moderator, action
 from liveflow.rooms import RoomState
 from liveflow.topics import ALERTS, DEAD_LETTERS, INPUT_TOPICS, MODERATION_HITS, ROOM_METRICS
+
+RANK = {topic: rank for rank, topic in enumerate(INPUT_TOPICS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,13 @@ class Room:
         room.alerts_state = document["alerts"]
         room.pending_hits = document.get("hits") or {}  # absent in checkpoints of earlier releases
         return room
+
+
+def pending_inputs(blob: bytes, segments: Mapping[str, bytes]) -> list[int]:
+    """The input references (offset and topic rank, :func:`liveflow.ingest.input_ref`) of the events a
+    room's checkpoint holds pending: a restore reads them back from the input topics."""
+    released_below = decode_blob(blob)["ingest"]["released_below"]
+    return [ref for name, data in segments.items() for ref in pending_refs(name, data, released_below)]
 
 
 class Pipeline:
@@ -257,7 +266,8 @@ class Pipeline:
             return
         room.dirty = True
         room.last_arrival = arrived_at
-        verdict = room.ingest.admit(result, value)
+        ref = input_ref(RANK[source], offset) if offset is not None and topic is not None else None
+        verdict = room.ingest.admit(result, value, ref)
         if verdict is Admission.ACCEPTED:
             self.counts[source, "accepted"] += 1
             if isinstance(result, Comment) and self.moderator is not None:
@@ -442,17 +452,21 @@ class Pipeline:
         written: Written,
         segments: dict[str, bytes],
         restored_at: int = 0,
-    ) -> None:
+        inputs: Mapping[int, bytes] | None = None,
+    ) -> int:
         """Install a room from its checkpoint blob and segments (after a start or a rebalance).
         ``restored_at`` (wall ms) counts as the room's last arrival, so the live idle rule waits a full
-        ``idle_timeout`` before it lets the room's event time follow the wall clock."""
+        ``idle_timeout`` before it lets the room's event time follow the wall clock. ``inputs``: the raw
+        messages of the room's pending events, by input reference (:func:`pending_inputs` names them).
+        Returns how many pending events were missing from ``inputs`` (and are left out)."""
         room = Room.from_blob(blob, self.config)
         room.written = written
+        missing = 0
         for name, data in segments.items():
             if name.startswith(("u", "l", "w", "o")):
                 room.state.load_segment(name, data)
             else:
-                room.ingest.load_segment(name, data)
+                missing += room.ingest.load_segment(name, data, inputs)
         room.ingest.loaded()
         room.state.loaded()
         room.last_arrival = restored_at
@@ -463,6 +477,7 @@ class Pipeline:
         room.alerts_state = None
         stream = self._stream_time.get(room.partition, -1)
         self._stream_time[room.partition] = max(stream, room.ingest.max_ts)
+        return missing
 
     def drop_partitions(self, partitions: set[int]) -> None:
         """Forget rooms, positions and pending outputs of partitions this worker no longer owns (or rewinds

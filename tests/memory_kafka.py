@@ -15,12 +15,20 @@ would leave it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from liveflow.core import kafka_partition
+from liveflow.ingest import ref_parts
 from liveflow.runtime.ports import CHANGELOG, Fenced, Fetch, TopicPartition
 from liveflow.topics import DERIVED_TOPICS, INPUT_TOPICS
+
+
+async def _round_trip() -> None:
+    """A request to Kafka takes several turns of the event loop: other tasks run meanwhile."""
+    for _ in range(5):
+        await asyncio.sleep(0)
 
 
 class Crashed(BaseException):
@@ -82,6 +90,7 @@ class MemoryKafka:
         self.open: dict[str, Txn] = {}
         self.clock = 0
         self._partition_of = kafka_partition(partitions)
+        self.violations: list[str] = []
 
     def append(
         self, topic: str, partition: int, key: bytes | None, value: bytes | None, txn: Txn | None
@@ -120,6 +129,7 @@ class MemoryProducer:
         self.crash = crash
         self.transactional_id = transactional_id
         self.txn: Txn | None = None
+        self.stopped = False
         if transactional_id is not None:
             crash.tick("init")
             previous = kafka.open.pop(transactional_id, None)
@@ -129,6 +139,9 @@ class MemoryProducer:
 
     def _check(self, call: str) -> None:
         self.crash.tick(call)
+        if self.stopped:  # a real producer's futures would never settle: the worker would hang there
+            self.kafka.violations.append(f"{call} on a stopped producer {self.transactional_id}")
+            raise AssertionError(f"{call} on a stopped producer")
         if self.transactional_id is not None and self.kafka.epochs[self.transactional_id] != self.epoch:
             raise Fenced(self.transactional_id)
 
@@ -161,7 +174,7 @@ class MemoryProducer:
         self._check("flush")
 
     async def stop(self) -> None:
-        pass
+        self.stopped = True
 
     async def begin(self) -> None:
         self._check("begin")
@@ -169,11 +182,13 @@ class MemoryProducer:
         self.txn = self.kafka.open[self.transactional_id] = Txn()
 
     async def send_offsets(self, offsets: dict[TopicPartition, int], group_id: str) -> None:
+        await _round_trip()
         self._check("send_offsets")
         assert self.txn is not None
         self.txn.offsets.update(offsets)
 
     async def commit(self) -> None:
+        await _round_trip()
         self._check("commit")
         assert self.txn is not None and self.transactional_id is not None
         self.txn.state = "committed"
@@ -241,6 +256,7 @@ class MemoryConnections:
         self.crash = crash
         self.app_id = app_id
         self.reads: list[set[int]] = []  # the partitions of every changelog read
+        self.during_end_offsets: Callable[[], Awaitable[None]] | None = None  # a test's hook
 
     async def producer(self) -> MemoryProducer:
         return MemoryProducer(self.kafka, self.crash)
@@ -249,8 +265,25 @@ class MemoryConnections:
         return MemoryProducer(self.kafka, self.crash, f"{self.app_id}-rooms-{partition}")
 
     async def changelog_end_offsets(self, partitions: set[int]) -> dict[int, int]:
+        if self.during_end_offsets is not None:
+            await self.during_end_offsets()
+        await _round_trip()
         self.crash.tick("changelog end")
         return {partition: len(self.kafka.logs.get((CHANGELOG, partition), [])) for partition in partitions}
+
+    async def changelog_written_since(self, offsets: dict[int, int]) -> set[int]:
+        self.crash.tick("changelog written since")
+        return {p for p, start in offsets.items() if len(self.kafka.logs.get((CHANGELOG, p), [])) > start}
+
+    async def read_inputs(self, partition: int, refs: set[int]) -> dict[int, bytes]:
+        self.crash.tick("read inputs")
+        found = {}
+        for ref in refs:
+            rank, offset = ref_parts(ref)
+            log = self.kafka.logs.get((INPUT_TOPICS[rank], partition), [])
+            if offset < len(log) and log[offset].value is not None:
+                found[ref] = log[offset].value
+        return found
 
     async def read_changelog(self, partitions: set[int]) -> list[tuple[bytes, bytes | None]]:
         self.crash.tick("read changelog")

@@ -26,11 +26,13 @@ from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 from aiokafka.partitioner import murmur2
 
 from liveflow.devstack.topics import DEAD_LETTER_MAX_BYTES
+from liveflow.ingest import input_ref, ref_parts
 from liveflow.kafka.changelog import changelog_topic
 from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.runtime.ports import CHANGELOG, Delivery, Fenced
 from liveflow.runtime.ports import TopicPartition as LogicalTP
 from liveflow.settings import Settings
+from liveflow.topics import INPUT_TOPICS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -124,6 +126,7 @@ class KafkaConnections:
         self.settings = settings
         self.changelog = changelog_topic(settings)
         self._reader: AIOKafkaConsumer | None = None
+        self._scan: AIOKafkaConsumer | None = None
 
     def name(self, logical: str) -> str:
         return self.changelog if logical == CHANGELOG else self.settings.topic(logical)
@@ -176,17 +179,101 @@ class KafkaConnections:
                 await asyncio.wait_for(reader.stop(), 5)
 
     async def changelog_end_offsets(self, partitions: set[int]) -> dict[int, int]:
+        """High watermarks (read_uncommitted: an open transaction's records count)."""
         try:
-            reader = await self._changelog_reader()
+            reader = await self._scanner()
             ends = await reader.end_offsets([TopicPartition(self.changelog, p) for p in sorted(partitions)])
         except BaseException:
-            await self._drop_reader()
+            await self._drop_scanner()
             raise
         return {tp.partition: offset for tp, offset in ends.items()}
+
+    async def changelog_written_since(self, offsets: dict[int, int]) -> set[int]:
+        tps = {TopicPartition(self.changelog, partition): start for partition, start in offsets.items()}
+        try:
+            scanner = await self._scanner()
+            ends = await scanner.end_offsets(list(tps))
+            remaining = {tp for tp, start in tps.items() if ends[tp] > start}
+            if not remaining:
+                return set()
+            scanner.assign(list(remaining))
+            for tp in remaining:
+                scanner.seek(tp, tps[tp])
+            written: set[int] = set()
+            deadline = time.monotonic() + RESTORE_TIMEOUT_S
+            while remaining:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the changelog's end was not reached")
+                batch = await scanner.getmany(*remaining, timeout_ms=500, max_records=1)
+                for tp, records in batch.items():
+                    if records:
+                        written.add(tp.partition)
+                        remaining.discard(tp)
+                for tp in list(remaining):
+                    if await scanner.position(tp) >= ends[tp]:  # only markers were left: not written
+                        remaining.discard(tp)
+            return written
+        except BaseException:
+            await self._drop_scanner()
+            raise
+
+    async def _scanner(self) -> AIOKafkaConsumer:
+        """A read_uncommitted consumer without a group for looking at what was written to the changelog."""
+        if self._scan is None:
+            scan = AIOKafkaConsumer(
+                **aiokafka_kwargs(self.settings),
+                group_id=None,
+                enable_auto_commit=False,
+                isolation_level="read_uncommitted",
+            )
+            await scan.start()
+            self._scan = scan
+        return self._scan
+
+    async def _drop_scanner(self) -> None:
+        scan, self._scan = self._scan, None
+        if scan is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(scan.stop(), 5)
 
     async def read_changelog(self, partitions: set[int]) -> list[tuple[bytes, bytes | None]]:
         try:
             return await self._read(await self._changelog_reader(), partitions)
+        except BaseException:
+            await self._drop_reader()
+            raise
+
+    async def read_inputs(self, partition: int, refs: set[int]) -> dict[int, bytes]:
+        """Read each input topic of the partition from its least wanted offset to its greatest (the pending
+        events of a partition are its last seconds of input)."""
+        wanted: dict[TopicPartition, set[int]] = {}
+        for ref in refs:
+            rank, offset = ref_parts(ref)
+            wanted.setdefault(TopicPartition(self.settings.topic(INPUT_TOPICS[rank]), partition), set()).add(
+                offset
+            )
+        try:
+            reader = await self._changelog_reader()
+            reader.assign(list(wanted))
+            for tp, offsets in wanted.items():
+                reader.seek(tp, min(offsets))
+            found: dict[int, bytes] = {}
+            remaining = {tp: max(offsets) for tp, offsets in wanted.items()}
+            ranks = {self.settings.topic(name): rank for rank, name in enumerate(INPUT_TOPICS)}
+            deadline = time.monotonic() + RESTORE_TIMEOUT_S
+            while remaining:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"pending input not read within {RESTORE_TIMEOUT_S:.0f} s")
+                batch = await reader.getmany(*remaining, timeout_ms=500, max_records=50_000)
+                for tp, records in batch.items():
+                    offsets = wanted[tp]
+                    for record in records:
+                        if record.offset in offsets and record.value is not None:
+                            found[input_ref(ranks[tp.topic], record.offset)] = record.value
+                for tp in list(remaining):
+                    if await reader.position(tp) > remaining[tp]:
+                        del remaining[tp]
+            return found
         except BaseException:
             await self._drop_reader()
             raise
@@ -214,6 +301,7 @@ class KafkaConnections:
 
     async def stop(self) -> None:
         await self._drop_reader()
+        await self._drop_scanner()
 
 
 async def _start(producer: AIOKafkaProducer) -> None:

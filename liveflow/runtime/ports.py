@@ -113,7 +113,17 @@ class Connections(Protocol):
         ...
 
     async def changelog_end_offsets(self, partitions: set[int]) -> dict[int, int]:
-        """The end offset of each changelog partition (any write by anyone moves it)."""
+        """The end offset (high watermark) of each changelog partition."""
+        ...
+
+    async def changelog_written_since(self, offsets: dict[int, int]) -> set[int]:
+        """The changelog partitions holding a record (committed, aborted or open; transaction markers are no
+        records) at or after the given offset."""
+        ...
+
+    async def read_inputs(self, partition: int, refs: set[int]) -> dict[int, bytes]:
+        """The raw input messages at these input references (:func:`liveflow.ingest.input_ref`: topic rank
+        and offset) of one input partition; a reference with no message there is left out."""
         ...
 
     async def read_changelog(self, partitions: set[int]) -> list[tuple[bytes, bytes | None]]:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from liveflow.alignment import PartitionMerge
 from liveflow.checkpoint import Row, reassemble
-from liveflow.pipeline import InputRecord, Output, Pipeline
+from liveflow.pipeline import InputRecord, Output, Pipeline, pending_inputs
 from liveflow.runtime.commit import (
     DeliveryFailed,
     Encode,
@@ -146,7 +146,8 @@ class Runtime:
         self._stopping = False
         self._background: set[asyncio.Future[None]] = set()
         self._on_fatal = on_fatal
-        self._parked: dict[int, int] = {}  # revoked partitions whose rooms are kept: changelog end offset
+        # revoked partitions whose rooms are kept: the changelog's end offset after their last commit
+        self._parked: dict[int, int] = {}
         self._assigned_at = 0.0
         self._awaiting_first: set[int] = set()  # partitions of the last assignment not yet fed a record
 
@@ -439,7 +440,8 @@ class Runtime:
 
     def _park(self, partitions: set[int]) -> None:
         """Stop processing the partitions but keep their rooms, which equal their last commit: if the group
-        gives them back and nobody wrote their changelog since, they need no restore."""
+        gives them back and nobody wrote a record to their changelog since (the markers that complete
+        transactions are no records), they need no restore."""
         for partition in partitions:
             self.epochs[partition] = self.epochs.get(partition, 0) + 1
             self.merges.pop(partition, None)
@@ -525,8 +527,8 @@ class Runtime:
         kept: set[int] = set()
         parked = {partition: self._parked[partition] for partition in partitions if partition in self._parked}
         if parked:
-            ends = await self.connections.changelog_end_offsets(set(parked))
-            kept = {partition for partition, end in parked.items() if ends.get(partition) == end}
+            written = await self.connections.changelog_written_since(parked)
+            kept = set(parked) - written
         reload = partitions - kept
         self.pipeline.drop_partitions(reload)  # a parked partition someone else wrote since: read it again
         rows = await self.connections.read_changelog(reload) if reload else []
@@ -541,13 +543,30 @@ class Runtime:
         restored, problems = reassemble(latest.items())
         for problem in problems:  # a head without its rows: reported, never half-applied
             log.error("checkpoint restore: %s", problem)
+        rooms = [room for room in restored if room.partition in reload]
+        wanted: dict[int, set[int]] = {}
+        for room in rooms:  # the reorder buffers' pending events are read back from the input topics
+            wanted.setdefault(room.partition, set()).update(pending_inputs(room.blob, room.segments))
+        inputs: dict[int, dict[int, bytes]] = {}
+        for partition, refs in wanted.items():
+            if refs:
+                inputs[partition] = await self.connections.read_inputs(partition, refs)
         now = self.clock()
         count = 0
         try:
-            for room in restored:
-                if room.partition in partitions:
-                    self.pipeline.restore(room.room_id, room.blob, room.written, room.segments, now)
-                    count += 1
+            for room in rooms:
+                room_inputs = inputs.get(room.partition)
+                missing = self.pipeline.restore(
+                    room.room_id, room.blob, room.written, room.segments, now, room_inputs
+                )
+                if missing:
+                    log.error(
+                        "room %s: %d events its checkpoint holds pending are gone from the input topics "
+                        "(their retention is too short); left out",
+                        room.room_id,
+                        missing,
+                    )
+                count += 1
         except Exception as exc:
             log.exception("restoring rooms from checkpoints failed; stopping the worker")
             self._on_fatal(exc)

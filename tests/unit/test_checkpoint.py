@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import msgspec
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveflow.checkpoint import CHUNK_BYTES, Row, Written, reassemble, rows_for, tombstones_for
+from liveflow.checkpoint import CHUNK_BYTES, SEPARATOR, Row, Written, reassemble, rows_for, tombstones_for
 from liveflow.core import build_pipeline
 from liveflow.events import EVENT_TOPIC
-from liveflow.ingest import SEGMENT_IDS
-from liveflow.pipeline import CoreConfig, Output, Pipeline
+from liveflow.ingest import SEGMENT_IDS, input_ref
+from liveflow.pipeline import RANK, CoreConfig, Output, Pipeline, pending_inputs
 from liveflow.settings import Settings
+from liveflow.simulate import FILE_START_TS, SimConfig, Simulation
 from tests.factories import BASE_TS, event, raw
 from tests.unit.test_room_metrics import SMALL, streams
 
 Message = tuple[str, int, bytes, bytes]  # topic, offset, key, value
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def messages(events: list[dict[str, Any]]) -> list[Message]:
@@ -63,11 +68,15 @@ class Changelog:
             else:
                 self.rows[row.key] = row.value
 
-    def restore_into(self, pipeline: Pipeline) -> None:
+    def restore_into(self, pipeline: Pipeline, inputs: list[Message]) -> None:
+        """Restore every room; ``inputs``: the messages fed, where the pending events are read back from."""
+        by_ref = {input_ref(RANK[topic], offset): value for topic, offset, _key, value in inputs}
         restored, problems = reassemble(self.rows.items())
         assert not problems
         for room in restored:
-            pipeline.restore(room.room_id, room.blob, room.written, room.segments)
+            wanted = pending_inputs(room.blob, room.segments)
+            available = {ref: by_ref[ref] for ref in wanted}
+            pipeline.restore(room.room_id, room.blob, room.written, room.segments, inputs=available)
 
 
 def metrics(outputs: list[Output]) -> list[dict[str, Any]]:
@@ -95,7 +104,7 @@ def test_crash_after_checkpoint_and_replay_from_earlier_offset_is_exact(
     lost = metrics(feed(first, msgs[cut:crash_at]))  # published after the checkpoint, then the crash
 
     second = Pipeline(SMALL)
-    changelog.restore_into(second)
+    changelog.restore_into(second, msgs)
     after = metrics(feed(second, msgs[rewind:]))
     second.finish()
     after += metrics(second.take())
@@ -187,7 +196,7 @@ def test_checkpoints_after_the_first_write_only_new_remembered_ids() -> None:
     feed(pipeline, msgs[40_100:])
     changelog.write(pipeline.checkpoint())
     restored = Pipeline(config)
-    changelog.restore_into(restored)  # the incremental checkpoints put together
+    changelog.restore_into(restored, msgs)  # the incremental checkpoints put together
     live, back = pipeline.rooms["r1"].ingest, restored.rooms["r1"].ingest
     assert len(back.ids) == len(live.ids) == 40_200
     assert all(back.ids.remembered(f"e{i}", live.max_ts - config.dedup_horizon) for i in range(40_200))
@@ -209,7 +218,7 @@ def test_messages_covered_by_the_checkpoint_are_skipped() -> None:
     changelog = Changelog()
     changelog.write(first.checkpoint())
     second = Pipeline(CoreConfig())
-    changelog.restore_into(second)
+    changelog.restore_into(second, msgs)
     feed(second, msgs)
     assert second.counts["viewer-events", "restored"] == 10
     assert second.counts["viewer-events", "accepted"] == 10
@@ -242,7 +251,7 @@ def test_window_users_are_written_as_additions_and_retired_with_their_window() -
     stored = {key.split(b"\x1f")[2].decode() for key in changelog.rows if b"\x1fs\x1fw" in key}
     assert stored == set(state.window_deltas) and len(stored) >= 25  # the closed windows' deltas are gone
     restored = Pipeline(CoreConfig())
-    changelog.restore_into(restored)
+    changelog.restore_into(restored, msgs)
     window, back = state.window, restored.rooms["r1"].state.window
     assert window is not None and back is not None
     assert back.commenters == window.commenters and len(back.commenters) >= 200
@@ -261,7 +270,7 @@ def test_orders_are_written_as_deltas_and_stay_counted_once_after_a_restore() ->
         sizes += [len(row.value or b"") for row in rows if b"\x1fs\x1fo" in row.key]
     assert max(sizes[-100:]) < 400  # 10 orders a second, not the 3,000 of the room's lifetime
     restored = Pipeline(CoreConfig())
-    changelog.restore_into(restored)
+    changelog.restore_into(restored, msgs)
     assert restored.rooms["r1"].state.funnel.statuses == pipeline.rooms["r1"].state.funnel.statuses
     tail = messages(
         [
@@ -295,7 +304,7 @@ def test_a_banned_comment_pending_at_a_checkpoint_still_raises_its_alert() -> No
     changelog = Changelog()
     changelog.write(first.checkpoint())
     restored = build_pipeline(Settings())
-    changelog.restore_into(restored)
+    changelog.restore_into(restored, msgs)
     assert before + alerts(feed(restored, msgs[1:])) == expected
 
 
@@ -334,8 +343,79 @@ def test_a_room_of_many_present_viewers_checkpoints_in_rows_below_the_chunk_size
     )
     changelog.write(rows)
     restored = Pipeline(CoreConfig())
-    changelog.restore_into(restored)
+    changelog.restore_into(restored, msgs)
     online = pipeline.rooms["big"].state.presence.online
     assert restored.rooms["big"].state.presence.online == online > 90_000  # the last 5 s still pending
     more = messages([event("like", BASE_TS + 20_000 + i, f"viewer-{i:07d}", room="big") for i in range(100)])
     assert feed(restored, more) == feed(pipeline, more)
+
+
+def test_a_checkpoint_of_the_previous_release_restores_and_gives_the_same_records() -> None:
+    """tests/data/checkpoint-3318122.msgpack: the changelog rows release 3318122 wrote after half of a
+    simulated stream (reorder buffer as raw-message blocks, no segment pieces, no pending hits). Today's
+    code restores them, goes on with the other half, and publishes what an uninterrupted run of today's
+    code publishes after the cut."""
+    fixture = msgspec.msgpack.decode((DATA / "checkpoint-3318122.msgpack").read_bytes())
+    records = list(
+        Simulation(
+            SimConfig(
+                start_ms=FILE_START_TS,
+                seed=fixture["seed"],
+                rate=60,
+                duration_ms=150_000,
+                rooms=3,
+                malformed_share=0.0,
+                duplicate_share=0.0,
+                disorder_share=0.05,
+            )
+        ).records()
+    )
+    offsets: Counter[str] = Counter()
+    msgs: list[Message] = []
+    for record in records:
+        msgs.append((record.topic, offsets[record.topic], record.key, record.value))
+        offsets[record.topic] += 1
+    cut = fixture["cut"]
+    uninterrupted = Pipeline(CoreConfig())
+    feed(uninterrupted, msgs[:cut])
+    expected = feed(uninterrupted, msgs[cut:])
+    uninterrupted.finish()
+    expected += uninterrupted.take()
+
+    changelog = Changelog()
+    changelog.rows = {bytes(key): bytes(value) for key, value in fixture["rows"]}
+    assert any(SEPARATOR + b"s" + SEPARATOR + b"p" in key for key in changelog.rows)  # the old block format
+    restored = Pipeline(CoreConfig())
+    changelog.restore_into(restored, msgs)
+    after = feed(restored, msgs[cut:])
+    restored.finish()
+    after += restored.take()
+    assert _distinct(metrics(after)) == _distinct(metrics(expected)) and len(metrics(after)) > 5
+
+    def alerts(outputs: list[Output]) -> list[bytes]:
+        return sorted(
+            orjson.dumps(o.value, option=orjson.OPT_SORT_KEYS) for o in outputs if o.topic == "alerts"
+        )
+
+    assert alerts(after) == alerts(expected)
+
+
+def test_pending_events_gone_from_the_input_topics_are_counted_and_left_out() -> None:
+    """The reorder buffer is checkpointed by reference to the input topics; an event retention deleted
+    before a restore cannot come back: the restore says how many are missing and keeps the others."""
+    events = one_room("like", 6, 100)
+    events[0]["ts"] += 300  # e1..e4 come in behind it: all six wait in the reorder buffer (lateness 400 ms)
+    msgs = messages(events)
+    first = Pipeline(SMALL)
+    feed(first, msgs)
+    assert first.rooms["r1"].ingest.buffered() == 6
+    changelog = Changelog()
+    changelog.write(first.checkpoint())
+    (room,) = reassemble(changelog.rows.items())[0]
+    wanted = pending_inputs(room.blob, room.segments)
+    assert sorted(wanted) == [input_ref(RANK["viewer-events"], offset) for offset in range(6)]
+    gone = input_ref(RANK["viewer-events"], 2)
+    available = {input_ref(RANK[t], o): value for t, o, _k, value in msgs if input_ref(RANK[t], o) != gone}
+    restored = Pipeline(SMALL)
+    assert restored.restore(room.room_id, room.blob, room.written, room.segments, inputs=available) == 1
+    assert restored.rooms["r1"].ingest.buffered() == 5
