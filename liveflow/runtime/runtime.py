@@ -78,7 +78,7 @@ class RuntimeConfig:
     urgent_gap: int = 100  # ms: exactly once, least time between early checkpoints for urgent outputs
     max_buffered: int = 50_000  # records of one topic-partition waiting in the merge before it is paused
     retry_backoff: float = 1.0  # s
-    checkpoint_timeout: float = 60.0  # s: a checkpoint taking longer counts as failed
+    checkpoint_timeout: float = 15.0  # s: a checkpoint taking longer failed (as the transaction timeout)
 
 
 @dataclass(slots=True)
@@ -420,6 +420,8 @@ class Runtime:
         """The group takes partitions back: checkpoint what they hold, then drop them."""
         self.stats.rebalances += 1
         self.assigned -= partitions  # a failed last checkpoint must not start a restore
+        for partition in partitions:  # records fetched from here on are not fed: the last checkpoint is final
+            self.epochs[partition] = self.epochs.get(partition, 0) + 1
         for partition in partitions:
             task = self._restores.pop(partition, None)
             if task is not None:

@@ -72,7 +72,9 @@ class Life:
     connections: MemoryConnections
 
     @classmethod
-    def start(cls, kafka: MemoryKafka, crash: Crash, exactly_once: bool) -> Life:
+    def start(
+        cls, kafka: MemoryKafka, crash: Crash, exactly_once: bool, checkpoint_interval: int = 1_000
+    ) -> Life:
         settings = Settings(window_size="5s", allowed_lateness="2s", idle_timeout="10s")
         consumer = MemoryConsumer(kafka, crash)
         clock = [FILE_START_TS]
@@ -83,7 +85,12 @@ class Life:
         connections = MemoryConnections(kafka, crash)
         runtime = Runtime(
             build_pipeline(settings),
-            RuntimeConfig(group_id="memory", exactly_once=exactly_once, idle_timeout=settings.idle_timeout),
+            RuntimeConfig(
+                group_id="memory",
+                exactly_once=exactly_once,
+                idle_timeout=settings.idle_timeout,
+                checkpoint_interval=checkpoint_interval,
+            ),
             consumer,
             connections,
             encode,
@@ -314,6 +321,47 @@ def test_partitions_given_back_keep_their_rooms_unless_another_worker_wrote_them
 
     kafka = new_kafka()
     run(scenario(kafka))
+    assert_same_records(kafka, exactly_once)
+
+
+@pytest.mark.parametrize("exactly_once", [True, False], ids=["exactly_once", "at_least_once"])
+def test_a_fetch_landing_during_a_revoke_is_not_fed(exactly_once: bool) -> None:
+    """While the revoke is between its last checkpoint and dropping (or keeping) the partitions (it reads
+    the changelog's end meanwhile), the agent may hand over a fetch and a periodic checkpoint may start.
+    The fetch must not be fed: kept rooms would count its records again when the partitions come back
+    (from the committed offsets), and the checkpoint would commit for partitions another worker may own by
+    then, with producers about to be stopped."""
+
+    async def scenario(kafka: MemoryKafka) -> None:
+        first = Life.start(kafka, Crash(), exactly_once)
+        await first.assign(set(range(PARTITIONS)))
+        await first.step(10)
+        epochs = first.runtime.epoch_snapshot()  # a fetch in flight when the revoke begins
+        fed: list[int] = []
+        periodic: list[asyncio.Future[bool]] = []
+
+        async def meanwhile_the_agent_goes_on() -> None:
+            fetch = first.consumer.fetch(epochs, FETCH)
+            assert fetch.records
+            fed.append(first.runtime.stats.fed)
+            first.runtime.process(fetch)
+            fed.append(first.runtime.stats.fed)
+            periodic.append(asyncio.ensure_future(first.runtime.checkpoint()))
+            await asyncio.sleep(0)
+
+        first.connections.during_end_offsets = meanwhile_the_agent_goes_on
+        await first.revoke(set(range(PARTITIONS)))
+        first.connections.during_end_offsets = None
+        calls = len(first.crash.calls)
+        await periodic[0]
+        assert fed[0] == fed[1]
+        assert first.crash.calls[calls:] == []
+        await first.assign(set(range(PARTITIONS)))
+        await first.finish()
+
+    kafka = new_kafka()
+    run(scenario(kafka))
+    assert kafka.violations == []
     assert_same_records(kafka, exactly_once)
 
 
