@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -44,6 +45,20 @@ from liveflow.topics import ALERTS
 log = logging.getLogger(__name__)
 SAMPLE_EVERY = 16  # fetches between two latency samples
 RETRY_S = 2.0
+
+
+def _await_chain(awaitable: Any, depth: int = 12) -> list[str]:
+    """``function:line`` of a coroutine and of what it awaits, outermost first."""
+    chain: list[str] = []
+    while awaitable is not None and depth > 0:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        if frame is None:
+            chain.append(type(awaitable).__name__)
+            break
+        chain.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
+        depth -= 1
+    return chain
 
 
 class LiveflowWorker(Service):
@@ -111,6 +126,7 @@ class LiveflowWorker(Service):
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def on_start(self) -> None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, self.dump_tasks)
         self._fetching = asyncio.ensure_future(self._consume())
         self._side_tasks = [
             asyncio.ensure_future(self.runtime.run()),
@@ -133,6 +149,19 @@ class LiveflowWorker(Service):
             await asyncio.sleep(RETRY_S)
         await self.input.start(Assignments(self.runtime.on_revoked, self.runtime.on_assigned))
         await self.input.run(self._hand_over, self.runtime.epoch_snapshot, lambda: self.runtime.owned)
+
+    def dump_tasks(self) -> None:
+        """SIGUSR1: log where every asyncio task of the worker waits (for a worker that seems stuck)."""
+        for task in asyncio.all_tasks():
+            log.warning("task %s: %s", task.get_name(), " -> ".join(_await_chain(task.get_coro())))
+        log.warning(
+            "runtime: assigned %s owned %s restoring %s parked %s not committing %s",
+            sorted(self.runtime.assigned),
+            sorted(self.runtime.owned),
+            sorted(self.runtime._restores),
+            sorted(self.runtime._parked),
+            self.runtime.not_committing.is_set(),
+        )
 
     def _task_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self.should_stop:
