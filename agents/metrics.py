@@ -158,7 +158,7 @@ class PipelineCollector(Collector):
             "Events applied but not yet covered by a committed checkpoint.",
             runtime.fed_since_commit,
         )
-        yield _counter("liveflow_checkpoints", "Checkpoints committed.", stats.checkpoints)
+        yield _counter("liveflow_checkpoints", "Checkpoints that committed something.", stats.checkpoints)
         yield _counter(
             "liveflow_checkpoint_failures",
             "Checkpoints that failed (their partitions are rewound).",

@@ -268,6 +268,8 @@ class Runtime:
             self.stats.checkpoint_failures += 1
             self._rewind(failed)
             return False
+        if not units:  # nothing to commit: not counted, so the counter says when state became durable
+            return True
         self.stats.checkpoints += 1
         elapsed = self._last_checkpoint - started
         self.stats.last_checkpoint_seconds = elapsed
