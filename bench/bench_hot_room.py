@@ -708,7 +708,8 @@ def default_rate() -> tuple[float, str] | None:
     path = RESULTS_DIR / "pipeline.json"
     if not path.exists():
         return None
-    summary = orjson.loads(path.read_bytes()).get("summary") or {}
+    data = orjson.loads(path.read_bytes())
+    summary = (data.get("throughput") or {}).get("summary") or data.get("summary") or {}
     for key in ("worker-eos", "full"):
         entry = summary.get(key)
         if isinstance(entry, dict) and entry.get("msgs_per_s"):

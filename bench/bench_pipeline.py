@@ -1129,7 +1129,8 @@ def measure_latency(
                 raise RuntimeError(f"worker got no partition assignment:\n{worker.tail()}")
             time.sleep(0.5)
         estimate = rate * seconds / generate_per_s
-        start_ms = int((time.time() + estimate * 1.5 + 5) * 1000)
+        # generating millions of records slows down as they pile up (a run took 2.2x the backlog's pace)
+        start_ms = int((time.time() + estimate * 3 + 10) * 1000)
         log(
             f"latency: generating {rate * seconds:,.0f} records (~{estimate:.0f} s), "
             "timestamps starting at a future wall time"
@@ -1644,6 +1645,7 @@ def main() -> None:
         },
     }
     summary: dict[str, Any] | None = None
+    name = args.results or ("pipeline-quick" if args.quick else "pipeline")
     quix: dict[str, Any] = {}
     if args.runs > 0 and "quixstreams" in consumers:
         quix = results["quixstreams"] = prepare_quix()
@@ -1670,6 +1672,7 @@ def main() -> None:
                     deployment, consumers, args.runs, backlog["messages"], jsonl, line_ends, quix
                 )
                 summary = results["throughput"]["summary"]
+                write_results(name, results)  # kept if a later part fails
                 if args.py_spy:
                     results["profiles"] = profiles(deployment, backlog["messages"], jsonl, line_ends, tmp)
 
@@ -1690,11 +1693,12 @@ def main() -> None:
                     results["latency"]["rate_basis"] = rate_basis
                     shown = {k: v for k, v in results["latency"].items() if k != "samples"}
                     log(f"latency: {shown}")
+                    write_results(name, results)
             if args.scale_out_runs > 0:
                 results["scale_out"] = run_scale_out(deployment, args, args.scale_out_runs)
     results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     results["targets"] = targets(summary, results.get("latency"), lateness_s)
-    path = write_results(args.results or ("pipeline-quick" if args.quick else "pipeline"), results)
+    path = write_results(name, results)
     report(results, path)
 
 
