@@ -17,3 +17,8 @@ DEAD_LETTERS = "dead-letters"
 INPUT_TOPICS: tuple[str, ...] = (VIEWER_EVENTS, COMMENT_EVENTS, ORDER_EVENTS)
 DERIVED_TOPICS: tuple[str, ...] = (ROOM_METRICS, ALERTS, MODERATION_HITS, DEAD_LETTERS)
 ALL_TOPICS: tuple[str, ...] = INPUT_TOPICS + DERIVED_TOPICS
+
+# A dead letter carries the refused message whole: an input of up to the brokers' usual 1 MiB limit, base64
+# encoded, needs a larger limit on the dead-letters topic (its max.message.bytes, and the producers' request
+# size).
+DEAD_LETTER_MAX_BYTES = 4 * 1024 * 1024

@@ -2,8 +2,8 @@
 
 Physical names are ``settings.topic(logical)``; new topics get ``settings.partitions`` partitions and
 ``settings.replication_factor`` replicas; ``dead-letters`` gets a ``max.message.bytes`` of
-:data:`DEAD_LETTER_MAX_BYTES`, so the dead letter of any input message fits. Existing topics are left
-as they are, with one exception: the three input topics must be co-partitioned, so if the inputs
+:data:`liveflow.topics.DEAD_LETTER_MAX_BYTES`, so the dead letter of any input message fits. Existing topics
+are left as they are, with one exception: the three input topics must be co-partitioned, so if the inputs
 (existing ones with their actual count, missing ones with ``settings.partitions``) would not all have the
 same partition count, nothing is created and a :class:`~liveflow.devstack.DevStackError` names the counts.
 
@@ -22,11 +22,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from liveflow.devstack import DevStackError
 from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.settings import Settings
-from liveflow.topics import ALL_TOPICS, DEAD_LETTERS, INPUT_TOPICS
-
-# A dead letter carries the refused message whole: an input of up to the brokers' usual 1 MiB limit, base64
-# encoded, needs a larger limit on the dead-letters topic.
-DEAD_LETTER_MAX_BYTES = 4 * 1024 * 1024
+from liveflow.topics import ALL_TOPICS, DEAD_LETTER_MAX_BYTES, DEAD_LETTERS, INPUT_TOPICS
 
 
 @dataclass(frozen=True)

@@ -25,14 +25,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 from aiokafka.partitioner import murmur2
 
-from liveflow.devstack.topics import DEAD_LETTER_MAX_BYTES
 from liveflow.ingest import input_ref, ref_parts
 from liveflow.kafka.changelog import changelog_topic
 from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.runtime.ports import CHANGELOG, Delivery, Fenced
 from liveflow.runtime.ports import TopicPartition as LogicalTP
 from liveflow.settings import Settings
-from liveflow.topics import INPUT_TOPICS
+from liveflow.topics import DEAD_LETTER_MAX_BYTES, INPUT_TOPICS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
