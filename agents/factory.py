@@ -2,8 +2,8 @@
 
 :func:`create_app` with ``kafka=False`` is the worker's app: faust runs the lifecycle, the CLI, the web
 server, the services and the agent, but starts no Kafka client of its own (the input path belongs to
-:mod:`liveflow.kafka`). With ``kafka=True`` (``bench/noop_app.py``, the baseline the throughput benchmark
-compares against) faust consumes topics itself, configured as earlier releases of the worker were.
+:mod:`liveflow.adapters.kafka`). With ``kafka=True`` (``bench/noop_app.py``, the baseline the throughput
+benchmark compares against) faust consumes topics itself, configured as earlier releases of the worker were.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import faust
 from faust.app.base import BootStrategy
 
-from liveflow.kafka_config import ssl_context
+from liveflow.adapters.kafka.options import ssl_context
 from liveflow.settings import Settings
 
 

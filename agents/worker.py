@@ -2,10 +2,10 @@
 
 Layout: ``pipeline`` (the core), ``runtime`` (the owned partitions, fetch processing and checkpoints:
 :mod:`liveflow.runtime`), ``input`` (the aiokafka group member and its fetch loop) and ``connections``
-(producers, changelog reader) from :mod:`liveflow.kafka`, ``metrics`` (the worker's Prometheus registry and
-per-room exposition), ``silencing``, ``lexicon`` and ``snapshots`` (what the Redis side tasks keep).
-faust runs it (:mod:`agents.app`): as a service of the app, with an agent that hands it each fetch from a
-channel (:meth:`LiveflowWorker.process`) and a web view serving :meth:`LiveflowWorker.metrics_text`.
+(producers, changelog reader) from :mod:`liveflow.adapters.kafka`, ``metrics`` (the worker's Prometheus
+registry and per-room exposition), ``silencing``, ``lexicon`` and ``snapshots`` (what the Redis side tasks
+keep). faust runs it (:mod:`agents.app`): as a service of the app, with an agent that hands it each fetch from
+a channel (:meth:`LiveflowWorker.process`) and a web view serving :meth:`LiveflowWorker.metrics_text`.
 
 Lifecycle: on start, its tasks begin at once; the input task waits for Kafka as long as it is away (the web
 server answers meanwhile, ``liveflow_kafka_up`` 0), makes sure the changelog topic exists, joins the group
@@ -32,10 +32,10 @@ from agents.lexicon import LexiconState, follow_lexicon
 from agents.metrics import WorkerMetrics
 from agents.silencing import Silencing
 from agents.snapshots import SnapshotHealth, write_snapshots
+from liveflow.adapters.kafka.changelog import ChangelogError, ensure_changelog
+from liveflow.adapters.kafka.connections import KafkaConnections
+from liveflow.adapters.kafka.input import Assignments, KafkaInput
 from liveflow.core import build_pipeline
-from liveflow.kafka.changelog import ChangelogError, ensure_changelog
-from liveflow.kafka.connections import KafkaConnections
-from liveflow.kafka.input import Assignments, KafkaInput
 from liveflow.pipeline import Output
 from liveflow.runtime.ports import Fetch
 from liveflow.runtime.runtime import Runtime, RuntimeConfig

@@ -102,10 +102,10 @@ from benchlib import (
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.devstack import stack
 from liveflow.devstack.process import free_port
 from liveflow.devstack.topics import ensure_topics
-from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.pipeline import CoreConfig
 from liveflow.settings import Settings, load_settings
 from liveflow.simulate import chat

@@ -42,11 +42,11 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
+from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.core import build_pipeline
 from liveflow.devstack import stack
 from liveflow.devstack.process import free_port
 from liveflow.devstack.topics import ensure_topics
-from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.settings import Settings, load_settings
 from liveflow.simulate import FILE_START_TS, Record, Scenario, SimConfig, Simulation
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
+from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.devstack import DevStackError
-from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.settings import Settings
 from liveflow.topics import ALL_TOPICS, DEAD_LETTER_MAX_BYTES, DEAD_LETTERS, INPUT_TOPICS
 

@@ -30,8 +30,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from redis.exceptions import RedisError
 
+from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.alerts.silence_store import SilenceStore
-from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.notify.config import NotifyConfig
 from liveflow.notify.dispatch import Dispatcher
 from liveflow.notify.metrics import NotifierMetrics

@@ -1,6 +1,6 @@
-"""What the worker runtime needs from Kafka, as small interfaces. The live adapters (:mod:`liveflow.kafka`)
-implement them with aiokafka; the tests implement them in memory, so the checkpoint sequence is tested
-for every crash point without a broker.
+"""What the worker runtime needs from Kafka, as small interfaces. The live adapters
+(:mod:`liveflow.adapters.kafka`) implement them with aiokafka; the tests implement them in memory, so the
+checkpoint sequence is tested for every crash point without a broker.
 
 Names here are logical: the input and derived topics of :mod:`liveflow.topics` and :data:`CHANGELOG`;
 adapters map them to physical names. A topic-partition is ``(logical topic, partition)``.

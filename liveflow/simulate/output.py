@@ -5,8 +5,8 @@ written; the consumer infers it from ``type``), each line ending in ``\\n``. Mal
 raw, invalid UTF-8 included; no value contains a newline byte, so line boundaries are message
 boundaries. ``.gz`` output uses a gzip header without name and mtime, so equal streams give equal files.
 
-Kafka: one ``AIOKafkaProducer`` built with :func:`liveflow.kafka_config.aiokafka_kwargs`, key = room id,
-value = the raw bytes, topic = ``settings.topic(record.topic)``, Kafka timestamp = ``send_ms`` shifted so
+Kafka: one ``AIOKafkaProducer`` built with :func:`liveflow.adapters.kafka.options.aiokafka_kwargs`, key = room
+id, value = the raw bytes, topic = ``settings.topic(record.topic)``, Kafka timestamp = ``send_ms`` shifted so
 the first record is stamped with the wall clock (order and spacing of a real-time upstream). Sends are
 not awaited one by one: their futures are gathered every :data:`MAX_IN_FLIGHT` records and before any
 pause longer than :data:`CONFIRM_BEFORE_SLEEP_S`, so delivery errors surface promptly and memory stays
@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 
-from liveflow.kafka_config import aiokafka_kwargs
+from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.settings import Settings
 from liveflow.simulate.clock import Pacer
 from liveflow.simulate.record import Record

@@ -17,7 +17,7 @@ import asyncio
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
-from liveflow.kafka_config import aiokafka_kwargs
+from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.settings import Settings
 from liveflow.top.feed import EventFeed
 from liveflow.topics import ALERTS, MODERATION_HITS

@@ -20,9 +20,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.devstack.process import free_port
 from liveflow.devstack.topics import ensure_topics
-from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.settings import Settings
 
 LIVEFLOW = str(Path(sys.executable).with_name("liveflow"))

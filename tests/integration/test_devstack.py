@@ -18,11 +18,11 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.devstack import DevStackError, stack
 from liveflow.devstack.process import alive, free_port, port_in_use
 from liveflow.devstack.stack import StackInfo
 from liveflow.devstack.topics import ensure_topics
-from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.settings import Settings
 from liveflow.topics import ALL_TOPICS, VIEWER_EVENTS
 

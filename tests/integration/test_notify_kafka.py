@@ -13,8 +13,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import CollectorRegistry
 
+from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.devstack import stack
-from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.notify.notifier import run_notifier
 from liveflow.settings import Settings
 from liveflow.topics import ALERTS

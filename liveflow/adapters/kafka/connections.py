@@ -25,9 +25,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 from aiokafka.partitioner import murmur2
 
+from liveflow.adapters.kafka.changelog import changelog_topic
+from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.ingest import input_ref, ref_parts
-from liveflow.kafka.changelog import changelog_topic
-from liveflow.kafka_config import aiokafka_kwargs
 from liveflow.runtime.ports import CHANGELOG, Delivery, Fenced
 from liveflow.runtime.ports import TopicPartition as LogicalTP
 from liveflow.settings import Settings

@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import IllegalStateError, KafkaConnectionError, KafkaError
 
-from liveflow.kafka_config import aiokafka_kwargs
+from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.runtime.ports import Fetch
 from liveflow.runtime.ports import TopicPartition as LogicalTP
 from liveflow.settings import Settings

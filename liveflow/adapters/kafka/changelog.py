@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from liveflow.kafka_config import aiokafka_kwargs
+from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.settings import Settings
 from liveflow.topics import INPUT_TOPICS
 
