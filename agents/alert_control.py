@@ -23,7 +23,7 @@ from agents.silencing import Silencing
 from liveflow.alerts.config import AlertConfigError
 from liveflow.alerts.silence_store import SilenceStore
 from liveflow.alerts.thresholds import ThresholdStore
-from liveflow.core import alert_config
+from liveflow.core.build import alert_config
 from liveflow.pipeline import Pipeline
 from liveflow.settings import Settings
 

@@ -35,7 +35,7 @@ from agents.snapshots import SnapshotHealth, write_snapshots
 from liveflow.adapters.kafka.changelog import ChangelogError, ensure_changelog
 from liveflow.adapters.kafka.connections import KafkaConnections
 from liveflow.adapters.kafka.input import Assignments, KafkaInput
-from liveflow.core import build_pipeline
+from liveflow.core.build import build_pipeline
 from liveflow.pipeline import Output
 from liveflow.runtime.ports import Fetch
 from liveflow.runtime.runtime import Runtime, RuntimeConfig

@@ -12,7 +12,7 @@ bytes in memory and then timed in six stages over the same list, one pass each p
   path including the event-time reorder buffer, but no room metrics;
 - ``core``:     ``Pipeline(CoreConfig()).feed``: ingest + room metrics + dead letters + window records,
   without moderation and alerts;
-- ``pipeline``: ``liveflow.core.build_pipeline(settings).feed``, the configuration the live worker and
+- ``pipeline``: ``liveflow.core.build.build_pipeline(settings).feed``, the configuration the live worker and
   ``liveflow replay`` run (+ comment moderation with the packaged lexicon + alert rules), messages carrying
   the Kafka partition of their room; outputs drained with ``Pipeline.take`` every 4,096 messages.
 
@@ -45,7 +45,8 @@ from typing import Any
 import orjson
 from benchlib import log, machine, median, now_iso, print_table, write_results
 
-from liveflow.core import build_pipeline, kafka_partition
+from liveflow.adapters.kafka.partitioning import kafka_partition
+from liveflow.core.build import build_pipeline
 from liveflow.events import Rejection, decode
 from liveflow.ingest import Admission, RoomIngest
 from liveflow.moderation import Moderator, load_default_lexicon

@@ -12,7 +12,7 @@ Scenarios (``--scenario``):
 - ``first-events`` (the earlier figure, kept reproducible): one ``enter`` per viewer spread over 20 s,
   then ``--heartbeats`` rounds (1 by default) of one ``heartbeat`` per viewer, each spread over the next 20 s.
 
-Common method: one ``Pipeline`` as the live worker builds it (``liveflow.core.build_pipeline`` with the
+Common method: one ``Pipeline`` as the live worker builds it (``liveflow.core.build.build_pipeline`` with the
 default settings: 60 s windows, 5 s lateness, 60 s presence timeout, 10 min dedup horizon; moderation and
 alerts on) is fed, with ``Pipeline.feed``, real JSON bytes in event-time order, made from a bytes template
 by int formatting (byte for byte what ``orjson.dumps`` gives for the event dict, and exact-size objects as
@@ -77,7 +77,8 @@ from typing import Any
 import orjson
 from benchlib import log, machine, now_iso, print_table, rss_bytes, write_results
 
-from liveflow.core import build_pipeline, kafka_partition
+from liveflow.adapters.kafka.partitioning import kafka_partition
+from liveflow.core.build import build_pipeline
 from liveflow.pipeline import CoreConfig, Pipeline
 from liveflow.settings import load_settings
 from liveflow.simulate import FILE_START_TS

@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from liveflow.core import kafka_partition
+from liveflow.adapters.kafka.partitioning import kafka_partition
 from liveflow.ingest import ref_parts
 from liveflow.runtime.ports import CHANGELOG, Fenced, Fetch, TopicPartition
 from liveflow.topics import DERIVED_TOPICS, INPUT_TOPICS

@@ -10,8 +10,9 @@ from typing import BinaryIO
 
 import click
 
+from liveflow.adapters.kafka.partitioning import kafka_partition
 from liveflow.cli.common import UserError, settings_or_exit
-from liveflow.core import build_pipeline, kafka_partition
+from liveflow.core.build import build_pipeline
 from liveflow.replay import encode_output, read_lines, replay
 from liveflow.settings import SettingsError
 

@@ -43,7 +43,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
-from liveflow.core import build_pipeline
+from liveflow.core.build import build_pipeline
 from liveflow.devstack import stack
 from liveflow.devstack.process import free_port
 from liveflow.devstack.topics import ensure_topics

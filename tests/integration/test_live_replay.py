@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from liveflow.core import build_pipeline, kafka_partition
+from liveflow.adapters.kafka.partitioning import kafka_partition
+from liveflow.core.build import build_pipeline
 from liveflow.pipeline import Pipeline
 from liveflow.replay import replay
 from liveflow.settings import Settings

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from liveflow.core import build_pipeline
+from liveflow.core.build import build_pipeline
 from liveflow.deadletters import original_bytes
 from liveflow.replay import replay
 from tests.conftest import Stack

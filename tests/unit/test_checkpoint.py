@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liveflow.checkpoint import CHUNK_BYTES, SEPARATOR, Row, Written, reassemble, rows_for, tombstones_for
-from liveflow.core import build_pipeline
+from liveflow.core.build import build_pipeline
 from liveflow.events import EVENT_TOPIC
 from liveflow.ingest import SEGMENT_IDS, input_ref
 from liveflow.pipeline import RANK, CoreConfig, Output, Pipeline, pending_inputs

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from liveflow.checkpoint import SEPARATOR
-from liveflow.core import build_pipeline
+from liveflow.core.build import build_pipeline
 from liveflow.pipeline import Output
 from liveflow.runtime.ports import CHANGELOG
 from liveflow.runtime.runtime import Runtime, RuntimeConfig

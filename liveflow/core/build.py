@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiokafka.partitioner import murmur2
 
 from liveflow.alerts.config import AlertConfig, AlertConfigError
 from liveflow.moderation import Moderator, load_default_lexicon
@@ -62,15 +61,6 @@ def _read_table(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SettingsError(f"invalid setting LIVEFLOW_ALERTS_CONFIG: {path} must hold a table")
     return data
-
-
-def kafka_partition(partitions: int) -> Callable[[str], int]:
-    """The partition Kafka's default partitioner gives a room id key (murmur2, as Java and aiokafka do)."""
-
-    def partition_of(room_id: str) -> int:
-        return (murmur2(room_id.encode()) & 0x7FFFFFFF) % partitions
-
-    return partition_of
 
 
 def build_pipeline(
