@@ -20,9 +20,9 @@ import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
 from agents.silencing import Silencing
+from liveflow.adapters.redis.silence_store import SilenceStore
+from liveflow.adapters.redis.thresholds import ThresholdStore
 from liveflow.alerts.config import AlertConfigError
-from liveflow.alerts.silence_store import SilenceStore
-from liveflow.alerts.thresholds import ThresholdStore
 from liveflow.core.build import alert_config
 from liveflow.pipeline import Pipeline
 from liveflow.settings import Settings

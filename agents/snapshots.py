@@ -1,4 +1,4 @@
-"""Writes each changed room's live view to Redis once per second (see liveflow.snapshot for the keys).
+"""Writes each changed room's live view to Redis once per second (keys: liveflow.adapters.redis.snapshot).
 
 A Redis outage never blocks the stream: a failed write sets ``liveflow_redis_up`` to 0 (``health``), is
 logged once per outage, and the next second tries again with every room marked for writing.
@@ -13,9 +13,9 @@ import time
 import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
+from liveflow.adapters.redis.snapshot import active_key, room_fields, room_key
 from liveflow.pipeline import Pipeline
 from liveflow.settings import Settings
-from liveflow.snapshot import active_key, room_fields, room_key
 
 log = logging.getLogger(__name__)
 INTERVAL = 1.0

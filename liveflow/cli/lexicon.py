@@ -1,8 +1,8 @@
 """``liveflow lexicon list|add|remove|import|export``: edit the live moderation lexicon kept in Redis.
 
 Workers follow the stored lexicon and reload it within about a second of each change, without restarting
-(:mod:`liveflow.moderation.store` has the key layout and :mod:`agents.lexicon` the reload). Until the
-first change the live lexicon is the packaged default one (version 0); the first ``add``, ``remove`` or
+(:mod:`liveflow.adapters.redis.lexicon_store` has the key layout and :mod:`agents.lexicon` the reload). Until
+the first change the live lexicon is the packaged default one (version 0); the first ``add``, ``remove`` or
 ``import`` starts from it, or from an empty lexicon with ``--empty``. ``import --replace`` makes the live
 lexicon the default one plus FILE (FILE alone with ``--empty``); ``import`` without it merges FILE in.
 
@@ -22,6 +22,15 @@ import click
 import orjson
 import redis.asyncio as aioredis
 
+from liveflow.adapters.redis.lexicon_store import (
+    Change,
+    LexiconSnapshot,
+    LexiconStore,
+    dump_json,
+    dump_tsv,
+    entry_dict,
+    normalization_overrides,
+)
 from liveflow.cli.common import UserError, settings_or_exit
 from liveflow.cli.silence import redis_call
 from liveflow.moderation.lexicon import (
@@ -31,15 +40,6 @@ from liveflow.moderation.lexicon import (
     LexiconError,
     Severity,
     load_lexicon,
-)
-from liveflow.moderation.store import (
-    Change,
-    LexiconSnapshot,
-    LexiconStore,
-    dump_json,
-    dump_tsv,
-    entry_dict,
-    normalization_overrides,
 )
 
 T = TypeVar("T")

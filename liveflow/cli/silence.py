@@ -1,7 +1,7 @@
 """``liveflow silence add|list|expire``: keep a rule's alerts for some rooms from the channels for a while.
 
-Silences live in Redis (:mod:`liveflow.alerts.silence_store`); the notifier re-reads them every few seconds
-and the worker may mark records with them. Times are wall clock. Also home of :func:`redis_call`, the
+Silences live in Redis (:mod:`liveflow.adapters.redis.silence_store`); the notifier re-reads them every few
+seconds and the worker may mark records with them. Times are wall clock. Also home of :func:`redis_call`, the
 one-line error policy for CLI commands that talk to Redis.
 """
 
@@ -19,8 +19,8 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from liveflow.adapters.redis.silence_store import SilenceStore
 from liveflow.alerts.config import RULES
-from liveflow.alerts.silence_store import SilenceStore
 from liveflow.alerts.silences import ANY_RULE, Silence
 from liveflow.cli.common import UserError, settings_or_exit
 from liveflow.settings import Settings, parse_duration_ms

@@ -9,8 +9,8 @@ from __future__ import annotations
 import click
 import orjson
 
+from liveflow.adapters.redis.thresholds import ThresholdStore
 from liveflow.alerts.config import RULES, AlertConfigError
-from liveflow.alerts.thresholds import ThresholdStore
 from liveflow.cli.common import UserError, settings_or_exit
 from liveflow.cli.silence import redis_call
 

@@ -31,7 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from redis.exceptions import RedisError
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
-from liveflow.alerts.silence_store import SilenceStore
+from liveflow.adapters.redis.silence_store import SilenceStore
 from liveflow.notify.config import NotifyConfig
 from liveflow.notify.dispatch import Dispatcher
 from liveflow.notify.metrics import NotifierMetrics

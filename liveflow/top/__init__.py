@@ -2,7 +2,8 @@
 
 Module map, one job each:
 
-- :mod:`~liveflow.top.snapshot`: read and parse the worker's room hashes in Redis (:mod:`liveflow.snapshot`);
+- :mod:`~liveflow.top.snapshot`: read and parse the worker's room hashes in Redis
+  (:mod:`liveflow.adapters.redis.snapshot`);
 - :mod:`~liveflow.top.trend`: the 1-minute online trend, from top's own samples (kept in memory);
 - :mod:`~liveflow.top.feed`: the latest alerts and moderation hits, and the state of the Kafka link;
 - :mod:`~liveflow.top.follow`: consume ``alerts`` and ``moderation-hits`` from their end into the feed;

@@ -1,4 +1,4 @@
-"""Read the rooms' live view from Redis: the hashes the worker writes every second (:mod:`liveflow.snapshot`).
+"""The rooms' live view from Redis: the worker's per-second hashes (:mod:`liveflow.adapters.redis.snapshot`).
 
 Layout read: set ``{app_id}:rooms:active`` of room ids, hash ``{app_id}:room:{room_id}`` with string
 fields (empty string = null). A room id in the set whose hash has expired (TTL) is a room that went quiet:
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from liveflow.snapshot import active_key, room_key
+from liveflow.adapters.redis.snapshot import active_key, room_key
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,10 +24,10 @@ import redis.asyncio as aioredis
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
+from liveflow.adapters.redis.silence_store import SilenceStore
+from liveflow.adapters.redis.thresholds import ThresholdStore
 from liveflow.alerts.config import AlertConfig
-from liveflow.alerts.silence_store import SilenceStore
 from liveflow.alerts.silences import Silence
-from liveflow.alerts.thresholds import ThresholdStore
 from liveflow.cli import cli
 from liveflow.notify.dispatch import Dispatcher
 from liveflow.notify.metrics import NotifierMetrics

@@ -1,7 +1,7 @@
 """``liveflow top`` in a real terminal: tmux runs it in a detached session, the test reads the screen.
 
-The rooms are hashes the test writes into a real Redis (the layout of liveflow.snapshot, as the worker
-writes it); alerts and moderation hits are records the test produces to the session stack's Kafka. The
+The rooms are hashes the test writes into a real Redis (the layout of liveflow.adapters.redis.snapshot, as the
+worker writes it); alerts and moderation hits are records the test produces to the session stack's Kafka. The
 command runs under ``sh`` so that, after top exits, the pane shows its exit status and ``stty -a``: the
 terminal must be back in line mode with echo. Every tmux server here has its own socket in the test's
 temporary directory and is killed afterwards; the test's own redis-server is stopped by pid.
@@ -22,9 +22,9 @@ import orjson
 import pytest
 import redis
 
+from liveflow.adapters.redis.snapshot import active_key, room_key
 from liveflow.devstack.process import free_port
 from liveflow.devstack.redis import ping
-from liveflow.snapshot import active_key, room_key
 from liveflow.top.view import NUMBER_COLUMNS
 from tests.conftest import Stack
 from tests.integration.live import LIVEFLOW, Deployment, produce

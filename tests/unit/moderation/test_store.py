@@ -22,6 +22,16 @@ import pytest
 import redis.asyncio as aioredis
 from click.testing import CliRunner
 
+from liveflow.adapters.redis.lexicon_store import (
+    LexiconSnapshot,
+    LexiconStore,
+    LexiconWatcher,
+    channel,
+    dump_json,
+    dump_tsv,
+    entries_key,
+    version_key,
+)
 from liveflow.cli import cli
 from liveflow.devstack.process import free_port
 from liveflow.devstack.redis import ping
@@ -35,16 +45,6 @@ from liveflow.moderation import (
 )
 from liveflow.moderation.lexicon import parse_structured, parse_tsv
 from liveflow.moderation.normalize import DEFAULT_NORMALIZATION
-from liveflow.moderation.store import (
-    LexiconSnapshot,
-    LexiconStore,
-    LexiconWatcher,
-    channel,
-    dump_json,
-    dump_tsv,
-    entries_key,
-    version_key,
-)
 
 
 @dataclass
@@ -448,7 +448,7 @@ async def test_watcher_polls_for_unannounced_changes(redis_url: str, namespace: 
 async def test_watcher_keeps_its_lexicon_while_redis_is_down_and_catches_up(
     own_redis: RedisServer, namespace: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="liveflow.moderation.store")
+    caplog.set_level(logging.INFO, logger="liveflow.adapters.redis.lexicon_store")
     async with watching(own_redis.url, namespace, retry_interval=0.2) as (recorder, watcher):
         async with connect(own_redis.url) as client:
             await LexiconStore(client, namespace).add([entry("新违禁词")])
