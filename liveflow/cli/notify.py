@@ -1,8 +1,8 @@
 """``liveflow notifier``: run the notifier process (consume ``alerts``, deliver to the configured channels).
 
-The routing file comes from ``--config`` or ``LIVEFLOW_NOTIFY_CONFIG`` (see :mod:`liveflow.notify.config`).
-``--check`` validates it and exits; ``--redeliver FILE`` re-sends the alerts of a dead-letter file to the
-channels that failed them, then exits. Stops cleanly on SIGTERM/SIGINT.
+The routing file comes from ``--config`` or ``LIVEFLOW_NOTIFY_CONFIG`` (see
+:mod:`liveflow.adapters.notify.config`). ``--check`` validates it and exits; ``--redeliver FILE`` re-sends the
+alerts of a dead-letter file to the channels that failed them, then exits. Stops cleanly on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ import aiohttp
 import click
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from liveflow.cli.common import UserError, settings_or_exit
-from liveflow.notify import deadletter
-from liveflow.notify.channels import check_channels
-from liveflow.notify.config import (
+from liveflow.adapters.notify import deadletter
+from liveflow.adapters.notify.channels import check_channels
+from liveflow.adapters.notify.config import (
     NotifyConfig,
     NotifyConfigError,
     load_config,
 )
-from liveflow.notify.dispatch import Dispatcher
-from liveflow.notify.metrics import NotifierMetrics
-from liveflow.notify.notifier import run_notifier
+from liveflow.adapters.notify.dispatch import Dispatcher
+from liveflow.adapters.notify.metrics import NotifierMetrics
+from liveflow.adapters.notify.notifier import run_notifier
+from liveflow.cli.common import UserError, settings_or_exit
 from liveflow.settings import Settings
 
 

@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from liveflow.notify.dispatch import Dispatcher
-from liveflow.notify.metrics import NotifierMetrics
+from liveflow.adapters.notify.dispatch import Dispatcher
+from liveflow.adapters.notify.metrics import NotifierMetrics
 from tests.integration.test_notify_support import alert, config, counter, free_port, settle
 
 AM_CONFIG = """

@@ -21,10 +21,10 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
+from liveflow.adapters.notify.deadletter import read
+from liveflow.adapters.notify.dispatch import Dispatcher
+from liveflow.adapters.notify.metrics import NotifierMetrics
 from liveflow.cli import cli
-from liveflow.notify.deadletter import read
-from liveflow.notify.dispatch import Dispatcher
-from liveflow.notify.metrics import NotifierMetrics
 from tests.integration.test_notify_support import (
     Receiver,
     alert,

@@ -24,14 +24,14 @@ import redis.asyncio as aioredis
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
+from liveflow.adapters.notify.dispatch import Dispatcher
+from liveflow.adapters.notify.metrics import NotifierMetrics
+from liveflow.adapters.notify.notifier import refresh_silences
 from liveflow.adapters.redis.silence_store import SilenceStore
 from liveflow.adapters.redis.thresholds import ThresholdStore
 from liveflow.alerts.config import AlertConfig
 from liveflow.alerts.silences import Silence
 from liveflow.cli import cli
-from liveflow.notify.dispatch import Dispatcher
-from liveflow.notify.metrics import NotifierMetrics
-from liveflow.notify.notifier import refresh_silences
 from tests.integration.test_notify_support import alert, config, counter, free_port, receiver, settle
 
 

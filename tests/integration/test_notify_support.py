@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from liveflow.notify.config import NotifyConfig, parse_config
+from liveflow.adapters.notify.config import NotifyConfig, parse_config
 
 T0 = 1_763_779_200_000  # 2025-11-22 02:40:00 UTC
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from liveflow.notify.config import load_config
+from liveflow.adapters.notify.config import load_config
 from liveflow.settings import Settings
 from liveflow.simulate import FILE_START_TS, Scenario, SimConfig
 from liveflow.topics import ALL_TOPICS

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from liveflow.adapters.notify import render
+from liveflow.adapters.notify.channels import build_channel
+from liveflow.adapters.notify.channels.base import retry_after_seconds
+from liveflow.adapters.notify.config import NotifyConfigError, load_config, parse_config
+from liveflow.adapters.notify.offsets import OffsetTracker
+from liveflow.adapters.notify.ratelimit import SlidingWindowLimiter
+from liveflow.adapters.notify.router import Router
+from liveflow.adapters.notify.secret import Secret, redact
 from liveflow.alerts.silences import Silence, SilenceBook
-from liveflow.notify import render
-from liveflow.notify.channels import build_channel
-from liveflow.notify.channels.base import retry_after_seconds
-from liveflow.notify.config import NotifyConfigError, load_config, parse_config
-from liveflow.notify.offsets import OffsetTracker
-from liveflow.notify.ratelimit import SlidingWindowLimiter
-from liveflow.notify.router import Router
-from liveflow.notify.secret import Secret, redact
 
 T0 = 1_763_779_200_000
 

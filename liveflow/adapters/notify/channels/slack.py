@@ -6,8 +6,8 @@ The URL is the credential. Slack allows about one message per second per webhook
 
 from __future__ import annotations
 
-from liveflow.notify import render
-from liveflow.notify.channels.base import Channel, Record, Request, json_request
+from liveflow.adapters.notify import render
+from liveflow.adapters.notify.channels.base import Channel, Record, Request, json_request
 
 HEADER_CHARS = 150
 

@@ -1,9 +1,9 @@
 """The notifier's core: route each alert record to its channels' workers, minus duplicates and silences.
 
-Layout: ``workers``: channel name -> :class:`~liveflow.notify.delivery.ChannelWorker`; ``seen``: recent
-``(alert_id, status)`` pairs (bounded, oldest dropped) so a record re-read after a restart or re-published by
-a restarted worker is delivered once; ``muted``: ids of firing alerts kept back by a silence, whose resolved
-record is kept back too.
+Layout: ``workers``: channel name -> :class:`~liveflow.adapters.notify.delivery.ChannelWorker`; ``seen``:
+recent ``(alert_id, status)`` pairs (bounded, oldest dropped) so a record re-read after a restart or
+re-published by a restarted worker is delivered once; ``muted``: ids of firing alerts kept back by a silence,
+whose resolved record is kept back too.
 
 Invariants: :meth:`Dispatcher.submit` never blocks and calls ``done`` exactly once per record, after every
 channel finished with it (delivered, dead-lettered, or not routed at all); a record marked ``silenced`` or
@@ -22,13 +22,13 @@ from typing import Any
 
 import aiohttp
 
+from liveflow.adapters.notify.channels import build_channel
+from liveflow.adapters.notify.config import NotifyConfig
+from liveflow.adapters.notify.deadletter import DeadLetters
+from liveflow.adapters.notify.delivery import ChannelWorker, Item
+from liveflow.adapters.notify.metrics import NotifierMetrics
+from liveflow.adapters.notify.router import Router
 from liveflow.alerts.silences import SilenceBook
-from liveflow.notify.channels import build_channel
-from liveflow.notify.config import NotifyConfig
-from liveflow.notify.deadletter import DeadLetters
-from liveflow.notify.delivery import ChannelWorker, Item
-from liveflow.notify.metrics import NotifierMetrics
-from liveflow.notify.router import Router
 
 log = logging.getLogger(__name__)
 SEEN_LIMIT = 100_000

@@ -13,8 +13,16 @@ import hashlib
 import hmac
 from urllib.parse import quote_plus, urlencode
 
-from liveflow.notify import render
-from liveflow.notify.channels.base import OK, Channel, Outcome, Record, Request, error_code, json_request
+from liveflow.adapters.notify import render
+from liveflow.adapters.notify.channels.base import (
+    OK,
+    Channel,
+    Outcome,
+    Record,
+    Request,
+    error_code,
+    json_request,
+)
 
 DEFAULT_URL = "https://oapi.dingtalk.com/robot/send"
 THROTTLED = 130101

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from liveflow.notify.channels.alertmanager import AlertmanagerChannel
-from liveflow.notify.channels.base import Channel
-from liveflow.notify.channels.dingtalk import DingTalkChannel
-from liveflow.notify.channels.feishu import FeishuChannel
-from liveflow.notify.channels.slack import SlackChannel
-from liveflow.notify.channels.webhook import WebhookChannel
-from liveflow.notify.channels.wecom import WeComChannel
-from liveflow.notify.config import ChannelSpec
+from liveflow.adapters.notify.channels.alertmanager import AlertmanagerChannel
+from liveflow.adapters.notify.channels.base import Channel
+from liveflow.adapters.notify.channels.dingtalk import DingTalkChannel
+from liveflow.adapters.notify.channels.feishu import FeishuChannel
+from liveflow.adapters.notify.channels.slack import SlackChannel
+from liveflow.adapters.notify.channels.webhook import WebhookChannel
+from liveflow.adapters.notify.channels.wecom import WeComChannel
+from liveflow.adapters.notify.config import ChannelSpec
 
 KINDS: dict[str, type[Channel]] = {
     "webhook": WebhookChannel,

@@ -12,7 +12,7 @@ import hmac
 
 import orjson
 
-from liveflow.notify.channels.base import Channel, Record, Request
+from liveflow.adapters.notify.channels.base import Channel, Record, Request
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

@@ -12,8 +12,16 @@ import base64
 import hashlib
 import hmac
 
-from liveflow.notify import render
-from liveflow.notify.channels.base import OK, Channel, Outcome, Record, Request, error_code, json_request
+from liveflow.adapters.notify import render
+from liveflow.adapters.notify.channels.base import (
+    OK,
+    Channel,
+    Outcome,
+    Record,
+    Request,
+    error_code,
+    json_request,
+)
 
 RATE_LIMITED = frozenset({9499, 11232, 99991400})
 

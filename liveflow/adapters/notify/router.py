@@ -1,8 +1,8 @@
 """Routing of alert records to channels by severity, rule, room pattern and status.
 
-Layout: an ordered list of :class:`~liveflow.notify.config.RouteSpec`; a record goes to the channels of the
-first matching route, and on to later routes while the matched route says ``continue``; records no route
-matches go to ``default_channels``.
+Layout: an ordered list of :class:`~liveflow.adapters.notify.config.RouteSpec`; a record goes to the channels
+of the first matching route, and on to later routes while the matched route says ``continue``; records no
+route matches go to ``default_channels``.
 
 Invariants: a record reaches each channel at most once; a route with ``send_resolved: false`` never
 delivers a ``resolved`` record (its firing record still counts as matched there).
@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from liveflow.notify.config import RouteSpec
+from liveflow.adapters.notify.config import RouteSpec
 
 
 def matches(route: RouteSpec, record: dict[str, Any]) -> bool:

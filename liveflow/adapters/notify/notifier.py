@@ -1,8 +1,8 @@
 """The notifier process: consume ``alerts`` with aiokafka, dispatch, commit what was delivered, serve metrics.
 
-Order per poll: read a batch, hand each record to the :class:`~liveflow.notify.dispatch.Dispatcher` (never
-blocks), then commit the offsets whose deliveries all finished
-(:class:`~liveflow.notify.offsets.OffsetTracker`).
+Order per poll: read a batch, hand each record to the :class:`~liveflow.adapters.notify.dispatch.Dispatcher`
+(never blocks), then commit the offsets whose deliveries all finished
+(:class:`~liveflow.adapters.notify.offsets.OffsetTracker`).
 Silences are re-read from Redis every ``silence_refresh`` seconds; if Redis is unreachable the last book
 stays in force and a warning is logged (delivery goes on). ``/metrics`` and ``/healthz`` are served on
 ``metrics_host:metrics_port``.
@@ -31,11 +31,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from redis.exceptions import RedisError
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
+from liveflow.adapters.notify.config import NotifyConfig
+from liveflow.adapters.notify.dispatch import Dispatcher
+from liveflow.adapters.notify.metrics import NotifierMetrics
+from liveflow.adapters.notify.offsets import OffsetTracker
 from liveflow.adapters.redis.silence_store import SilenceStore
-from liveflow.notify.config import NotifyConfig
-from liveflow.notify.dispatch import Dispatcher
-from liveflow.notify.metrics import NotifierMetrics
-from liveflow.notify.offsets import OffsetTracker
 from liveflow.settings import Settings
 from liveflow.topics import ALERTS
 

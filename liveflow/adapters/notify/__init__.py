@@ -2,5 +2,5 @@
 
 Best effort by design: the ``alerts`` topic is the durable record; delivery never blocks the stream, retries
 with backoff, respects each service's rate limit and leaves undeliverable notifications in a dead-letter
-file. Entry point: :func:`liveflow.notify.notifier.run_notifier` (``liveflow notifier``).
+file. Entry point: :func:`liveflow.adapters.notify.notifier.run_notifier` (``liveflow notifier``).
 """

@@ -17,7 +17,7 @@ The file's path comes from ``LIVEFLOW_NOTIFY_CONFIG`` (or ``liveflow notifier --
 
 Invariants: every ``${NAME}`` is replaced by the environment variable's value before parsing values (a
 missing one is an error naming the variable, never showing a value); credential fields become
-:class:`~liveflow.notify.secret.Secret`; every route names defined channels; errors are
+:class:`~liveflow.adapters.notify.secret.Secret`; every route names defined channels; errors are
 :class:`NotifyConfigError` with one line naming the field.
 """
 
@@ -33,8 +33,8 @@ from typing import Any
 
 import yaml
 
+from liveflow.adapters.notify.secret import Secret
 from liveflow.alerts.config import RULES, SEVERITIES
-from liveflow.notify.secret import Secret
 from liveflow.settings import parse_duration_ms
 
 CHANNEL_TYPES = ("webhook", "slack", "dingtalk", "feishu", "wecom", "alertmanager")

@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 import orjson
 
-from liveflow.notify.config import ChannelSpec, NotifyConfigError
-from liveflow.notify.render import zone
-from liveflow.notify.secret import Secret
+from liveflow.adapters.notify.config import ChannelSpec, NotifyConfigError
+from liveflow.adapters.notify.render import zone
+from liveflow.adapters.notify.secret import Secret
 
 Record = dict[str, Any]
 

@@ -25,12 +25,12 @@ from typing import Any
 
 import aiohttp
 
-from liveflow.notify.channels.base import Channel, Outcome
-from liveflow.notify.config import RetryPolicy
-from liveflow.notify.deadletter import DeadLetters
-from liveflow.notify.metrics import NotifierMetrics
-from liveflow.notify.ratelimit import SlidingWindowLimiter
-from liveflow.notify.secret import redact
+from liveflow.adapters.notify.channels.base import Channel, Outcome
+from liveflow.adapters.notify.config import RetryPolicy
+from liveflow.adapters.notify.deadletter import DeadLetters
+from liveflow.adapters.notify.metrics import NotifierMetrics
+from liveflow.adapters.notify.ratelimit import SlidingWindowLimiter
+from liveflow.adapters.notify.secret import redact
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from liveflow.notify import render
-from liveflow.notify.channels.base import Channel, Record, Request, json_request
+from liveflow.adapters.notify import render
+from liveflow.adapters.notify.channels.base import Channel, Record, Request, json_request
 from liveflow.settings import parse_duration_ms
 
 API_PATH = "/api/v2/alerts"

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from liveflow.notify import render
-from liveflow.notify.channels.base import OK, Channel, Outcome, Record, Request, error_code, json_request
+from liveflow.adapters.notify import render
+from liveflow.adapters.notify.channels.base import (
+    OK,
+    Channel,
+    Outcome,
+    Record,
+    Request,
+    error_code,
+    json_request,
+)
 
 DEFAULT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 THROTTLED = 45009
