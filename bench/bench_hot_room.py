@@ -3,9 +3,9 @@ measured backlog rate, paced to the wall clock; does the worker keep up, how lat
 how many concurrent viewers did that room have.
 
 What:
-1. Setup: a dev stack (Kafka 3.9.1 KRaft + redis-server) is started with ``liveflow.devstack.stack.up`` on
-   free ports in a temporary directory (or ``--brokers``/``--redis-url`` name an existing one); fresh topics
-   with a random prefix are created with ``ensure_topics`` (``--partitions``, 4 by default). The room
+1. Setup: a dev stack (Kafka 3.9.1 KRaft + redis-server) is started with ``liveflow.tools.devstack.stack.up``
+   on free ports in a temporary directory (or ``--brokers``/``--redis-url`` name an existing one); fresh
+   topics with a random prefix are created with ``ensure_topics`` (``--partitions``, 4 by default). The room
    (``room-hot``, key = room id) lands in one partition of the three input topics. One ``liveflow worker``
    subprocess (own app id, ``LIVEFLOW_*`` env, exactly once) is started and waited for until it owns every
    input topic-partition.
@@ -103,13 +103,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
-from liveflow.devstack import stack
-from liveflow.devstack.process import free_port
-from liveflow.devstack.topics import ensure_topics
 from liveflow.pipeline import CoreConfig
 from liveflow.settings import Settings, load_settings
-from liveflow.simulate import chat
-from liveflow.simulate.record import TOPIC_OF_TYPE
+from liveflow.tools.devstack import stack
+from liveflow.tools.devstack.process import free_port
+from liveflow.tools.devstack.topics import ensure_topics
+from liveflow.tools.simulate import chat
+from liveflow.tools.simulate.record import TOPIC_OF_TYPE
 from liveflow.topics import ALL_TOPICS, INPUT_TOPICS, ROOM_METRICS
 
 LIVEFLOW = str(Path(sys.executable).with_name("liveflow"))

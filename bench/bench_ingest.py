@@ -52,7 +52,7 @@ from liveflow.ingest import Admission, RoomIngest
 from liveflow.moderation import Moderator, load_default_lexicon
 from liveflow.pipeline import CoreConfig, Pipeline
 from liveflow.settings import load_settings
-from liveflow.simulate import FILE_START_TS, SimConfig, Simulation
+from liveflow.tools.simulate import FILE_START_TS, SimConfig, Simulation
 
 Message = tuple[str, bytes, bytes, int]  # (logical topic, key, value, Kafka partition of the room)
 BUDGET_US = 3.0

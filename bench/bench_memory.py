@@ -81,7 +81,7 @@ from liveflow.adapters.kafka.partitioning import kafka_partition
 from liveflow.core.build import build_pipeline
 from liveflow.pipeline import CoreConfig, Pipeline
 from liveflow.settings import load_settings
-from liveflow.simulate import FILE_START_TS
+from liveflow.tools.simulate import FILE_START_TS
 from liveflow.topics import COMMENT_EVENTS, VIEWER_EVENTS
 
 ROOM = "room-0001"

@@ -3,15 +3,15 @@ at least once) against ``liveflow replay`` of the same messages and against peer
 window records with the worker live, and scale-out over 1, 2 and 3 workers of one consumer group.
 
 What:
-1. Setup: a dev stack (Kafka 3.9.1 KRaft + redis-server) is started with ``liveflow.devstack.stack.up`` on
-   free ports in a temporary directory (or ``--brokers``/``--redis-url`` name an existing one); fresh
+1. Setup: a dev stack (Kafka 3.9.1 KRaft + redis-server) is started with ``liveflow.tools.devstack.stack.up``
+   on free ports in a temporary directory (or ``--brokers``/``--redis-url`` name an existing one); fresh
    topics with a random prefix are created with ``ensure_topics`` (``--partitions``, 4 by default). The
    Quix Streams virtualenv (``bench/peers/quix_env.py --setup-only``: built once in ``~/.cache``, then
    reused) is made ready before anything is timed.
 2. Backlog: the simulator (seed 7, 50 rooms, ``--rate`` simulated messages/s, its default mix:
    single-event messages, 1 % malformed, 1 % duplicates, 5 % out of order) generates ``--messages``
-   records; they are produced to the three input topics (``liveflow.simulate.produce_records``) and
-   written, in the same order, to a JSON Lines file (``liveflow.simulate.write_records``) for replay.
+   records; they are produced to the three input topics (``liveflow.tools.simulate.produce_records``) and
+   written, in the same order, to a JSON Lines file (``liveflow.tools.simulate.write_records``) for replay.
 3. Throughput, ``--runs`` rounds. In each round every consumer consumes the whole backlog once, from the
    beginning, with its own consumer group / app id; the order rotates by one place per round:
    - ``worker-eos``: ``liveflow worker`` with ``LIVEFLOW_PROCESSING_GUARANTEE=exactly_once``;
@@ -152,12 +152,12 @@ from benchlib import (
 from pydantic import SecretStr
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
-from liveflow.devstack import stack
-from liveflow.devstack.process import free_port
-from liveflow.devstack.topics import ensure_topics
 from liveflow.pipeline import CoreConfig
 from liveflow.settings import Settings, load_settings
-from liveflow.simulate import Pacer, Record, SimConfig, Simulation, produce_records, write_records
+from liveflow.tools.devstack import stack
+from liveflow.tools.devstack.process import free_port
+from liveflow.tools.devstack.topics import ensure_topics
+from liveflow.tools.simulate import Pacer, Record, SimConfig, Simulation, produce_records, write_records
 from liveflow.topics import INPUT_TOPICS, ROOM_METRICS
 
 PYTHON = sys.executable
@@ -1227,7 +1227,7 @@ class HeldBacklog:
 
     The producer lives on an event loop of its own, in a thread, so the transaction stays open while the
     rest of the script waits for the workers. Kafka timestamps: ``send_ms`` moved so that the first record
-    is stamped with the wall clock, as ``liveflow.simulate.produce_records`` does."""
+    is stamped with the wall clock, as ``liveflow.tools.simulate.produce_records`` does."""
 
     def __init__(self, deployment: Deployment, records: list[Record]) -> None:
         self.deployment = deployment

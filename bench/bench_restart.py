@@ -3,16 +3,17 @@ work under load, with ``LIVEFLOW_INSTANCE_ID`` (static member: the restarted wor
 at once) and without (dynamic member: the group waits for the dead member's session to expire, 10 s).
 
 What:
-1. Setup: a dev stack (Kafka 3.9.1 KRaft + redis-server) is started with ``liveflow.devstack.stack.up`` on
-   free ports in a temporary directory (or ``--brokers``/``--redis-url`` name an existing one); fresh topics
-   with a random prefix are created with ``ensure_topics`` (``--partitions``, 4 by default). The workers run
-   with ``LIVEFLOW_WINDOW_SIZE`` = ``--window-size`` (2 s by default: every room closes a window every 2 s,
-   so an interruption of the worker shows as a gap in the window records; with 60 s windows a restart is seen
-   only when it overlaps a window close), otherwise default settings (exactly once, session timeout 10 s).
+1. Setup: a dev stack (Kafka 3.9.1 KRaft + redis-server) is started with ``liveflow.tools.devstack.stack.up``
+   on free ports in a temporary directory (or ``--brokers``/``--redis-url`` name an existing one); fresh
+   topics with a random prefix are created with ``ensure_topics`` (``--partitions``, 4 by default). The
+   workers run with ``LIVEFLOW_WINDOW_SIZE`` = ``--window-size`` (2 s by default: every room closes a window
+   every 2 s, so an interruption of the worker shows as a gap in the window records; with 60 s windows a
+   restart is seen only when it overlaps a window close), otherwise default settings (exactly once, session
+   timeout 10 s).
 2. Traffic, the whole time: the simulator (``--rooms`` rooms, its default mix) paced to the wall clock at
    ``--rate`` msg/s, event time = wall time, generated as it is sent (a few us of CPU per message) by
-   ``liveflow.simulate.produce_records`` in a thread of its own. A ``read_committed`` consumer (own thread)
-   notes the arrival wall time of every ``room-metrics`` record.
+   ``liveflow.tools.simulate.produce_records`` in a thread of its own. A ``read_committed`` consumer (own
+   thread) notes the arrival wall time of every ``room-metrics`` record.
 3. Rounds: ``--rounds`` per mode, alternating (static, dynamic, static, ...); one worker at a time, one app
    id (consumer group) for the whole run, the static worker always with the same instance id. A round: if the
    running worker is of the other mode it is stopped with SIGTERM and one of this mode started (not
@@ -77,10 +78,10 @@ from bench_hot_room import (
 )
 from benchlib import log, machine, median, now_iso, percentile, print_table, write_results
 
-from liveflow.devstack.topics import ensure_topics
 from liveflow.pipeline import CoreConfig
 from liveflow.settings import Settings
-from liveflow.simulate import Pacer, Record, SimConfig, Simulation, produce_records
+from liveflow.tools.devstack.topics import ensure_topics
+from liveflow.tools.simulate import Pacer, Record, SimConfig, Simulation, produce_records
 
 MODES = ("static", "dynamic")
 FIRST_RECORD = re.compile(r"partition (\d+): first record ([0-9.]+) s after its assignment")

@@ -1,7 +1,7 @@
 """The long version of the chaos test (tests/integration/test_chaos.py): more traffic, more faults, several
 runs, both processing guarantees; one JSON result.
 
-What: ``--runs`` runs of :func:`liveflow.devstack.chaos.run_chaos` per guarantee, each with its own seed
+What: ``--runs`` runs of :func:`liveflow.tools.devstack.chaos.run_chaos` per guarantee, each with its own seed
 (its own traffic and fault schedule), by default 12 minutes of event time from 4 rooms produced over 120 s
 with 8 worker kills, 5 join/leave rounds of a second worker, Redis stopped for 15 s and one broker restart.
 Each run starts its own Kafka and Redis and stops them. A run passes when every window, dead letter,
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchlib import log, machine, median, now_iso, write_results
 
-from liveflow.devstack.chaos import ChaosConfig, run_chaos
+from liveflow.tools.devstack.chaos import ChaosConfig, run_chaos
 
 
 def main() -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from liveflow.devstack import DevStackError, stack
-from liveflow.devstack.process import free_port
 from liveflow.settings import Settings
+from liveflow.tools.devstack import DevStackError, stack
+from liveflow.tools.devstack.process import free_port
 
 
 @dataclass(frozen=True)

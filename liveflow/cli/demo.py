@@ -10,8 +10,8 @@ from collections.abc import Callable
 import click
 
 from liveflow.cli.common import UserError, settings_or_exit
-from liveflow.demo.run import liveflow_command, running_demo, worker_counts
-from liveflow.devstack import DevStackError
+from liveflow.tools.demo.run import liveflow_command, running_demo, worker_counts
+from liveflow.tools.devstack import DevStackError
 
 
 @click.command("demo")

@@ -2,8 +2,8 @@
 
 Subcommands: ``up`` (start or reuse both, create the topics), ``down`` (stop both), ``status`` (exit 0
 only if both run), ``topics`` (create the topics on ``settings.brokers``, e.g. an existing cluster).
-The work is done by :mod:`liveflow.devstack`; this module maps options onto settings, prints, and turns
-:class:`~liveflow.devstack.DevStackError` into the one-line :class:`~liveflow.cli.common.UserError`.
+The work is done by :mod:`liveflow.tools.devstack`; this module maps options onto settings, prints, and turns
+:class:`~liveflow.tools.devstack.DevStackError` into the one-line :class:`~liveflow.cli.common.UserError`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import TypeVar
 import click
 
 from liveflow.cli.common import UserError, settings_or_exit
-from liveflow.devstack import DevStackError, stack
-from liveflow.devstack.topics import TopicsReport, ensure_topics
+from liveflow.tools.devstack import DevStackError, stack
+from liveflow.tools.devstack.topics import TopicsReport, ensure_topics
 
 T = TypeVar("T")
 

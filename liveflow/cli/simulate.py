@@ -1,6 +1,6 @@
 """``liveflow simulate``: seeded live-commerce traffic to the input topics or to a JSON Lines file.
 
-Option handling only; the simulation lives in :mod:`liveflow.simulate`. Defaults: Kafka output
+Option handling only; the simulation lives in :mod:`liveflow.tools.simulate`. Defaults: Kafka output
 (``settings.brokers``), paced to the wall clock, starting now; with ``--output`` the stream goes to a
 file as fast as possible, starting at 2026-01-01T00:00:00Z, so equal options give identical files.
 """
@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 
 from liveflow.cli.common import UserError, settings_or_exit
 from liveflow.settings import Settings, parse_duration_ms
-from liveflow.simulate import (
+from liveflow.tools.simulate import (
     FILE_START_TS,
     Pacer,
     Scenario,

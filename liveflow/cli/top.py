@@ -1,4 +1,4 @@
-"""``liveflow top``: the live rooms in the terminal, refreshed every second (see :mod:`liveflow.top`).
+"""``liveflow top``: the live rooms in the terminal, refreshed every second (see :mod:`liveflow.tools.top`).
 
 Reads the rooms from Redis (``LIVEFLOW_REDIS_URL``) and the latest alerts and moderation hits from Kafka
 (``LIVEFLOW_BROKERS``, topic prefix and security from the usual settings). Needs a terminal on stdout.
@@ -24,7 +24,9 @@ def top(refresh: float) -> None:
         raise UserError("top: --refresh must be greater than zero")
     if not sys.stdout.isatty():
         raise UserError("top: stdout is not a terminal (run it in a terminal, e.g. over ssh -t)")
-    from liveflow.top.app import run_top  # imported late: aiokafka and rich stay out of `liveflow --help`
+    from liveflow.tools.top.app import (
+        run_top,  # imported late: aiokafka and rich stay out of `liveflow --help`
+    )
 
     # aiokafka logs every failed connection; top reports the link's state on screen instead.
     logging.getLogger("aiokafka").addHandler(logging.NullHandler())

@@ -21,9 +21,9 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
-from liveflow.devstack.process import free_port
-from liveflow.devstack.topics import ensure_topics
 from liveflow.settings import Settings
+from liveflow.tools.devstack.process import free_port
+from liveflow.tools.devstack.topics import ensure_topics
 
 LIVEFLOW = str(Path(sys.executable).with_name("liveflow"))
 

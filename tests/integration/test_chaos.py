@@ -1,7 +1,7 @@
 """Nothing lost under faults: traffic flows while workers are SIGKILLed and restarted, a second worker joins
 and leaves, Redis stalls and the broker is killed and restarted; the derived topics equal an undisturbed
-run of the same messages (liveflow/devstack/chaos.py), for both processing guarantees. A second test moves
-rooms back and forth: a second worker joins and leaves five times while traffic flows."""
+run of the same messages (liveflow/tools/devstack/chaos.py), for both processing guarantees. A second test
+moves rooms back and forth: a second worker joins and leaves five times while traffic flows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from liveflow.devstack.chaos import ChaosConfig, Findings, run_chaos
+from liveflow.tools.devstack.chaos import ChaosConfig, Findings, run_chaos
 
 pytestmark = pytest.mark.integration
 

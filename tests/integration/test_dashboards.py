@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 import yaml
 
-from liveflow.devstack.process import free_port
+from liveflow.tools.devstack.process import free_port
 from tests.conftest import Stack
 from tests.integration.live import LIVEFLOW, Deployment, Worker
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from liveflow.devstack.process import free_port, port_in_use
+from liveflow.tools.devstack.process import free_port, port_in_use
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
-from liveflow.devstack.process import free_port
+from liveflow.tools.devstack.process import free_port
 from tests.conftest import Stack
 from tests.factories import BASE_TS, event
 from tests.integration.live import LIVEFLOW, Deployment, Worker, produce, read_topic, values, wait_for

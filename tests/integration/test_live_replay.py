@@ -16,7 +16,7 @@ from liveflow.core.build import build_pipeline
 from liveflow.pipeline import Pipeline
 from liveflow.replay import replay
 from liveflow.settings import Settings
-from liveflow.simulate import FILE_START_TS, Record, Scenario, SimConfig, Simulation
+from liveflow.tools.simulate import FILE_START_TS, Record, Scenario, SimConfig, Simulation
 from tests.conftest import Stack
 from tests.integration.live import Deployment, Worker, produce, read_topic, values, wait_for
 

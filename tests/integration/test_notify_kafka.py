@@ -15,8 +15,8 @@ from prometheus_client import CollectorRegistry
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.adapters.notify.notifier import run_notifier
-from liveflow.devstack import stack
 from liveflow.settings import Settings
+from liveflow.tools.devstack import stack
 from liveflow.topics import ALERTS
 from tests.integration.test_notify_support import alert, config, free_port, receiver
 

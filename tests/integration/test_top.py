@@ -23,9 +23,9 @@ import pytest
 import redis
 
 from liveflow.adapters.redis.snapshot import active_key, room_key
-from liveflow.devstack.process import free_port
-from liveflow.devstack.redis import ping
-from liveflow.top.view import NUMBER_COLUMNS
+from liveflow.tools.devstack.process import free_port
+from liveflow.tools.devstack.redis import ping
+from liveflow.tools.top.view import NUMBER_COLUMNS
 from tests.conftest import Stack
 from tests.integration.live import LIVEFLOW, Deployment, produce
 

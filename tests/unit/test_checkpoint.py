@@ -17,7 +17,7 @@ from liveflow.events import EVENT_TOPIC
 from liveflow.ingest import SEGMENT_IDS, input_ref
 from liveflow.pipeline import RANK, CoreConfig, Output, Pipeline, pending_inputs
 from liveflow.settings import Settings
-from liveflow.simulate import FILE_START_TS, SimConfig, Simulation
+from liveflow.tools.simulate import FILE_START_TS, SimConfig, Simulation
 from tests.factories import BASE_TS, event, raw
 from tests.unit.test_room_metrics import SMALL, streams
 

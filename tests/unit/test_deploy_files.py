@@ -22,7 +22,7 @@ import yaml
 
 from liveflow.adapters.notify.config import load_config
 from liveflow.settings import Settings
-from liveflow.simulate import FILE_START_TS, Scenario, SimConfig
+from liveflow.tools.simulate import FILE_START_TS, Scenario, SimConfig
 from liveflow.topics import ALL_TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from liveflow.devstack import kafka
+from liveflow.tools.devstack import kafka
 
 
 def test_server_properties_is_one_combined_kraft_node_on_loopback() -> None:
@@ -47,7 +47,7 @@ def test_java_command_runs_the_main_class_with_the_cached_jars(tmp_path: Path) -
     assert {"-Xms512m", "-Xmx1g", "-XX:+UseG1GC"} <= set(command)
     assert f"-Dkafka.logs.dir={tmp_path / 'logs'}" in command
     log4j = next(arg for arg in command if arg.startswith("-Dlog4j.configuration=file:/"))
-    assert log4j.endswith("/liveflow/devstack/log4j.properties")
+    assert log4j.endswith("/liveflow/tools/devstack/log4j.properties")
 
 
 def test_broker_markers_name_this_dev_dirs_config(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from liveflow.devstack import DevStackError
-from liveflow.devstack.process import (
+from liveflow.tools.devstack import DevStackError
+from liveflow.tools.devstack.process import (
     accepts_connections,
     alive,
     free_port,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from liveflow.devstack import DevStackError, stack, state
-from liveflow.devstack.process import free_port
-from liveflow.devstack.state import KafkaRecord, RedisRecord, State
 from liveflow.settings import Settings
+from liveflow.tools.devstack import DevStackError, stack, state
+from liveflow.tools.devstack.process import free_port
+from liveflow.tools.devstack.state import KafkaRecord, RedisRecord, State
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from liveflow.devstack import DevStackError, state
-from liveflow.devstack.state import KafkaRecord, RedisRecord, State
+from liveflow.tools.devstack import DevStackError, state
+from liveflow.tools.devstack.state import KafkaRecord, RedisRecord, State
 
 
 def test_missing_file_means_nothing_was_started(tmp_path: Path) -> None:

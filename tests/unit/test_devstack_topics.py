@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from liveflow.devstack import DevStackError
-from liveflow.devstack.topics import TopicsReport, plan
 from liveflow.settings import Settings
+from liveflow.tools.devstack import DevStackError
+from liveflow.tools.devstack.topics import TopicsReport, plan
 from liveflow.topics import ALL_TOPICS
 
 

@@ -20,7 +20,7 @@ from liveflow.pipeline import Output
 from liveflow.runtime.ports import CHANGELOG
 from liveflow.runtime.runtime import Runtime, RuntimeConfig
 from liveflow.settings import Settings
-from liveflow.simulate import FILE_START_TS, Scenario, SimConfig, Simulation
+from liveflow.tools.simulate import FILE_START_TS, Scenario, SimConfig, Simulation
 from liveflow.topics import DERIVED_TOPICS, INPUT_TOPICS, ROOM_METRICS
 from tests.memory_kafka import Crash, Crashed, MemoryConnections, MemoryConsumer, MemoryKafka
 

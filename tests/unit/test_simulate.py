@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from liveflow.simulate import FILE_START_TS, MALFORMED_KINDS, Record, SimConfig, Simulation, chat
-from liveflow.simulate.record import LABEL_BANNED, LABEL_DUPLICATE, LABEL_EXTREME, MALFORMED_PREFIX
+from liveflow.tools.simulate import FILE_START_TS, MALFORMED_KINDS, Record, SimConfig, Simulation, chat
+from liveflow.tools.simulate.record import LABEL_BANNED, LABEL_DUPLICATE, LABEL_EXTREME, MALFORMED_PREFIX
 from liveflow.topics import COMMENT_EVENTS, INPUT_TOPICS, ORDER_EVENTS, VIEWER_EVENTS
 
 # -- an independent contract checker -------------------------------------------------------------------

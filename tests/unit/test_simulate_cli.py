@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from liveflow.cli.simulate import simulate
 from liveflow.settings import load_settings
-from liveflow.simulate import (
+from liveflow.tools.simulate import (
     FILE_START_TS,
     Pacer,
     SimConfig,

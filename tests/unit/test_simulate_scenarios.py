@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from liveflow.simulate import FILE_START_TS, Scenario, SimConfig, Simulation
-from liveflow.simulate.record import LABEL_BANNED, MALFORMED_PREFIX, Record
+from liveflow.tools.simulate import FILE_START_TS, Scenario, SimConfig, Simulation
+from liveflow.tools.simulate.record import LABEL_BANNED, MALFORMED_PREFIX, Record
 
 T = FILE_START_TS + 100_000  # every scenario starts 100 s in
 PRESENCE_MS = 60_000

@@ -33,8 +33,6 @@ from liveflow.adapters.redis.lexicon_store import (
     version_key,
 )
 from liveflow.cli import cli
-from liveflow.devstack.process import free_port
-from liveflow.devstack.redis import ping
 from liveflow.moderation import (
     LexiconEntry,
     LexiconError,
@@ -45,6 +43,8 @@ from liveflow.moderation import (
 )
 from liveflow.moderation.lexicon import parse_structured, parse_tsv
 from liveflow.moderation.normalize import DEFAULT_NORMALIZATION
+from liveflow.tools.devstack.process import free_port
+from liveflow.tools.devstack.redis import ping
 
 
 @dataclass

@@ -8,10 +8,10 @@ from typing import Any
 
 from rich.console import Console
 
-from liveflow.top.feed import AlertLine, HitLine
-from liveflow.top.snapshot import RoomSnapshot
-from liveflow.top.trend import Trend
-from liveflow.top.view import Frame, render
+from liveflow.tools.top.feed import AlertLine, HitLine
+from liveflow.tools.top.snapshot import RoomSnapshot
+from liveflow.tools.top.trend import Trend
+from liveflow.tools.top.view import Frame, render
 
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 

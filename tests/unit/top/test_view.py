@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from liveflow.top.view import clock, render
+from liveflow.tools.top.view import clock, render
 from tests.unit.top.frames import NOW, alert, console, frame, hit, room, room_lines, screen, trend
 
 

@@ -1,0 +1,226 @@
+"""Render one frame of ``liveflow top`` with rich: a pure function of a :class:`Frame` and the screen size.
+
+Screen, top to bottom: a header (app id, room count, wall time, Redis and Kafka state); a warning line
+per degraded link; the rooms table, sorted by online (largest first, ties by room id) and cut to the
+rows that fit; the latest alerts and moderation hits side by side (newest first); a footer with the keys.
+Plain text with colours only (no mouse, no box drawing beyond one rule under the table header), so it
+reads the same over SSH and in ``tmux capture-pane``.
+
+Cells: online and trend are integers (trend ``+n``/``-n``; ``~`` marks a trend against the room's last
+closed window instead of top's own sample from a minute ago; ``--`` when neither exists); rates are
+percentages (``--`` when the window has no viewers); GMV is the room's lifetime paid amount in whole
+yuan; ``Alerts`` counts the room's firing alerts and ``Hits`` its moderation hits seen since top
+started; ``Updated`` is the age of the room's hash (rows older than :data:`STALE_MS` are dimmed). The
+footer counts the Kafka records top could not read, if any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from liveflow.tools.top.feed import AlertLine, HitLine, LinkState
+from liveflow.tools.top.snapshot import RoomSnapshot
+from liveflow.tools.top.trend import Trend
+
+STALE_MS = 5_000
+FIXED_LINES = 5  # header, table header, table rule, events title, footer
+NUMBER_COLUMNS = (
+    "Online",
+    "1m",
+    "Peak",
+    "UV",
+    "Interact",
+    "Convert",
+    "GMV",
+    "Paid",
+    "Alerts",
+    "Hits",
+    "Updated",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    app_id: str
+    now_ms: int
+    rooms: Sequence[RoomSnapshot]
+    trends: Mapping[str, Trend]
+    firing: Mapping[str, int]
+    hit_counts: Mapping[str, int]
+    alerts: Sequence[AlertLine]  # oldest first
+    hits: Sequence[HitLine]  # oldest first
+    skipped: int  # alerts / moderation-hits records that could not be read
+    kafka_state: LinkState
+    kafka_detail: str
+    redis_error: str | None  # None: ``rooms`` were read at ``rooms_read_at`` by this refresh
+    rooms_read_at: int | None
+
+
+def clock(ms: int) -> str:
+    """Local wall time ``HH:MM:SS`` of epoch milliseconds."""
+    return datetime.fromtimestamp(ms / 1000).strftime("%H:%M:%S")
+
+
+def sorted_rooms(rooms: Sequence[RoomSnapshot]) -> list[RoomSnapshot]:
+    return sorted(rooms, key=lambda room: (-room.online, room.room_id))
+
+
+def render(frame: Frame, height: int) -> RenderableType:
+    """The whole screen for a terminal ``height`` lines high."""
+    warnings = _warnings(frame)
+    event_lines = max(3, min(8, height // 5))
+    room_rows = max(1, height - FIXED_LINES - len(warnings) - event_lines)
+    rooms = sorted_rooms(frame.rooms)
+    return Group(
+        _header(frame),
+        *warnings,
+        _rooms_table(frame, rooms[:room_rows]),
+        _events(frame, event_lines),
+        _footer(len(rooms), min(len(rooms), room_rows), frame.skipped),
+    )
+
+
+def _header(frame: Frame) -> Table:
+    grid = Table.grid(expand=True)
+    grid.add_column(justify="left", no_wrap=True)
+    grid.add_column(justify="right", no_wrap=True)
+    left = Text.assemble(
+        ("LiveFlow top", "bold"),
+        f"  app {frame.app_id}  ·  {len(frame.rooms)} rooms  ·  {clock(frame.now_ms)}",
+    )
+    redis = ("Redis ok", "green") if frame.redis_error is None else ("Redis DOWN", "bold red")
+    kafka = {
+        "live": ("Kafka live", "green"),
+        "connecting": ("Kafka connecting", "yellow"),
+        "unavailable": ("Kafka unavailable", "bold yellow"),
+    }[frame.kafka_state]
+    grid.add_row(left, Text.assemble(redis, "  ·  ", kafka))
+    return grid
+
+
+def _warnings(frame: Frame) -> list[Text]:
+    lines: list[Text] = []
+    if frame.redis_error is not None:
+        since = (
+            f"showing the rooms read at {clock(frame.rooms_read_at)}"
+            if frame.rooms_read_at is not None
+            else "no rooms read yet"
+        )
+        lines.append(Text(f"Redis unreachable ({frame.redis_error}): {since}; retrying", style="bold red"))
+    if frame.kafka_state == "unavailable":
+        lines.append(
+            Text(
+                f"{frame.kafka_detail}: alerts and moderation hits are not shown; retrying",
+                style="yellow",
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        )
+    return lines
+
+
+def _trend_cell(trend: Trend | None) -> Text:
+    if trend is None or trend.delta is None:
+        return Text("--", style="dim")
+    mark = "" if trend.exact else "~"
+    style = "green" if trend.delta > 0 else "red" if trend.delta < 0 else "dim"
+    return Text(f"{mark}{trend.delta:+d}" if trend.delta else f"{mark}0", style=style)
+
+
+def _percent(rate: float | None, decimals: int) -> str:
+    return "--" if rate is None else f"{rate * 100:.{decimals}f}%"
+
+
+def _age(now_ms: int, updated_at: int | None) -> str:
+    if updated_at is None:
+        return "--"
+    seconds = max(0, now_ms - updated_at) // 1000
+    return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m"
+
+
+def _rooms_table(frame: Frame, rooms: Sequence[RoomSnapshot]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True, header_style="bold")
+    table.add_column("Room", no_wrap=True, overflow="ellipsis", ratio=3)
+    for title in NUMBER_COLUMNS:
+        table.add_column(title, justify="right", no_wrap=True)
+    for room in rooms:
+        firing = frame.firing.get(room.room_id, 0)
+        stale = room.updated_at is None or frame.now_ms - room.updated_at > STALE_MS
+        table.add_row(
+            room.room_id,
+            f"{room.online:,}",
+            _trend_cell(frame.trends.get(room.room_id)),
+            f"{room.online_peak:,}",
+            f"{room.uv_total:,}",
+            _percent(room.interaction_rate, 1),
+            _percent(room.conversion_rate, 2),
+            f"¥{room.gmv_cents / 100:,.0f}",
+            f"{room.orders_paid:,}",
+            Text(str(firing), style="bold red") if firing else "",
+            str(frame.hit_counts.get(room.room_id, "")),
+            _age(frame.now_ms, room.updated_at),
+            style="dim" if stale else None,
+        )
+    if not rooms:
+        table.add_row(Text("no live rooms in Redis: is a worker running with this app id?", style="dim"))
+    return table
+
+
+def _alert_text(line: AlertLine) -> Text:
+    style = "red" if line.status == "firing" else "green"
+    return Text.assemble(
+        f"{clock(line.at_ms)} ",
+        (f"{line.status.upper():9}", style),
+        f"{line.severity:8} {line.room_id} {line.rule} ",
+        (line.message, "dim"),
+        no_wrap=True,
+        overflow="ellipsis",
+    )
+
+
+def _hit_text(line: HitLine) -> Text:
+    style = {"block": "red", "review": "yellow"}.get(line.action, "dim")
+    return Text.assemble(
+        f"{clock(line.ts)} ",
+        (f"{line.action:6}", style),
+        f" {line.room_id} {','.join(line.categories)} ",
+        (line.text, "dim"),
+        no_wrap=True,
+        overflow="ellipsis",
+    )
+
+
+def _events(frame: Frame, lines: int) -> Table:
+    grid = Table.grid(expand=True, padding=(0, 2))
+    grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+    grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+    title = "bold underline"
+    grid.add_row(Text("Latest alerts", style=title), Text("Latest moderation hits", style=title))
+    quiet = "(none since top started)" if frame.kafka_state == "live" else "(waiting for Kafka)"
+    waiting = Text(quiet, style="dim")
+    alerts = [_alert_text(line) for line in reversed(frame.alerts)][:lines] or [waiting]
+    hits = [_hit_text(line) for line in reversed(frame.hits)][:lines] or [waiting]
+    for index in range(min(lines, max(len(alerts), len(hits)))):
+        grid.add_row(
+            alerts[index] if index < len(alerts) else "",
+            hits[index] if index < len(hits) else "",
+        )
+    return grid
+
+
+def _footer(total: int, shown: int, skipped: int) -> Text:
+    unreadable = f"{skipped} unreadable records skipped · " if skipped else ""
+    return Text(
+        f"q or Ctrl-C quits · sorted by online · {shown} of {total} rooms shown · {unreadable}"
+        "1m = online now minus a minute ago (~ = vs the last closed window)",
+        style="dim",
+        no_wrap=True,
+        overflow="ellipsis",
+    )
