@@ -22,9 +22,9 @@ from redis.exceptions import RedisError
 from agents.silencing import Silencing
 from liveflow.adapters.redis.silence_store import SilenceStore
 from liveflow.adapters.redis.thresholds import ThresholdStore
-from liveflow.alerts.config import AlertConfigError
+from liveflow.core.alerts.config import AlertConfigError
 from liveflow.core.build import alert_config
-from liveflow.pipeline import Pipeline
+from liveflow.core.pipeline import Pipeline
 from liveflow.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from agents.factory import create_app
 from agents.gc_tuning import tune_for_streaming
 from agents.worker import LiveflowWorker
-from liveflow.runtime.ports import Fetch
+from liveflow.core.runtime.ports import Fetch
 from liveflow.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)

@@ -3,9 +3,9 @@
 One task per worker runs a :class:`~liveflow.adapters.redis.lexicon_store.LexiconWatcher`: it loads the
 lexicon when the worker starts, then reloads it on every ``<app_id>:lexicon:changed`` notification and, as a
 fallback, whenever the version checked every second differs from the one in use. A new lexicon is validated
-and its :class:`~liveflow.moderation.Moderator` built in a worker thread, then swapped into the pipeline on
-the event loop with ``pipeline.set_moderator`` — one reference assignment between two messages, so consumption
-never pauses and every comment is scanned with exactly one lexicon.
+and its :class:`~liveflow.core.moderation.Moderator` built in a worker thread, then swapped into the pipeline
+on the event loop with ``pipeline.set_moderator`` — one reference assignment between two messages, so
+consumption never pauses and every comment is scanned with exactly one lexicon.
 
 Until the first load completes, comments are scanned with the packaged default lexicon the pipeline is built
 with; the first load starts with the worker, before its partitions are assigned. If Redis cannot be reached
@@ -29,8 +29,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from liveflow.adapters.redis.lexicon_store import LexiconSnapshot, LexiconWatcher
-from liveflow.moderation import Moderator
-from liveflow.pipeline import Pipeline
+from liveflow.core.moderation import Moderator
+from liveflow.core.pipeline import Pipeline
 from liveflow.settings import Settings
 
 log = logging.getLogger(__name__)

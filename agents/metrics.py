@@ -22,8 +22,8 @@ from prometheus_client.registry import Collector
 
 from agents.lexicon import LexiconState
 from agents.snapshots import SnapshotHealth
-from liveflow.pipeline import Pipeline, Room
-from liveflow.runtime.runtime import Runtime
+from liveflow.core.pipeline import Pipeline, Room
+from liveflow.core.runtime.runtime import Runtime
 from liveflow.settings import Settings
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)

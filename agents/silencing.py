@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from liveflow.alerts.silences import SilenceBook
+from liveflow.core.alerts.silences import SilenceBook
 
 
 class Silencing:

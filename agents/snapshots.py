@@ -14,7 +14,7 @@ import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
 from liveflow.adapters.redis.snapshot import active_key, room_fields, room_key
-from liveflow.pipeline import Pipeline
+from liveflow.core.pipeline import Pipeline
 from liveflow.settings import Settings
 
 log = logging.getLogger(__name__)

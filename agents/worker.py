@@ -1,7 +1,7 @@
 """The worker: the one owner, built from settings, of everything a running ``liveflow worker`` holds.
 
 Layout: ``pipeline`` (the core), ``runtime`` (the owned partitions, fetch processing and checkpoints:
-:mod:`liveflow.runtime`), ``input`` (the aiokafka group member and its fetch loop) and ``connections``
+:mod:`liveflow.core.runtime`), ``input`` (the aiokafka group member and its fetch loop) and ``connections``
 (producers, changelog reader) from :mod:`liveflow.adapters.kafka`, ``metrics`` (the worker's Prometheus
 registry and per-room exposition), ``silencing``, ``lexicon`` and ``snapshots`` (what the Redis side tasks
 keep). faust runs it (:mod:`agents.app`): as a service of the app, with an agent that hands it each fetch from
@@ -36,11 +36,11 @@ from liveflow.adapters.kafka.changelog import ChangelogError, ensure_changelog
 from liveflow.adapters.kafka.connections import KafkaConnections
 from liveflow.adapters.kafka.input import Assignments, KafkaInput
 from liveflow.core.build import build_pipeline
-from liveflow.pipeline import Output
-from liveflow.runtime.ports import Fetch
-from liveflow.runtime.runtime import Runtime, RuntimeConfig
+from liveflow.core.pipeline import Output
+from liveflow.core.runtime.ports import Fetch
+from liveflow.core.runtime.runtime import Runtime, RuntimeConfig
+from liveflow.core.topics import ALERTS
 from liveflow.settings import Settings
-from liveflow.topics import ALERTS
 
 log = logging.getLogger(__name__)
 SAMPLE_EVERY = 16  # fetches between two latency samples

@@ -103,14 +103,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
-from liveflow.pipeline import CoreConfig
+from liveflow.core.pipeline import CoreConfig
+from liveflow.core.topics import ALL_TOPICS, INPUT_TOPICS, ROOM_METRICS
 from liveflow.settings import Settings, load_settings
 from liveflow.tools.devstack import stack
 from liveflow.tools.devstack.process import free_port
 from liveflow.tools.devstack.topics import ensure_topics
 from liveflow.tools.simulate import chat
 from liveflow.tools.simulate.record import TOPIC_OF_TYPE
-from liveflow.topics import ALL_TOPICS, INPUT_TOPICS, ROOM_METRICS
 
 LIVEFLOW = str(Path(sys.executable).with_name("liveflow"))
 ROOM = "room-hot"

@@ -5,7 +5,7 @@ What: the simulator (seed 7, 50 rooms, the default mix of viewer/comment/order e
 bytes in memory and then timed in six stages over the same list, one pass each per round:
 
 - ``orjson``:   ``orjson.loads(value)`` alone (the anchor: parsing only, no validation, no typed objects);
-- ``decode``:   ``liveflow.events.decode(value, topic)`` (msgspec typed decode + contract validation);
+- ``decode``:   ``liveflow.core.events.decode(value, topic)`` (msgspec typed decode + contract validation);
 - ``dedup``:    ``decode`` + ``RoomIngest.admit`` per room (dedup by event_id, lateness), with the reorder
   buffer emptied after every admit (so it stays one entry deep and events are dropped, not released);
 - ``ingest``:   ``decode`` + ``RoomIngest.admit`` + draining ``RoomIngest.release``: the whole admission
@@ -47,10 +47,10 @@ from benchlib import log, machine, median, now_iso, print_table, write_results
 
 from liveflow.adapters.kafka.partitioning import kafka_partition
 from liveflow.core.build import build_pipeline
-from liveflow.events import Rejection, decode
-from liveflow.ingest import Admission, RoomIngest
-from liveflow.moderation import Moderator, load_default_lexicon
-from liveflow.pipeline import CoreConfig, Pipeline
+from liveflow.core.events import Rejection, decode
+from liveflow.core.ingest import Admission, RoomIngest
+from liveflow.core.moderation import Moderator, load_default_lexicon
+from liveflow.core.pipeline import CoreConfig, Pipeline
 from liveflow.settings import load_settings
 from liveflow.tools.simulate import FILE_START_TS, SimConfig, Simulation
 

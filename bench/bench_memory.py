@@ -79,10 +79,10 @@ from benchlib import log, machine, now_iso, print_table, rss_bytes, write_result
 
 from liveflow.adapters.kafka.partitioning import kafka_partition
 from liveflow.core.build import build_pipeline
-from liveflow.pipeline import CoreConfig, Pipeline
+from liveflow.core.pipeline import CoreConfig, Pipeline
+from liveflow.core.topics import COMMENT_EVENTS, VIEWER_EVENTS
 from liveflow.settings import load_settings
 from liveflow.tools.simulate import FILE_START_TS
-from liveflow.topics import COMMENT_EVENTS, VIEWER_EVENTS
 
 ROOM = "room-0001"
 RUN_ID = "4e7f176e79"

@@ -35,7 +35,7 @@ from typing import TypeVar
 
 import orjson
 
-from liveflow.moderation import LexiconEntry, Moderator, load_default_lexicon
+from liveflow.core.moderation import LexiconEntry, Moderator, load_default_lexicon
 
 RESULTS = Path(__file__).resolve().parent / "results" / "moderation.json"
 LEXICON_SIZE = 10_000

@@ -152,13 +152,13 @@ from benchlib import (
 from pydantic import SecretStr
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
-from liveflow.pipeline import CoreConfig
+from liveflow.core.pipeline import CoreConfig
+from liveflow.core.topics import INPUT_TOPICS, ROOM_METRICS
 from liveflow.settings import Settings, load_settings
 from liveflow.tools.devstack import stack
 from liveflow.tools.devstack.process import free_port
 from liveflow.tools.devstack.topics import ensure_topics
 from liveflow.tools.simulate import Pacer, Record, SimConfig, Simulation, produce_records, write_records
-from liveflow.topics import INPUT_TOPICS, ROOM_METRICS
 
 PYTHON = sys.executable
 LIVEFLOW = str(Path(sys.executable).with_name("liveflow"))
@@ -962,7 +962,7 @@ def summarize_profile(folded: Path, top: int = 25) -> dict[str, Any]:
 
 
 CHECKPOINT_FRAMES = ("Runtime.checkpoint", "Pipeline.checkpoint", "Runtime._ship", "commit_")
-PER_RECORD_FRAMES = ("Runtime.process", "feed_released", "Pipeline.feed", "(liveflow/events.py")
+PER_RECORD_FRAMES = ("Runtime.process", "feed_released", "Pipeline.feed", "(liveflow/core/events.py")
 FETCH_FRAMES = ("KafkaInput.fetch",)
 
 

@@ -78,7 +78,7 @@ from bench_hot_room import (
 )
 from benchlib import log, machine, median, now_iso, percentile, print_table, write_results
 
-from liveflow.pipeline import CoreConfig
+from liveflow.core.pipeline import CoreConfig
 from liveflow.settings import Settings
 from liveflow.tools.devstack.topics import ensure_topics
 from liveflow.tools.simulate import Pacer, Record, SimConfig, Simulation, produce_records

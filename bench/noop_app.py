@@ -27,8 +27,8 @@ from faust.web import Request, Response, View
 
 from agents.factory import create_app
 from agents.gc_tuning import tune_for_streaming
+from liveflow.core.topics import INPUT_TOPICS
 from liveflow.settings import load_settings
-from liveflow.topics import INPUT_TOPICS
 
 settings = load_settings()
 app = create_app(settings, origin="bench.noop_app")

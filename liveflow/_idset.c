@@ -193,7 +193,7 @@ static PyObject *IdSet_add(IdSet *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
-/* The whole of dedup-then-lateness in one call, for the per-event path of liveflow.ingest. */
+/* The whole of dedup-then-lateness in one call, for the per-event path of liveflow.core.ingest. */
 static PyObject *IdSet_admit(IdSet *self, PyObject *const *args, Py_ssize_t nargs) {
     uint64_t fp;
     int64_t times[3]; /* ts, since, late_below */
@@ -271,7 +271,7 @@ static PyTypeObject IdSetType = {
 static struct PyModuleDef idset_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "liveflow._idset",
-    .m_doc = "A compact set of event-id fingerprints with event times (see liveflow.ingest).",
+    .m_doc = "A compact set of event-id fingerprints with event times (see liveflow.core.ingest).",
     .m_size = -1,
 };
 

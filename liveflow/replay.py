@@ -6,7 +6,7 @@ derived record, ``{"topic": <logical topic>, "key": <key>, "value": {...}}``, in
 every open window closed at the end of input.
 
 Invariant: for the same events, replay produces the same room-metrics records as the live worker (both
-run :class:`~liveflow.pipeline.Pipeline`); dead letters carry ``line`` instead of partition/offset.
+run :class:`~liveflow.core.pipeline.Pipeline`); dead letters carry ``line`` instead of partition/offset.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from liveflow.pipeline import Output, Pipeline
+from liveflow.core.pipeline import Output, Pipeline
 
 
 def read_lines(source: str) -> Iterator[bytes]:

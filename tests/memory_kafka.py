@@ -1,4 +1,4 @@
-"""An in-memory stand-in for Kafka behind the runtime's ports (liveflow.runtime.ports), for unit tests of
+"""An in-memory stand-in for Kafka behind the runtime's ports (liveflow.core.runtime.ports), for unit tests of
 the checkpoint sequence without a broker.
 
 Layout: ``MemoryKafka.logs[(topic, partition)]``: records in offset order, each with the transaction that
@@ -8,7 +8,7 @@ transaction's offsets are applied when it commits); ``epochs[transactional id]``
 Semantics kept from Kafka: a plain send lands at once; a transactional send and its offsets become visible
 to ``read_committed`` readers only when the transaction commits, and never if it aborts; creating a producer
 with a transactional id aborts that id's open transaction and fences the older producer (its later calls
-raise :class:`~liveflow.runtime.ports.Fenced`). A :class:`Crash` plan makes the worker "die" at its n-th
+raise :class:`~liveflow.core.runtime.ports.Fenced`). A :class:`Crash` plan makes the worker "die" at its n-th
 call into Kafka: that call and every later one raise :class:`Crashed` and change nothing, as a SIGKILL
 would leave it.
 """
@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from liveflow.adapters.kafka.partitioning import kafka_partition
-from liveflow.ingest import ref_parts
-from liveflow.runtime.ports import CHANGELOG, Fenced, Fetch, TopicPartition
-from liveflow.topics import DERIVED_TOPICS, INPUT_TOPICS
+from liveflow.core.ingest import ref_parts
+from liveflow.core.runtime.ports import CHANGELOG, Fenced, Fetch, TopicPartition
+from liveflow.core.topics import DERIVED_TOPICS, INPUT_TOPICS
 
 
 async def _round_trip() -> None:

@@ -33,7 +33,7 @@ from liveflow.adapters.redis.lexicon_store import (
 )
 from liveflow.cli.common import UserError, settings_or_exit
 from liveflow.cli.silence import redis_call
-from liveflow.moderation.lexicon import (
+from liveflow.core.moderation.lexicon import (
     ALLOW_CATEGORY,
     SEVERITIES,
     LexiconEntry,

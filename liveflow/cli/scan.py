@@ -20,7 +20,7 @@ import click
 import orjson
 
 from liveflow.cli.common import UserError
-from liveflow.moderation import LexiconError, Moderator, load_lexicons
+from liveflow.core.moderation import LexiconError, Moderator, load_lexicons
 
 _FILE_CHUNK = 512  # comments of a file screened together (Moderator.scan_many); stdin goes line by line
 

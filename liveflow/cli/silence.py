@@ -20,9 +20,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from liveflow.adapters.redis.silence_store import SilenceStore
-from liveflow.alerts.config import RULES
-from liveflow.alerts.silences import ANY_RULE, Silence
 from liveflow.cli.common import UserError, settings_or_exit
+from liveflow.core.alerts.config import RULES
+from liveflow.core.alerts.silences import ANY_RULE, Silence
 from liveflow.settings import Settings, parse_duration_ms
 
 T = TypeVar("T")

@@ -16,6 +16,7 @@ import click
 from aiokafka.errors import KafkaError
 
 from liveflow.cli.common import UserError, settings_or_exit
+from liveflow.core.topics import VIEWER_EVENTS
 from liveflow.settings import Settings, parse_duration_ms
 from liveflow.tools.simulate import (
     FILE_START_TS,
@@ -27,7 +28,6 @@ from liveflow.tools.simulate import (
     produce_records,
     write_records,
 )
-from liveflow.topics import VIEWER_EVENTS
 
 
 @click.command("simulate")

@@ -10,9 +10,9 @@ import click
 import orjson
 
 from liveflow.adapters.redis.thresholds import ThresholdStore
-from liveflow.alerts.config import RULES, AlertConfigError
 from liveflow.cli.common import UserError, settings_or_exit
 from liveflow.cli.silence import redis_call
+from liveflow.core.alerts.config import RULES, AlertConfigError
 
 
 @click.group("thresholds")

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from liveflow.alerts.config import AlertConfig, AlertConfigError
-from liveflow.moderation import Moderator, load_default_lexicon
-from liveflow.pipeline import CoreConfig, Pipeline
+from liveflow.core.alerts.config import AlertConfig, AlertConfigError
+from liveflow.core.moderation import Moderator, load_default_lexicon
+from liveflow.core.pipeline import CoreConfig, Pipeline
 from liveflow.settings import Settings, SettingsError
 
 

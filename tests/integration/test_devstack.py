@@ -19,12 +19,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
+from liveflow.core.topics import ALL_TOPICS, VIEWER_EVENTS
 from liveflow.settings import Settings
 from liveflow.tools.devstack import DevStackError, stack
 from liveflow.tools.devstack.process import alive, free_port, port_in_use
 from liveflow.tools.devstack.stack import StackInfo
 from liveflow.tools.devstack.topics import ensure_topics
-from liveflow.topics import ALL_TOPICS, VIEWER_EVENTS
 
 pytestmark = pytest.mark.integration
 

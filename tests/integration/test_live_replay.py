@@ -13,7 +13,7 @@ import pytest
 
 from liveflow.adapters.kafka.partitioning import kafka_partition
 from liveflow.core.build import build_pipeline
-from liveflow.pipeline import Pipeline
+from liveflow.core.pipeline import Pipeline
 from liveflow.replay import replay
 from liveflow.settings import Settings
 from liveflow.tools.simulate import FILE_START_TS, Record, Scenario, SimConfig, Simulation

@@ -15,9 +15,9 @@ from prometheus_client import CollectorRegistry
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.adapters.notify.notifier import run_notifier
+from liveflow.core.topics import ALERTS
 from liveflow.settings import Settings
 from liveflow.tools.devstack import stack
-from liveflow.topics import ALERTS
 from tests.integration.test_notify_support import alert, config, free_port, receiver
 
 pytestmark = pytest.mark.integration

@@ -29,9 +29,9 @@ from liveflow.adapters.notify.metrics import NotifierMetrics
 from liveflow.adapters.notify.notifier import refresh_silences
 from liveflow.adapters.redis.silence_store import SilenceStore
 from liveflow.adapters.redis.thresholds import ThresholdStore
-from liveflow.alerts.config import AlertConfig
-from liveflow.alerts.silences import Silence
 from liveflow.cli import cli
+from liveflow.core.alerts.config import AlertConfig
+from liveflow.core.alerts.silences import Silence
 from tests.integration.test_notify_support import alert, config, counter, free_port, receiver, settle
 
 

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from liveflow.core.build import build_pipeline
-from liveflow.deadletters import original_bytes
+from liveflow.core.deadletters import original_bytes
 from liveflow.replay import replay
 from tests.conftest import Stack
 from tests.factories import BASE_TS, event

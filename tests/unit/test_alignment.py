@@ -1,4 +1,4 @@
-"""The merge of a partition's three input topics by record timestamp (liveflow.alignment)."""
+"""The merge of a partition's three input topics by record timestamp (liveflow.core.alignment)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from hypothesis import given
 from hypothesis import strategies as st
 
-from liveflow.alignment import PartitionMerge
+from liveflow.core.alignment import PartitionMerge
 
 
 @dataclass(frozen=True)

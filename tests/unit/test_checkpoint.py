@@ -11,11 +11,19 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveflow.checkpoint import CHUNK_BYTES, SEPARATOR, Row, Written, reassemble, rows_for, tombstones_for
 from liveflow.core.build import build_pipeline
-from liveflow.events import EVENT_TOPIC
-from liveflow.ingest import SEGMENT_IDS, input_ref
-from liveflow.pipeline import RANK, CoreConfig, Output, Pipeline, pending_inputs
+from liveflow.core.checkpoint import (
+    CHUNK_BYTES,
+    SEPARATOR,
+    Row,
+    Written,
+    reassemble,
+    rows_for,
+    tombstones_for,
+)
+from liveflow.core.events import EVENT_TOPIC
+from liveflow.core.ingest import SEGMENT_IDS, input_ref
+from liveflow.core.pipeline import RANK, CoreConfig, Output, Pipeline, pending_inputs
 from liveflow.settings import Settings
 from liveflow.tools.simulate import FILE_START_TS, SimConfig, Simulation
 from tests.factories import BASE_TS, event, raw

@@ -21,9 +21,9 @@ import pytest
 import yaml
 
 from liveflow.adapters.notify.config import load_config
+from liveflow.core.topics import ALL_TOPICS
 from liveflow.settings import Settings
 from liveflow.tools.simulate import FILE_START_TS, Scenario, SimConfig
-from liveflow.topics import ALL_TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from liveflow.core.topics import ALL_TOPICS
 from liveflow.settings import Settings
 from liveflow.tools.devstack import DevStackError
 from liveflow.tools.devstack.topics import TopicsReport, plan
-from liveflow.topics import ALL_TOPICS
 
 
 def test_an_empty_cluster_gets_all_seven_prefixed_topics() -> None:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveflow.events import EVENT_TOPIC, MAX_EVENT_BYTES, TS_MAX, TS_MIN, Rejection, decode, event_type
+from liveflow.core.events import EVENT_TOPIC, MAX_EVENT_BYTES, TS_MAX, TS_MIN, Rejection, decode, event_type
 from tests.factories import BASE_TS, event, raw
 
 SCHEMAS = Path(__file__).parents[2] / "schemas"

@@ -1,4 +1,4 @@
-"""Dedup, lateness and event-time ordering per room (liveflow.ingest)."""
+"""Dedup, lateness and event-time ordering per room (liveflow.core.ingest)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from liveflow.events import Event, Rejection, decode
-from liveflow.ingest import Admission, RoomIngest
+from liveflow.core.events import Event, Rejection, decode
+from liveflow.core.ingest import Admission, RoomIngest
 from tests.factories import BASE_TS, event, raw
 
 

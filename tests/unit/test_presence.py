@@ -8,7 +8,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveflow.rooms.presence import Presence
+from liveflow.core.rooms.presence import Presence
 
 Step = tuple[int, str, str]  # (time delta, "mark" | "leave", user)
 

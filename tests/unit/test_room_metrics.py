@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveflow.pipeline import CoreConfig, Pipeline
+from liveflow.core.pipeline import CoreConfig, Pipeline
 from liveflow.replay import replay
 from tests.factories import BASE_TS, event, raw
 

@@ -14,14 +14,14 @@ import msgspec
 import orjson
 import pytest
 
-from liveflow.checkpoint import SEPARATOR
 from liveflow.core.build import build_pipeline
-from liveflow.pipeline import Output
-from liveflow.runtime.ports import CHANGELOG
-from liveflow.runtime.runtime import Runtime, RuntimeConfig
+from liveflow.core.checkpoint import SEPARATOR
+from liveflow.core.pipeline import Output
+from liveflow.core.runtime.ports import CHANGELOG
+from liveflow.core.runtime.runtime import Runtime, RuntimeConfig
+from liveflow.core.topics import DERIVED_TOPICS, INPUT_TOPICS, ROOM_METRICS
 from liveflow.settings import Settings
 from liveflow.tools.simulate import FILE_START_TS, Scenario, SimConfig, Simulation
-from liveflow.topics import DERIVED_TOPICS, INPUT_TOPICS, ROOM_METRICS
 from tests.memory_kafka import Crash, Crashed, MemoryConnections, MemoryConsumer, MemoryKafka
 
 PARTITIONS = 4

@@ -1,7 +1,7 @@
 """The traffic simulator's stream: reproducibility, rate and duration, the input contract, faults.
 
 Valid events are checked against a small, independent reading of the input contract (version 1)
-written here, so these tests do not depend on liveflow.events.
+written here, so these tests do not depend on liveflow.core.events.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from liveflow.core.topics import COMMENT_EVENTS, INPUT_TOPICS, ORDER_EVENTS, VIEWER_EVENTS
 from liveflow.tools.simulate import FILE_START_TS, MALFORMED_KINDS, Record, SimConfig, Simulation, chat
 from liveflow.tools.simulate.record import LABEL_BANNED, LABEL_DUPLICATE, LABEL_EXTREME, MALFORMED_PREFIX
-from liveflow.topics import COMMENT_EVENTS, INPUT_TOPICS, ORDER_EVENTS, VIEWER_EVENTS
 
 # -- an independent contract checker -------------------------------------------------------------------
 _ROOM_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")

@@ -1,4 +1,4 @@
-"""The compacted changelog topic that holds room checkpoints (rows of :mod:`liveflow.checkpoint`).
+"""The compacted changelog topic that holds room checkpoints (rows of :mod:`liveflow.core.checkpoint`).
 
 Name: ``<app_id>-room-checkpoints-changelog`` (the name earlier releases' faust table used, so their
 checkpoints are found). One partition per input partition: a room's rows live in the partition of its
@@ -12,8 +12,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
+from liveflow.core.topics import INPUT_TOPICS
 from liveflow.settings import Settings
-from liveflow.topics import INPUT_TOPICS
 
 CHANGELOG_CONFIG = {
     "cleanup.policy": "compact",

@@ -1,5 +1,4 @@
-"""Producers and the changelog reader of the worker runtime (its :class:`~liveflow.runtime.ports.Connections`
-port), with aiokafka.
+"""aiokafka producers and changelog reader: the :class:`~liveflow.core.runtime.ports.Connections` port.
 
 Layout: :class:`KafkaProducer` wraps one ``AIOKafkaProducer`` and maps logical topic names to physical ones;
 transactional ids are ``<app_id>-rooms-<partition>``: one per input partition, so a worker that takes a
@@ -7,7 +6,7 @@ partition over fences every earlier writer of it, including one that does not ye
 zombie), which a transactional id per worker could not do with the offset commits aiokafka sends.
 
 Invariants: ``ProducerFenced`` (and the epoch errors behind it) surface as
-:class:`~liveflow.runtime.ports.Fenced`; the changelog is read ``read_committed`` up to the last stable
+:class:`~liveflow.core.runtime.ports.Fenced`; the changelog is read ``read_committed`` up to the last stable
 offset, so a restore never sees rows of an aborted or still-open transaction.
 """
 
@@ -27,11 +26,11 @@ from aiokafka.partitioner import murmur2
 
 from liveflow.adapters.kafka.changelog import changelog_topic
 from liveflow.adapters.kafka.options import aiokafka_kwargs
-from liveflow.ingest import input_ref, ref_parts
-from liveflow.runtime.ports import CHANGELOG, Delivery, Fenced
-from liveflow.runtime.ports import TopicPartition as LogicalTP
+from liveflow.core.ingest import input_ref, ref_parts
+from liveflow.core.runtime.ports import CHANGELOG, Delivery, Fenced
+from liveflow.core.runtime.ports import TopicPartition as LogicalTP
+from liveflow.core.topics import DEAD_LETTER_MAX_BYTES, INPUT_TOPICS
 from liveflow.settings import Settings
-from liveflow.topics import DEAD_LETTER_MAX_BYTES, INPUT_TOPICS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -8,7 +8,7 @@ listener forwards assignments to the runtime as sets of partition numbers.
 Invariants:
 - the three inputs are co-partitioned and assigned by partition number: aiokafka's range assignor lays each
   topic's partitions out over the same sorted member list, so a member gets partition N of all three;
-- a :class:`~liveflow.runtime.ports.Fetch` carries the runtime's partition epochs read right after
+- a :class:`~liveflow.core.runtime.ports.Fetch` carries the runtime's partition epochs read right after
   ``getmany`` returned (no await in between), and, for every input topic-partition the runtime owns,
   whether the consumer's position has reached the end of the log (the last stable offset) at a fetch
   answer younger than ``FRESH_MS``: stale answers (Kafka away) never count as caught up;
@@ -29,10 +29,10 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import IllegalStateError, KafkaConnectionError, KafkaError
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
-from liveflow.runtime.ports import Fetch
-from liveflow.runtime.ports import TopicPartition as LogicalTP
+from liveflow.core.runtime.ports import Fetch
+from liveflow.core.runtime.ports import TopicPartition as LogicalTP
+from liveflow.core.topics import INPUT_TOPICS
 from liveflow.settings import Settings
-from liveflow.topics import INPUT_TOPICS
 
 log = logging.getLogger(__name__)
 FRESH_MS = 5_000  # a fetch answer older than this does not prove a partition caught up
@@ -68,7 +68,7 @@ class _Listener(ConsumerRebalanceListener):
 
 
 class KafkaInput:
-    """The runtime's :class:`~liveflow.runtime.ports.InputConsumer`, plus :meth:`run`, the fetch loop."""
+    """The runtime's :class:`~liveflow.core.runtime.ports.InputConsumer`, plus :meth:`run`, the fetch loop."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

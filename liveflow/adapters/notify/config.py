@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from liveflow.adapters.notify.secret import Secret
-from liveflow.alerts.config import RULES, SEVERITIES
+from liveflow.core.alerts.config import RULES, SEVERITIES
 from liveflow.settings import parse_duration_ms
 
 CHANNEL_TYPES = ("webhook", "slack", "dingtalk", "feishu", "wecom", "alertmanager")

@@ -28,7 +28,7 @@ from liveflow.adapters.notify.deadletter import DeadLetters
 from liveflow.adapters.notify.delivery import ChannelWorker, Item
 from liveflow.adapters.notify.metrics import NotifierMetrics
 from liveflow.adapters.notify.router import Router
-from liveflow.alerts.silences import SilenceBook
+from liveflow.core.alerts.silences import SilenceBook
 
 log = logging.getLogger(__name__)
 SEEN_LIMIT = 100_000

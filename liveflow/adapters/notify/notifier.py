@@ -36,8 +36,8 @@ from liveflow.adapters.notify.dispatch import Dispatcher
 from liveflow.adapters.notify.metrics import NotifierMetrics
 from liveflow.adapters.notify.offsets import OffsetTracker
 from liveflow.adapters.redis.silence_store import SilenceStore
+from liveflow.core.topics import ALERTS
 from liveflow.settings import Settings
-from liveflow.topics import ALERTS
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from liveflow.alerts.messages import RULE_NAMES, SEVERITY_NAMES, STATUS_NAMES
+from liveflow.core.alerts.messages import RULE_NAMES, SEVERITY_NAMES, STATUS_NAMES
 
 Record = dict[str, Any]
 SAMPLE_CHARS = 60

@@ -52,7 +52,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError, WatchError
 
-from liveflow.moderation.lexicon import (
+from liveflow.core.moderation.lexicon import (
     ALLOW_CATEGORY,
     SEVERITIES,
     LexiconEntry,
@@ -60,7 +60,7 @@ from liveflow.moderation.lexicon import (
     is_severity,
     load_default_lexicon,
 )
-from liveflow.moderation.normalize import DEFAULT_NORMALIZATION, NormalizationOptions
+from liveflow.core.moderation.normalize import DEFAULT_NORMALIZATION, NormalizationOptions
 
 log = logging.getLogger(__name__)
 

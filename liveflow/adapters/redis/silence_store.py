@@ -14,7 +14,7 @@ import dataclasses
 import orjson
 import redis.asyncio as aioredis
 
-from liveflow.alerts.silences import Silence, SilenceBook
+from liveflow.core.alerts.silences import Silence, SilenceBook
 
 
 class SilenceStore:

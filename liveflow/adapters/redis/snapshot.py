@@ -11,7 +11,7 @@ its TTL unless something happens; the active set is pruned of rooms this worker 
 
 from __future__ import annotations
 
-from liveflow.rooms import RoomState
+from liveflow.core.rooms import RoomState
 
 
 def room_key(app_id: str, room_id: str) -> str:

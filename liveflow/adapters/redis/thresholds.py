@@ -1,7 +1,7 @@
 """Per-room alert thresholds kept in Redis (``liveflow thresholds``), applied to the engine's config.
 
 Layout: one hash ``<namespace>:alert-thresholds`` (namespace = ``settings.app_id``), field = room id,
-value = JSON ``{rule: {param: value}}`` in the format of :func:`liveflow.alerts.config.parse_overrides`
+value = JSON ``{rule: {param: value}}`` in the format of :func:`liveflow.core.alerts.config.parse_overrides`
 (durations stored as integer ms).
 
 Invariants: every value written was validated by :func:`parse_param`, and :meth:`ThresholdStore.load`
@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from liveflow.alerts.config import AlertConfig, Overrides, parse_overrides, parse_param
+from liveflow.core.alerts.config import AlertConfig, Overrides, parse_overrides, parse_param
 
 
 class ThresholdStore:

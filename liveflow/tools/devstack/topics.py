@@ -1,11 +1,11 @@
-"""Create LiveFlow's seven topics (``liveflow.topics.ALL_TOPICS``) on a Kafka cluster, idempotently.
+"""Create LiveFlow's seven topics (``liveflow.core.topics.ALL_TOPICS``) on a Kafka cluster, idempotently.
 
 Physical names are ``settings.topic(logical)``; new topics get ``settings.partitions`` partitions and
 ``settings.replication_factor`` replicas; ``dead-letters`` gets a ``max.message.bytes`` of
-:data:`liveflow.topics.DEAD_LETTER_MAX_BYTES`, so the dead letter of any input message fits. Existing topics
-are left as they are, with one exception: the three input topics must be co-partitioned, so if the inputs
-(existing ones with their actual count, missing ones with ``settings.partitions``) would not all have the
-same partition count, nothing is created and a :class:`~liveflow.tools.devstack.DevStackError` names the
+:data:`liveflow.core.topics.DEAD_LETTER_MAX_BYTES`, so the dead letter of any input message fits. Existing
+topics are left as they are, with one exception: the three input topics must be co-partitioned, so if the
+inputs (existing ones with their actual count, missing ones with ``settings.partitions``) would not all have
+the same partition count, nothing is created and a :class:`~liveflow.tools.devstack.DevStackError` names the
 counts.
 
 Existing topics are read from an all-topics metadata request, never by naming topics, so a broker
@@ -21,9 +21,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
+from liveflow.core.topics import ALL_TOPICS, DEAD_LETTER_MAX_BYTES, DEAD_LETTERS, INPUT_TOPICS
 from liveflow.settings import Settings
 from liveflow.tools.devstack import DevStackError
-from liveflow.topics import ALL_TOPICS, DEAD_LETTER_MAX_BYTES, DEAD_LETTERS, INPUT_TOPICS
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
+from liveflow.core.topics import INPUT_TOPICS
 from liveflow.tools.simulate.record import MALFORMED_PREFIX, Record
-from liveflow.topics import INPUT_TOPICS
 
 KINDS: tuple[str, ...] = (
     "not_json",

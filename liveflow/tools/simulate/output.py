@@ -30,10 +30,10 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaProducer
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
+from liveflow.core.topics import INPUT_TOPICS
 from liveflow.settings import Settings
 from liveflow.tools.simulate.clock import Pacer
 from liveflow.tools.simulate.record import Record
-from liveflow.topics import INPUT_TOPICS
 
 LINES_PER_WRITE = 4096
 MAX_IN_FLIGHT = 5000

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from liveflow.topics import COMMENT_EVENTS, ORDER_EVENTS, VIEWER_EVENTS
+from liveflow.core.topics import COMMENT_EVENTS, ORDER_EVENTS, VIEWER_EVENTS
 
 VIEWER_TYPES: tuple[str, ...] = (
     "enter",

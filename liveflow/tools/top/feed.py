@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import orjson
 
-from liveflow.topics import ALERTS, MODERATION_HITS
+from liveflow.core.topics import ALERTS, MODERATION_HITS
 
 LinkState = Literal["connecting", "live", "unavailable"]
 

@@ -18,9 +18,9 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
+from liveflow.core.topics import ALERTS, MODERATION_HITS
 from liveflow.settings import Settings
 from liveflow.tools.top.feed import EventFeed
-from liveflow.topics import ALERTS, MODERATION_HITS
 
 RETRY_SECONDS = 5.0
 ASSIGNMENT_TIMEOUT = 10.0

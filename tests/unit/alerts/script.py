@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from liveflow.alerts.engine import AlertEngine
+from liveflow.core.alerts.engine import AlertEngine
 
 T0 = 1_763_779_200_000  # a multiple of 60 s
 STEP = 5_000

@@ -1,7 +1,7 @@
 import pytest
 
-from liveflow.alerts import messages
-from liveflow.alerts.config import RULES, AlertConfig, AlertConfigError, parse_param
+from liveflow.core.alerts import messages
+from liveflow.core.alerts.config import RULES, AlertConfig, AlertConfigError, parse_param
 
 
 def test_defaults_match_the_issue() -> None:

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveflow.alerts.config import AlertConfig
-from liveflow.alerts.engine import AlertEngine
-from liveflow.alerts.lifecycle import alert_id
+from liveflow.core.alerts.config import AlertConfig
+from liveflow.core.alerts.engine import AlertEngine
+from liveflow.core.alerts.lifecycle import alert_id
 from tests.unit.alerts.script import STEP, T0, WINDOW, hit_record, window_record
 
 SCHEMA = json.loads((Path(__file__).parents[3] / "schemas" / "alerts.schema.json").read_text())

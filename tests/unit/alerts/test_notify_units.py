@@ -14,7 +14,7 @@ from liveflow.adapters.notify.offsets import OffsetTracker
 from liveflow.adapters.notify.ratelimit import SlidingWindowLimiter
 from liveflow.adapters.notify.router import Router
 from liveflow.adapters.notify.secret import Secret, redact
-from liveflow.alerts.silences import Silence, SilenceBook
+from liveflow.core.alerts.silences import Silence, SilenceBook
 
 T0 = 1_763_779_200_000
 

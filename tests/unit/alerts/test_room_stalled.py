@@ -1,5 +1,5 @@
-from liveflow.alerts.config import AlertConfig
-from liveflow.alerts.engine import AlertEngine
+from liveflow.core.alerts.config import AlertConfig
+from liveflow.core.alerts.engine import AlertEngine
 from tests.unit.alerts.script import STEP, T0, WINDOW, Script, window_record
 
 

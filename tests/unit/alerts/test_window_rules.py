@@ -3,8 +3,8 @@ import random
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from liveflow.alerts.config import AlertConfig
-from liveflow.alerts.engine import AlertEngine
+from liveflow.core.alerts.config import AlertConfig
+from liveflow.core.alerts.engine import AlertEngine
 from tests.unit.alerts.script import T0, WINDOW, Script, window_record
 
 

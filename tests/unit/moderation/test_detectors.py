@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from liveflow.moderation.detectors import (
+from liveflow.core.moderation.detectors import (
     ALL_FAMILIES,
     ContactDetector,
     ContactMatch,
     DetectorConfig,
 )
-from liveflow.moderation.matcher import Screen
-from liveflow.moderation.normalize import collapse_runs, fold, screen_text
+from liveflow.core.moderation.matcher import Screen
+from liveflow.core.moderation.normalize import collapse_runs, fold, screen_text
 
 DETECTOR = ContactDetector()
 

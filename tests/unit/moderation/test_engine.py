@@ -10,8 +10,8 @@ import msgspec
 import orjson
 import pytest
 
-from liveflow import moderation
-from liveflow.moderation import (
+from liveflow.core import moderation
+from liveflow.core.moderation import (
     DetectorConfig,
     Hit,
     LexiconEntry,

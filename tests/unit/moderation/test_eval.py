@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from liveflow.moderation import Moderator, load_default_lexicon
+from liveflow.core.moderation import Moderator, load_default_lexicon
 
 EVAL_FILE = Path(__file__).resolve().parents[2] / "data" / "moderation_eval.jsonl"
 MIN_VARIANT_RECALL = 0.98

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from liveflow.moderation import (
+from liveflow.core.moderation import (
     ALLOW_CATEGORY,
     DEFAULT_NORMALIZATION,
     LexiconEntry,

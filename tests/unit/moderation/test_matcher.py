@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from liveflow.moderation import LexiconEntry, Moderator, NormalizationOptions
-from liveflow.moderation.lexicon import Severity
-from liveflow.moderation.matcher import LexiconMatcher, Screen
+from liveflow.core.moderation import LexiconEntry, Moderator, NormalizationOptions
+from liveflow.core.moderation.lexicon import Severity
+from liveflow.core.moderation.matcher import LexiconMatcher, Screen
 
 
 def entry(

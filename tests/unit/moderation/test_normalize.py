@@ -9,8 +9,8 @@ import unicodedata
 
 import pytest
 
-from liveflow.moderation.detectors import DOT_LIKE
-from liveflow.moderation.normalize import (
+from liveflow.core.moderation.detectors import DOT_LIKE
+from liveflow.core.moderation.normalize import (
     CHINESE_NUMERALS,
     DEFAULT_NORMALIZATION,
     NormalizationOptions,

@@ -6,10 +6,10 @@ import opencc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveflow.moderation import LexiconEntry, Moderator, load_default_lexicon
-from liveflow.moderation.detectors import ALL_FAMILIES, ContactDetector
-from liveflow.moderation.matcher import LexiconMatcher, Screen
-from liveflow.moderation.normalize import (
+from liveflow.core.moderation import LexiconEntry, Moderator, load_default_lexicon
+from liveflow.core.moderation.detectors import ALL_FAMILIES, ContactDetector
+from liveflow.core.moderation.matcher import LexiconMatcher, Screen
+from liveflow.core.moderation.normalize import (
     collapse_runs,
     fold,
     fold_char,

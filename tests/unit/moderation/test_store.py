@@ -33,7 +33,7 @@ from liveflow.adapters.redis.lexicon_store import (
     version_key,
 )
 from liveflow.cli import cli
-from liveflow.moderation import (
+from liveflow.core.moderation import (
     LexiconEntry,
     LexiconError,
     Moderator,
@@ -41,8 +41,8 @@ from liveflow.moderation import (
     load_default_lexicon,
     load_lexicon,
 )
-from liveflow.moderation.lexicon import parse_structured, parse_tsv
-from liveflow.moderation.normalize import DEFAULT_NORMALIZATION
+from liveflow.core.moderation.lexicon import parse_structured, parse_tsv
+from liveflow.core.moderation.normalize import DEFAULT_NORMALIZATION
 from liveflow.tools.devstack.process import free_port
 from liveflow.tools.devstack.redis import ping
 

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
+from liveflow.core.topics import ALERTS, DEAD_LETTERS, MODERATION_HITS
 from liveflow.tools.top.feed import EventFeed
 from liveflow.tools.top.keys import cbreak, wants_quit
 from liveflow.tools.top.snapshot import parse_room
 from liveflow.tools.top.trend import TrendBook
-from liveflow.topics import ALERTS, DEAD_LETTERS, MODERATION_HITS
 from tests.unit.top.frames import NOW, room
 
 HASH = {

@@ -1,0 +1,315 @@
+"""One room's metric state: presence, the open window and the order funnel, advanced in event time.
+
+Layout: ``presence`` (who is watching), ``window`` (accumulators of the open window, or None when the
+room has no open window), ``funnel`` (order statuses), ``clock`` (the instant up to which presence has been
+integrated). Checkpoint segments besides the presence's (``u…``, ``l…``) and the funnel's (``o…``):
+``"w<k>"``, the users the open window's sets gained between two checkpoints (``window_deltas``: their
+names, oldest first; ``next_delta``: the next ``k``; ``retired``: deltas of windows closed since the last
+checkpoint, to delete).
+
+Invariants:
+- events reach :meth:`RoomState.apply` in non-decreasing ``ts`` (the ingest reorder buffer guarantees it);
+- before anything happens at time ``t``, :meth:`RoomState.advance_to` has processed every timeout
+  ``< t`` and closed every window ending ``<= t``; a timeout exactly at a window's end is processed after
+  that window closes (the viewer was present at its last millisecond);
+- the online count over ``[clock, next change)`` is constant; peaks are taken after all changes at an
+  instant, so zero-length intervals never count;
+- a window is closed (its record returned) once, when time reaches its end; windows without presence or
+  events are skipped;
+- ``samples`` receives ``(t, online)`` for every multiple ``t`` of ``SAMPLE_MS`` the clock passes while the
+  room has an open window (online at that instant, after all changes at it); the caller drains it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from liveflow.core.events import (
+    Comment,
+    Enter,
+    Event,
+    Follow,
+    Gift,
+    Heartbeat,
+    Leave,
+    Like,
+    OrderCancelled,
+    OrderCreated,
+    OrderPaid,
+    OrderRefunded,
+    ProductClick,
+    ProductExposure,
+    Share,
+)
+from liveflow.core.rooms.funnel import Funnel
+from liveflow.core.rooms.presence import Presence
+from liveflow.core.rooms.totals import Totals
+from liveflow.core.rooms.window import Window
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode_additions = msgspec.msgpack.Decoder(dict[str, list[str]]).decode
+
+Record = dict[str, Any]
+SAMPLE_MS = 5_000  # online-count samples for the concurrency_drop rule, in event time
+
+
+class RoomState:
+    __slots__ = (
+        "clock",
+        "funnel",
+        "last_closed",
+        "next_delta",
+        "next_sample",
+        "presence",
+        "retired",
+        "room_id",
+        "samples",
+        "size",
+        "totals",
+        "window",
+        "window_deltas",
+    )
+
+    def __init__(self, room_id: str, window_size: int, presence_timeout: int) -> None:
+        self.room_id = room_id
+        self.size = window_size
+        self.presence = Presence(presence_timeout)
+        self.funnel = Funnel()
+        self.window: Window | None = None
+        self.clock = -1
+        self.totals = Totals()
+        self.last_closed: Record | None = None
+        self.samples: list[tuple[int, int]] = []
+        self.next_sample = 0
+        self.window_deltas: list[str] = []
+        self.next_delta = 0
+        self.retired: list[str] = []
+
+    # -- time ----------------------------------------------------------------------------------------
+    def advance_to(self, t: int, out: list[Record]) -> None:
+        """Process timeouts before ``t`` and close windows ending at or before ``t``."""
+        presence = self.presence
+        while True:
+            window = self.window
+            close_at = window.end if window is not None else None
+            due = presence.next_expiry()
+            if close_at is not None and close_at <= t and (due is None or close_at <= due):
+                self._move_clock(close_at)
+                self._close(out)
+            elif due is not None and due < t:
+                self._move_clock(due)
+                presence.tick(due)
+                user = presence.expire_next()
+                if window is not None and due > window.start:
+                    window.ended[user] = None
+            else:
+                break
+        self._move_clock(t)
+
+    def _move_clock(self, t: int) -> None:
+        if t <= self.clock:
+            return
+        window = self.window
+        if window is not None:
+            online = self.presence.online
+            if self.next_sample < t:
+                self._sample(t, online)
+            window.peak = max(window.peak, online)
+            window.presence_ms += online * (t - self.clock)
+        self.clock = t
+
+    def _sample(self, t: int, online: int) -> None:
+        """Online samples at every multiple of SAMPLE_MS in ``[clock, t)`` (online is constant there)."""
+        first = max(self.next_sample, self.clock + (-self.clock) % SAMPLE_MS)
+        self.samples.extend((at, online) for at in range(first, t, SAMPLE_MS))
+        self.next_sample = first + ((t - first + SAMPLE_MS - 1) // SAMPLE_MS) * SAMPLE_MS
+
+    def _close(self, out: list[Record]) -> None:
+        window = self.window
+        assert window is not None
+        presence = self.presence
+        online = presence.online
+        viewers = window.viewers(presence.last_seen, online)
+        if viewers or window.events:
+            record = window.record(self.room_id, online, viewers, len(presence.uv))
+            self.last_closed = record
+            out.append(record)
+        self.window = Window(window.end, self.size) if online else None
+        self.retired += self.window_deltas
+        self.window_deltas = []
+
+    def _open_window(self, t: int) -> Window:
+        window = self.window
+        if window is None:
+            window = self.window = Window(t - t % self.size, self.size)
+            self.clock = t
+        return window
+
+    def finish(self, out: list[Record]) -> None:
+        """End of input (replay): close every window through the one where the last presence ends."""
+        while self.window is not None:
+            self.advance_to(self.window.end, out)
+
+    @property
+    def idle(self) -> bool:
+        """No open window and nobody present: the room holds only lifetime sets (uv, orders)."""
+        return self.window is None and self.presence.online == 0
+
+    def live_view(self) -> dict[str, Any]:
+        """The open window so far, for dashboards between window closes (not a window record)."""
+        presence, window = self.presence, self.window
+        online = presence.online
+        viewers = window.viewers(presence.last_seen, online) if window is not None else 0
+        interacting = len(window.interacting) if window is not None else 0
+        buyers = len(window.buyers) if window is not None else 0
+        last = self.last_closed
+        return {
+            "online": online,
+            "online_peak": max(window.peak, online) if window is not None else online,
+            "viewers": viewers,
+            "uv_total": len(presence.uv),
+            "interaction_rate": interacting / viewers if viewers else None,
+            "conversion_rate": buyers / viewers if viewers else None,
+            "orders_paid": window.orders_paid if window is not None else 0,
+            "window_start": window.start if window is not None else None,
+            "last_window_online": last["online"] if last is not None else None,
+            "last_window_online_avg": last["online_avg"] if last is not None else None,
+            "event_ts": self.clock,
+        }
+
+    # -- checkpoint ----------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "clock": self.clock,
+            "presence": self.presence.to_state(),
+            "window": self.window.to_state() if self.window is not None else None,
+            "funnel": self.funnel.to_state(),
+            "totals": self.totals.to_state(),
+            "last_closed": self.last_closed,
+            "next_sample": self.next_sample,
+            "window_deltas": self.window_deltas,
+            "next_delta": self.next_delta,
+        }
+
+    @classmethod
+    def from_state(
+        cls, room_id: str, window_size: int, presence_timeout: int, state: dict[str, Any]
+    ) -> RoomState:
+        room = cls(room_id, window_size, presence_timeout)
+        room.clock = state["clock"]
+        room.presence = Presence.from_state(presence_timeout, state["presence"])
+        room.window = Window.from_state(state["window"]) if state["window"] is not None else None
+        room.funnel = Funnel.from_state(state["funnel"])
+        room.totals = Totals.from_state(state["totals"])
+        room.last_closed = state["last_closed"]
+        room.next_sample = state["next_sample"]
+        room.window_deltas = state["window_deltas"]
+        room.next_delta = state["next_delta"]
+        return room
+
+    def take_segment_changes(self) -> tuple[dict[str, bytes], list[str]]:
+        """Segments changed since the last call (presence's, the funnel's, and the open window's additions)
+        and the names of segments to delete."""
+        changed, removed = self.presence.take_segment_changes()
+        funnel_changed, funnel_removed = self.funnel.take_segment_changes()
+        changed.update(funnel_changed)
+        removed += funnel_removed + self.retired
+        self.retired = []
+        window = self.window
+        if window is not None:
+            added = window.take_additions()
+            if added:
+                name = f"w{self.next_delta}"
+                self.next_delta += 1
+                changed[name] = _encode(added)
+                self.window_deltas.append(name)
+        return changed, removed
+
+    def load_segment(self, name: str, data: bytes) -> None:
+        """Restore one segment of the room's metric state (any order; then :meth:`loaded`)."""
+        if name.startswith("o"):
+            self.funnel.load_segment(name, data)
+        elif not name.startswith("w"):
+            self.presence.load_segment(name, data)
+        elif self.window is None:
+            raise ValueError(f"checkpoint segment {name}: window users without an open window")
+        else:
+            self.window.add_users(_decode_additions(data))
+
+    def loaded(self) -> None:
+        """Every segment is loaded."""
+        self.presence.loaded()
+        self.funnel.loaded()
+
+    # -- events --------------------------------------------------------------------------------------
+    def apply(self, event: Event, out: list[Record]) -> None:
+        """Apply one accepted event (events arrive in non-decreasing ``ts``)."""
+        t = event.ts
+        self.advance_to(t, out)
+        presence = self.presence
+        presence.tick(t)
+        window = self._open_window(t)
+        window.events += 1
+        self.totals.count(event)
+        user = event.user_id
+        match event:
+            case Heartbeat():
+                presence.mark(user, t)
+            case Enter():
+                window.enters += 1
+                presence.mark(user, t)
+            case Leave():
+                window.leaves += 1
+                if presence.leave(user) and t > window.start:
+                    window.ended[user] = None
+            case Comment(role="viewer"):
+                presence.mark(user, t)
+                window.comments += 1
+                window.commenters[user] = None
+                window.interacting[user] = None
+            case Comment():
+                pass  # staff messages: no presence, no interaction (moderation scans them elsewhere)
+            case Like(count=count):
+                presence.mark(user, t)
+                window.likes += count
+                window.likers[user] = None
+                window.interacting[user] = None
+            case Share():
+                presence.mark(user, t)
+                window.shares += 1
+                window.interacting[user] = None
+            case Follow():
+                presence.mark(user, t)
+                window.follows += 1
+                window.interacting[user] = None
+            case Gift(value_cents=value):
+                presence.mark(user, t)
+                window.gifts += 1
+                window.gift_value_cents += value
+                window.interacting[user] = None
+            case ProductExposure():
+                presence.mark(user, t)
+                window.exposed[user] = None
+            case ProductClick():
+                presence.mark(user, t)
+                window.clicks += 1
+                window.clickers[user] = None
+            case OrderCreated(order_id=order_id):
+                if self.funnel.first(order_id, "created"):
+                    window.orders_created += 1
+            case OrderPaid(order_id=order_id, amount_cents=amount):
+                if self.funnel.first(order_id, "paid"):
+                    window.orders_paid += 1
+                    window.buyers[user] = None
+                    window.gmv_cents += amount
+                    self.totals.orders_paid += 1
+                    self.totals.gmv_cents += amount
+            case OrderRefunded(order_id=order_id, amount_cents=amount):
+                window.refund_cents += amount
+                if self.funnel.first(order_id, "refunded"):
+                    window.orders_refunded += 1
+            case OrderCancelled(order_id=order_id):
+                if self.funnel.first(order_id, "cancelled"):
+                    window.orders_cancelled += 1

@@ -1,5 +1,0 @@
-"""Per-room metric state (presence, windows, funnel): pure, event-time, no I/O."""
-
-from liveflow.rooms.state import Record, RoomState
-
-__all__ = ["Record", "RoomState"]
