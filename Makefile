@@ -20,6 +20,7 @@ test: install lint
 lint: install
 	$(BIN)/ruff check liveflow agents tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 install: system $(VENV)/.installed
 
@@ -47,4 +48,4 @@ stop:
 	-$(BIN)/liveflow dev down
 
 clean: stop
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
