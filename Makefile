@@ -1,6 +1,11 @@
 # LiveFlow: the two commands of the README, and the steps behind them.
 #   make demo   - install what is missing, start Kafka + Redis + the worker + demo traffic, show where to look
-#   make test   - install what is missing, then ruff, mypy and the whole pytest suite (real Kafka and Redis)
+#   make test   - install what is missing, then ruff, mypy, lint-imports and the whole pytest suite (real Kafka
+#                 and Redis)
+# and for development:
+#   make unit   - the same checks, then only tests/unit (no Kafka broker; a few tests start their own
+#                 redis-server or run promtool/amtool)
+#   make format - ruff format, then ruff check --fix, over liveflow agents tests bench
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,13 +14,20 @@ SYSTEM_TOOLS := gcc:gcc redis-server:redis-server kcat:kcat promtool:prometheus 
 	prometheus-alertmanager:prometheus-alertmanager tmux:tmux java:openjdk-17-jre-headless mvn:maven
 DEMO_ARGS ?=
 
-.PHONY: demo test install system lint stop clean
+.PHONY: demo test unit format install system lint stop clean
 
 demo: install
 	$(BIN)/liveflow demo $(DEMO_ARGS)
 
 test: install lint
 	$(BIN)/pytest
+
+unit: install lint
+	$(BIN)/pytest tests/unit
+
+format: install
+	$(BIN)/ruff format liveflow agents tests bench
+	$(BIN)/ruff check --fix liveflow agents tests bench
 
 lint: install
 	$(BIN)/ruff check liveflow agents tests bench
