@@ -22,7 +22,7 @@ from liveflow.tools.devstack.process import free_port
 from tests.conftest import Stack
 from tests.factories import BASE_TS, event
 from tests.integration.live import LIVEFLOW, Deployment, Worker, produce, read_topic, values, wait_for
-from tests.unit.moderation.test_store import RedisServer
+from tests.unit.adapters.redis.test_lexicon_store import RedisServer
 
 pytestmark = pytest.mark.integration
 

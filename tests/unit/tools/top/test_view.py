@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from liveflow.tools.top.view import clock, render
-from tests.unit.top.frames import NOW, alert, console, frame, hit, room, room_lines, screen, trend
+from tests.unit.tools.top.frames import NOW, alert, console, frame, hit, room, room_lines, screen, trend
 
 
 def test_rooms_are_sorted_by_online_then_room_id() -> None:

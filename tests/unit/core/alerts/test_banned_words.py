@@ -1,6 +1,6 @@
 from liveflow.core.alerts.config import AlertConfig
 from liveflow.core.alerts.engine import AlertEngine
-from tests.unit.alerts.script import T0, WINDOW, Script, hit_record
+from tests.unit.core.alerts.script import T0, WINDOW, Script, hit_record
 
 
 def test_a_spam_wave_yields_one_alert_per_minute_not_one_per_comment() -> None:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from liveflow.core.events import EVENT_TOPIC, MAX_EVENT_BYTES, TS_MAX, TS_MIN, Rejection, decode, event_type
 from tests.factories import BASE_TS, event, raw
 
-SCHEMAS = Path(__file__).parents[2] / "schemas"
+SCHEMAS = Path(__file__).parents[3] / "schemas"
 TOPIC_VALIDATORS = {
     topic: jsonschema.Draft202012Validator(json.loads((SCHEMAS / f"{topic}.schema.json").read_text()))
     for topic in ("viewer-events", "comment-events", "order-events")

@@ -1,6 +1,6 @@
 from liveflow.core.alerts.config import AlertConfig
 from liveflow.core.alerts.engine import AlertEngine
-from tests.unit.alerts.script import STEP, T0, WINDOW, Script, window_record
+from tests.unit.core.alerts.script import STEP, T0, WINDOW, Script, window_record
 
 
 def flow(script: Script, start: int, end: int, rooms: dict[str, int]) -> None:

@@ -20,7 +20,7 @@ from liveflow.core.moderation import (
     load_lexicons,
 )
 
-SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "lexicon.schema.json"
+SCHEMA_FILE = Path(__file__).resolve().parents[4] / "schemas" / "lexicon.schema.json"
 SCHEMA = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 RICH = {

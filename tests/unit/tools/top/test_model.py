@@ -14,7 +14,7 @@ from liveflow.tools.top.feed import EventFeed
 from liveflow.tools.top.keys import cbreak, wants_quit
 from liveflow.tools.top.snapshot import parse_room
 from liveflow.tools.top.trend import TrendBook
-from tests.unit.top.frames import NOW, room
+from tests.unit.tools.top.frames import NOW, room
 
 HASH = {
     "room_id": "room-0001",

@@ -18,7 +18,7 @@ import pytest
 
 from liveflow.core.moderation import Moderator, load_default_lexicon
 
-EVAL_FILE = Path(__file__).resolve().parents[2] / "data" / "moderation_eval.jsonl"
+EVAL_FILE = Path(__file__).resolve().parents[3] / "data" / "moderation_eval.jsonl"
 MIN_VARIANT_RECALL = 0.98
 MIN_PRECISION = 0.98
 

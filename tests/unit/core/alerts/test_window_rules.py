@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from liveflow.core.alerts.config import AlertConfig
 from liveflow.core.alerts.engine import AlertEngine
-from tests.unit.alerts.script import T0, WINDOW, Script, window_record
+from tests.unit.core.alerts.script import T0, WINDOW, Script, window_record
 
 
 def feed(script: Script, rows: list[tuple[int, int, int]], room: str = "r1", first_end: int = T0) -> int:

@@ -145,7 +145,7 @@ def test_scan_many_with_groups_that_are_always_searched() -> None:
 
 
 def test_hits_fit_the_moderation_hits_topic_schema(default_moderator: Moderator) -> None:
-    schema_file = Path(__file__).resolve().parents[3] / "schemas" / "moderation-hits.schema.json"
+    schema_file = Path(__file__).resolve().parents[4] / "schemas" / "moderation-hits.schema.json"
     validator = jsonschema.Draft202012Validator(json.loads(schema_file.read_text(encoding="utf-8")))
     hits = default_moderator.scan("加vx：abc123 138 1234 5678 全网最低 https://t.cn/x")
     record = {

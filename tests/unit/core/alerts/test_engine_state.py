@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from liveflow.core.alerts.config import AlertConfig
 from liveflow.core.alerts.engine import AlertEngine
 from liveflow.core.alerts.lifecycle import alert_id
-from tests.unit.alerts.script import STEP, T0, WINDOW, hit_record, window_record
+from tests.unit.core.alerts.script import STEP, T0, WINDOW, hit_record, window_record
 
-SCHEMA = json.loads((Path(__file__).parents[3] / "schemas" / "alerts.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[4] / "schemas" / "alerts.schema.json").read_text())
 Call = tuple[str, tuple[Any, ...]]
 
 

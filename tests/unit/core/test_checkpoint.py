@@ -27,10 +27,10 @@ from liveflow.core.pipeline import RANK, CoreConfig, Output, Pipeline, pending_i
 from liveflow.settings import Settings
 from liveflow.tools.simulate import FILE_START_TS, SimConfig, Simulation
 from tests.factories import BASE_TS, event, raw
-from tests.unit.test_room_metrics import SMALL, streams
+from tests.unit.core.rooms.test_room_metrics import SMALL, streams
 
 Message = tuple[str, int, bytes, bytes]  # topic, offset, key, value
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def messages(events: list[dict[str, Any]]) -> list[Message]:

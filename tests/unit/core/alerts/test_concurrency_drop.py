@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from liveflow.core.alerts.config import AlertConfig
 from liveflow.core.alerts.engine import AlertEngine
-from tests.unit.alerts.script import STEP, T0, Script
+from tests.unit.core.alerts.script import STEP, T0, Script
 
 
 def noisy(rng: random.Random, level: int, steps: int, noise: float = 0.15) -> list[int]:
