@@ -67,11 +67,9 @@ import math
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -91,12 +89,15 @@ from benchlib import (
     REPO,
     RESULTS_DIR,
     cpu_seconds,
+    in_workdir,
     log,
     machine,
     now_iso,
     percentile,
     print_table,
     rss_bytes,
+    tail,
+    terminate,
     write_results,
 )
 from prometheus_client.parser import text_string_to_metric_families
@@ -332,21 +333,11 @@ class WorkerProcess:
             self.process.wait(10)
 
     def stop(self, timeout: float = 30.0) -> str:
-        """SIGTERM, then SIGKILL after ``timeout``; returns how it ended."""
-        if self.process.poll() is not None:
-            return f"exited ({self.process.returncode})"
-        started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-            return f"killed after SIGTERM + {timeout:.0f} s"
-        return f"exit {code} after {time.monotonic() - started:.1f} s"
+        """SIGTERM, then SIGKILL after ``timeout``; returns how it ended and how long it took."""
+        return terminate(self.process, timeout)
 
     def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return tail(self.log_path, lines)
 
 
 class WindowReader(threading.Thread):
@@ -1047,14 +1038,7 @@ def main() -> None:
     if args.rate <= 0 or args.seconds <= 0:
         parser.error("--rate and --seconds must be > 0")
     stop_on_sigterm()
-    workdir = Path(tempfile.mkdtemp(prefix="liveflow-hot-room-"))
-    try:
-        results = run(args, workdir)
-    finally:
-        if args.keep:
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    results = in_workdir("liveflow-hot-room-", args.keep, lambda workdir: run(args, workdir))
     path = write_results(results["benchmark"], results)
     report(results, path)
 

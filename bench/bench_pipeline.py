@@ -147,6 +147,8 @@ from benchlib import (
     percentile,
     print_table,
     rss_bytes,
+    tail,
+    terminate,
     write_results,
 )
 from pydantic import SecretStr
@@ -430,20 +432,10 @@ class Consumer:
 
     def stop(self, timeout: float = 30.0) -> str:
         """SIGTERM, then SIGKILL after ``timeout``; returns how it ended and how long it took."""
-        if self.process.poll() is not None:
-            return f"exited ({self.process.returncode})"
-        started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-            return f"killed after SIGTERM + {timeout:.0f} s"
-        return f"exit {code} after {time.monotonic() - started:.1f} s"
+        return terminate(self.process, timeout)
 
     def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return tail(self.log_path, lines)
 
 
 LOG_LINE = re.compile(r"^\[[^\]]*\] \[\d+\] \[(WARNING|ERROR)\] (.*)$")

@@ -56,8 +56,6 @@ import itertools
 import os
 import random
 import re
-import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -76,7 +74,7 @@ from bench_hot_room import (
     stop_on_sigterm,
     wait_for_leaders,
 )
-from benchlib import log, machine, median, now_iso, percentile, print_table, write_results
+from benchlib import in_workdir, log, machine, median, now_iso, percentile, print_table, write_results
 
 from liveflow.core.pipeline import CoreConfig
 from liveflow.settings import Settings
@@ -510,14 +508,7 @@ def main() -> None:
         parser.error("--rounds must be >= 1 and --rate > 0")
     args.lateness_s = CoreConfig().allowed_lateness / 1000  # workers run with the default (env stripped)
     stop_on_sigterm()
-    workdir = Path(tempfile.mkdtemp(prefix="liveflow-restart-"))
-    try:
-        results = run(args, workdir)
-    finally:
-        if args.keep:
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    results = in_workdir("liveflow-restart-", args.keep, lambda workdir: run(args, workdir))
     path = write_results(results["benchmark"], results)
     report(results, path)
 

@@ -14,10 +14,14 @@ import datetime
 import math
 import os
 import platform
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +142,34 @@ def _fmt(value: object) -> str:
 def log(message: str) -> None:
     sys.stderr.write(f"[{datetime.datetime.now():%H:%M:%S}] {message}\n")
     sys.stderr.flush()
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float = 30.0) -> str:
+    """SIGTERM, then SIGKILL after ``timeout``, by the child's pid; returns how it ended and how long."""
+    if process.poll() is not None:
+        return f"exited ({process.returncode})"
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+        return f"killed after SIGTERM + {timeout:.0f} s"
+    return f"exit {code} after {time.monotonic() - started:.1f} s"
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def in_workdir(prefix: str, keep: bool, run: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+    """``run`` in a fresh temporary directory, removed afterwards unless ``keep``."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        return run(workdir)
+    finally:
+        if keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
