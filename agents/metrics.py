@@ -23,31 +23,16 @@ from prometheus_client.registry import Collector
 from agents.lexicon import LexiconState
 from agents.snapshots import SnapshotHealth
 from liveflow.core.pipeline import Pipeline, Room
+from liveflow.core.records import window_metrics
+from liveflow.core.rooms.totals import COUNTERS
 from liveflow.core.runtime.runtime import Runtime
 from liveflow.settings import Settings
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 LAG_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
 
-ROOM_GAUGES = {
-    "online": "Viewers present now.",
-    "online_peak": "Peak online in the current window.",
-    "viewers": "Distinct viewers in the current window.",
-    "uv_total": "Distinct viewers ever present (cumulative).",
-    "interaction_rate": "Interacting viewers / viewers, current window (absent when no viewers).",
-    "conversion_rate": "Buyers / viewers, current window (absent when no viewers).",
-    "online_avg": "Time-weighted mean online (ACU) of the last closed window.",
-}
-ROOM_COUNTERS = {
-    "gmv_cents": "GMV of paid orders, cents.",
-    "comments": "Viewer comments.",
-    "likes": "Likes (sum of like counts).",
-    "orders_paid": "Orders paid (once per order).",
-    "enters": "Enter events.",
-    "leaves": "Leave events.",
-    "product_exposures": "Product exposure events.",
-    "product_clicks": "Product click events.",
-}
+GAUGE_SOURCE = {"now": "current window so far", "closed": "last closed window"}
+ROOM_GAUGES = tuple(metric for metric in window_metrics() if metric.shown.gauge is not None)
 
 
 class WorkerMetrics:
@@ -228,9 +213,11 @@ class PipelineCollector(Collector):
 class RoomExposition:
     """The per-room series in Prometheus text format, rendered by hand at most once per ``max_age``.
 
-    With a thousand rooms prometheus_client's generic formatter needs ~0.2 s per scrape; room ids are
-    ``[A-Za-z0-9_.:-]`` by contract and categories/rules are identifiers, so label values need no escaping
-    and plain string formatting does it in a few milliseconds.
+    With a thousand rooms prometheus_client's generic formatter needs ~0.2 s per scrape; plain string
+    formatting does it in a few milliseconds. The gauges are the window metrics declared with a ``gauge``
+    (:func:`liveflow.core.records.window_metrics`), the counters the rooms' lifetime counters
+    (:data:`liveflow.core.rooms.totals.COUNTERS`). Label values are escaped as the text format requires
+    (room ids and categories are restricted by contract, but a broken input must never break a scrape).
     """
 
     def __init__(self, pipeline: Pipeline, settings: Settings, max_age: float = 1.0) -> None:
@@ -253,36 +240,39 @@ class RoomExposition:
         active = [room for room in self._pipeline.rooms.values() if room.last_arrival >= horizon]
         active.sort(key=lambda room: room.state.presence.online, reverse=True)
         exported: list[Room] = active[: self._settings.metrics_room_cap]
-        gauges: dict[str, list[str]] = {name: [] for name in ROOM_GAUGES}
-        counters: dict[str, list[str]] = {name: [] for name in ROOM_COUNTERS}
+        gauges: dict[str, list[str]] = {metric.name: [] for metric in ROOM_GAUGES}
+        counters: dict[str, list[str]] = {name: [] for name in COUNTERS}
         moderation: list[str] = []
         firing: list[str] = []
         for room in exported:
-            room_id = room.state.room_id
             view = room.state.live_view()
-            view["online_avg"] = view["last_window_online_avg"]
-            for name, lines in gauges.items():
-                value = view[name]
+            room_id = label_value(view.room_id)
+            for metric in ROOM_GAUGES:
+                source = view.now if metric.shown.gauge == "now" else view.last
+                value = getattr(source, metric.name) if source is not None else None
                 if value is not None:
-                    lines.append(f'liveflow_room_{name}{{room_id="{room_id}"}} {float(value)!r}\n')
-            totals = room.state.totals
-            for name, lines in counters.items():
-                lines.append(
-                    f'liveflow_room_{name}_total{{room_id="{room_id}"}} {float(getattr(totals, name))!r}\n'
-                )
-            for category, count in sorted(totals.moderation.items()):
-                labels = f'category="{category}",room_id="{room_id}"'
+                    line = f'liveflow_room_{metric.name}{{room_id="{room_id}"}} {float(value)!r}\n'
+                    gauges[metric.name].append(line)
+            for name, value in view.totals.items():
+                line = f'liveflow_room_{name}_total{{room_id="{room_id}"}} {float(value)!r}\n'
+                counters[name].append(line)
+            for category, count in sorted(view.moderation.items()):
+                labels = f'category="{label_value(category)}",room_id="{room_id}"'
                 moderation.append(f"liveflow_room_moderation_hits_total{{{labels}}} {float(count)!r}\n")
             engine = self._pipeline.alert_engine(room.partition)
-            for rule in engine.firing_rules(room_id) if engine is not None else ():
-                firing.append(f'liveflow_room_alerts_firing{{room_id="{room_id}",rule="{rule}"}} 1.0\n')
+            for rule in engine.firing_rules(view.room_id) if engine is not None else ():
+                labels = f'room_id="{room_id}",rule="{label_value(rule)}"'
+                firing.append(f"liveflow_room_alerts_firing{{{labels}}} 1.0\n")
         parts: list[str] = []
-        for name, text in ROOM_GAUGES.items():
-            parts.append(f"# HELP liveflow_room_{name} {text}\n# TYPE liveflow_room_{name} gauge\n")
-            parts.extend(gauges[name])
-        for name, text in ROOM_COUNTERS.items():
+        for metric in ROOM_GAUGES:
+            help_text = f"{metric.description} ({GAUGE_SOURCE[metric.shown.gauge or 'now']})"
+            name = f"liveflow_room_{metric.name}"
+            parts.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
+            parts.extend(gauges[metric.name])
+        for name, counter in COUNTERS.items():
             parts.append(
-                f"# HELP liveflow_room_{name}_total {text}\n# TYPE liveflow_room_{name}_total counter\n"
+                f"# HELP liveflow_room_{name}_total {counter.help}\n"
+                f"# TYPE liveflow_room_{name}_total counter\n"
             )
             parts.extend(counters[name])
         parts.append(
@@ -303,6 +293,16 @@ class RoomExposition:
             f"# TYPE liveflow_rooms_overflow gauge\nliveflow_rooms_overflow {overflow!r}\n"
         )
         return "".join(parts).encode()
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n"})
+
+
+def label_value(value: str) -> str:
+    """A label value escaped for the text exposition format (backslash, double quote, line feed)."""
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.translate(_ESCAPES)
+    return value
 
 
 def _gauge(name: str, text: str, value: float) -> GaugeMetricFamily:

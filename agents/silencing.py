@@ -7,17 +7,19 @@ Invariant: ``current`` is replaced whole, never mutated, so a reader sees either
 from __future__ import annotations
 
 import time
-from typing import Any
+
+import msgspec
 
 from liveflow.core.alerts.silences import SilenceBook
+from liveflow.core.records import AlertRecord
 
 
 class Silencing:
     def __init__(self) -> None:
         self.current = SilenceBook()
 
-    def mark(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Mark an alert record ``silenced`` if an operator silence covers it now (wall clock)."""
+    def mark(self, record: AlertRecord) -> AlertRecord:
+        """The alert record marked ``silenced`` if an operator silence covers it now (wall clock)."""
         now = time.time_ns() // 1_000_000
-        record["silenced"] = self.current.is_silenced(record["rule"], record["room_id"], now)
-        return record
+        silenced = self.current.is_silenced(record.rule, record.room_id, now)
+        return msgspec.structs.replace(record, silenced=silenced)

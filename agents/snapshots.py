@@ -46,7 +46,7 @@ async def write_snapshots(settings: Settings, pipeline: Pipeline, health: Snapsh
                 async with client.pipeline(transaction=False) as batch:
                     for state in changed:
                         key = room_key(settings.app_id, state.room_id)
-                        batch.hset(key, mapping=room_fields(state, now))  # type: ignore[arg-type]
+                        batch.hset(key, mapping=room_fields(state.live_view(), now))  # type: ignore[arg-type]
                         batch.pexpire(key, settings.snapshot_ttl)
                     if changed:
                         batch.sadd(active_key(settings.app_id), *(state.room_id for state in changed))

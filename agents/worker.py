@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-import orjson
+import msgspec
 from aiokafka.errors import KafkaError
 from mode import Service
 
@@ -37,12 +37,13 @@ from liveflow.adapters.kafka.connections import KafkaConnections
 from liveflow.adapters.kafka.input import Assignments, KafkaInput
 from liveflow.core.build import build_pipeline
 from liveflow.core.pipeline import Output
+from liveflow.core.records import AlertRecord
 from liveflow.core.runtime.ports import Fetch
 from liveflow.core.runtime.runtime import Runtime, RuntimeConfig
-from liveflow.core.topics import ALERTS
 from liveflow.settings import Settings
 
 log = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
 SAMPLE_EVERY = 16  # fetches between two latency samples
 RETRY_S = 2.0
 
@@ -118,8 +119,10 @@ class LiveflowWorker(Service):
         return self.input.records_fetched - self.runtime.stats.fetched + merged
 
     def encode(self, output: Output) -> bytes:
-        value = self.silencing.mark(output.value) if output.topic == ALERTS else output.value
-        return orjson.dumps(value)
+        value = output.value
+        if isinstance(value, AlertRecord):
+            value = self.silencing.mark(value)
+        return _encode(value)
 
     def metrics_text(self) -> bytes:
         return self.metrics.text()

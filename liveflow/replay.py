@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import orjson
+import msgspec
 
 from liveflow.core.pipeline import Output, Pipeline
 
@@ -53,5 +53,15 @@ def replay(lines: Iterable[bytes], pipeline: Pipeline) -> Iterator[Output]:
     yield from pipeline.take()
 
 
+class _Line(msgspec.Struct):
+    topic: str
+    key: str | None
+    value: msgspec.Raw
+
+
+_encode = msgspec.json.Encoder().encode
+
+
 def encode_output(output: Output) -> bytes:
-    return orjson.dumps({"topic": output.topic, "key": output.key, "value": output.value}) + b"\n"
+    """One output line: ``{"topic", "key", "value"}``, the value as it is published."""
+    return _encode(_Line(output.topic, output.key, msgspec.Raw(_encode(output.value)))) + b"\n"

@@ -14,11 +14,12 @@ so a dead letter is at most about 4/3 of the message it carries.
 from __future__ import annotations
 
 import base64
-from typing import Any
 
+import msgspec
 import orjson
 
-DEAD_LETTER_SCHEMA_VERSION = 1
+from liveflow.core.records import DeadLetterRecord
+
 LARGE_BYTES = 64 * 1024  # above this, a value whose JSON escaping would outgrow base64 is sent as base64
 
 
@@ -35,40 +36,35 @@ def dead_letter(
     line: int | None = None,
     room_id: str | None = None,
     event_id: str | None = None,
-) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "schema_version": DEAD_LETTER_SCHEMA_VERSION,
-        "source_topic": source_topic,
-        "partition": partition,
-        "offset": offset,
-        "key": _text_or_none(key),
-        "code": code,
-        "message": message,
-        "received_at": received_at,
-    }
+) -> DeadLetterRecord:
     text = _text_or_none(value)
-    if text is None or (len(value) > LARGE_BYTES and _escaped_length(text) > 4 * len(value) // 3 + 4):
-        record["value_b64"] = base64.b64encode(value).decode("ascii")
-    else:
-        record["value"] = text
-    if line is not None:
-        record["line"] = line
-    if room_id is not None:
-        record["room_id"] = room_id
-    if event_id is not None:
-        record["event_id"] = event_id
-    return record
+    as_b64 = text is None or (len(value) > LARGE_BYTES and _escaped_length(text) > 4 * len(value) // 3 + 4)
+    unset = msgspec.UNSET
+    return DeadLetterRecord(
+        source_topic=source_topic,
+        partition=partition,
+        offset=offset,
+        key=_text_or_none(key),
+        code=code,  # type: ignore[arg-type]
+        message=message,
+        received_at=received_at,
+        value_b64=base64.b64encode(value).decode("ascii") if as_b64 else unset,
+        value=text if not as_b64 and text is not None else unset,
+        line=line if line is not None else unset,
+        room_id=room_id if room_id is not None else unset,
+        event_id=event_id if event_id is not None else unset,
+    )
 
 
 def _escaped_length(text: str) -> int:
     return len(orjson.dumps(text))
 
 
-def original_bytes(record: dict[str, Any]) -> bytes:
+def original_bytes(record: DeadLetterRecord) -> bytes:
     """Recover the refused message's bytes from a dead-letter record."""
-    if "value_b64" in record:
-        return base64.b64decode(record["value_b64"])
-    return str(record["value"]).encode("utf-8")
+    if isinstance(record.value_b64, str):
+        return base64.b64decode(record.value_b64)
+    return str(record.value).encode("utf-8")
 
 
 def _text_or_none(raw: bytes | None) -> str | None:

@@ -15,7 +15,8 @@ Invariants:
 - comments are scanned at admission (hits are published without waiting for the reorder buffer);
 - a room's events reach its :class:`~liveflow.core.rooms.RoomState` and its alert engine in event-time order,
   after dedup and lateness; a window's record is produced once its end is at or behind the room's
-  watermark, and the alert engine sees the room's activity before the windows and samples it releases;
+  watermark, and the alert engine sees the room's activity before the windows and samples it releases
+  (one :meth:`~liveflow.core.alerts.engine.AlertEngine.feed` of facts per run of a room);
 - drivers call :meth:`Pipeline.take` to drain ``outputs`` (the live driver batches them to Kafka).
 """
 
@@ -27,8 +28,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
+import msgspec
+
 from liveflow.core.alerts.config import AlertConfig
 from liveflow.core.alerts.engine import AlertEngine
+from liveflow.core.alerts.facts import (
+    Activity,
+    Fact,
+    ModerationHit,
+    OnlineSample,
+    RoomEnded,
+    StreamTime,
+    WindowClosed,
+)
 from liveflow.core.checkpoint import (
     CHECKPOINT_VERSION,
     Row,
@@ -42,6 +54,7 @@ from liveflow.core.deadletters import dead_letter
 from liveflow.core.events import EVENT_TOPIC, Comment, Event, Rejection, decode, event_type
 from liveflow.core.ingest import Admission, RoomIngest, input_ref, pending_refs
 from liveflow.core.moderation import Moderator, action
+from liveflow.core.records import AlertRecord, ModerationHitRecord, Record, RoomMetrics
 from liveflow.core.rooms import RoomState
 from liveflow.core.topics import ALERTS, DEAD_LETTERS, INPUT_TOPICS, MODERATION_HITS, ROOM_METRICS
 
@@ -61,7 +74,7 @@ class CoreConfig:
 class Output(NamedTuple):
     topic: str
     key: str | None
-    value: dict[str, Any]
+    value: Record
     partition: int | None  # the input partition (None in replay without partitions)
 
 
@@ -105,7 +118,7 @@ class Room:
         self.ended = False
         self.alerts_state: dict[str, Any] | None = None  # only between from_blob and Pipeline.restore
         # moderation records of comments admitted but not yet released to the alert engine, by event id
-        self.pending_hits: dict[str, dict[str, Any]] = {}
+        self.pending_hits: dict[str, ModerationHitRecord] = {}
 
     def to_blob(self, alerts: dict[str, Any] | None) -> bytes:
         return encode_blob(
@@ -134,7 +147,8 @@ class Room:
         )
         room.ended = document["ended"]
         room.alerts_state = document["alerts"]
-        room.pending_hits = document.get("hits") or {}  # absent in checkpoints of earlier releases
+        hits = document.get("hits") or {}  # absent in checkpoints of earlier releases
+        room.pending_hits = {event: msgspec.convert(hit, ModerationHitRecord) for event, hit in hits.items()}
         return room
 
 
@@ -163,7 +177,7 @@ class Pipeline:
         self.urgent = False  # a window record or an alert is waiting in ``outputs``: ship it now
         self.counts: Counter[tuple[str, str]] = Counter()
         self.moderation_counts: Counter[tuple[str, str]] = Counter()
-        self._records: list[dict[str, Any]] = []
+        self._records: list[RoomMetrics] = []
         self.positions: dict[tuple[str, int], int] = {}
         self.moderator = moderator
         self.lexicon_version = 0
@@ -171,6 +185,7 @@ class Pipeline:
         self.scan_seconds = 0.0
         self._alert_config = alerts
         self._engines: dict[int | None, AlertEngine] = {}
+        self._facts: list[Fact] = []  # what the room being run told its alert engine, until it is fed
         self._stream_time: dict[int | None, int] = {}
         self._partition_of = partition_of
 
@@ -295,18 +310,17 @@ class Pipeline:
         self.scans += 1
         if not hits:
             return
-        record = {
-            "schema_version": 1,
-            "event_id": comment.event_id,
-            "room_id": comment.room_id,
-            "user_id": comment.user_id,
-            "ts": comment.ts,
-            "role": comment.role,
-            "text": comment.text,
-            "hits": [hit.as_dict() for hit in hits],
-            "action": action(hits),
-            "lexicon_version": self.lexicon_version,
-        }
+        record = ModerationHitRecord(
+            event_id=comment.event_id,
+            room_id=comment.room_id,
+            user_id=comment.user_id,
+            ts=comment.ts,
+            role=comment.role,
+            text=comment.text,
+            hits=hits,
+            action=action(hits),
+            lexicon_version=self.lexicon_version,
+        )
         self.outputs.append(Output(MODERATION_HITS, comment.room_id, record, room.partition))
         by_category = room.state.totals.moderation
         for hit in hits:
@@ -317,50 +331,63 @@ class Pipeline:
 
     def _run(self, room: Room, events: Iterable[Event], until: int | None) -> None:
         """Apply ``events`` (in event-time order) to the room, then advance it to ``until`` (None: close
-        everything, end of input); route window records, online samples, moderation hits and activity to
-        the alert engine of the room's partition."""
+        everything, end of input); tell the alert engine of the room's partition what happened, as facts in
+        the order they happened (activity, then the samples and windows the event released, its moderation
+        hit, the stream time; the room's end)."""
         state, records, partition = room.state, self._records, room.partition
         engine = self.alert_engine(partition)
+        facts = self._facts if engine is not None else None
         room_id = state.room_id
+        stream_time = self._stream_time
+        told = engine.stream_time if engine is not None else 0  # stream time facts not ahead of it are moot
         for event in events:
             room.ended = False
-            if engine is not None:
-                self._alerts(engine.on_room_activity(room_id, event.ts), partition)
+            if facts is not None:
+                facts.append(Activity(room_id, event.ts))
             state.apply(event, records)
-            self._drain(state, engine, partition)
-            if engine is not None:
+            self._drain(state, facts, partition)
+            if facts is not None:
                 hit = room.pending_hits.pop(event.event_id, None) if isinstance(event, Comment) else None
                 if hit is not None:
-                    self._alerts(engine.on_moderation_hit(room_id, event.ts, hit), partition)
-                self._alerts(engine.on_stream_time(self._stream_time.get(partition, event.ts)), partition)
+                    facts.append(ModerationHit(room_id, event.ts, hit))
+                now = stream_time.get(partition, event.ts)
+                if now > told:
+                    facts.append(StreamTime(now))
+                    told = now
         if until is None:
             state.finish(records)
         else:
             state.advance_to(until, records)
-        self._drain(state, engine, partition)
-        if engine is not None and state.idle and not room.ended:
+        self._drain(state, facts, partition)
+        if facts is not None and state.idle and not room.ended:
             room.ended = True
-            self._alerts(engine.on_room_end(room_id, state.clock), partition)
+            facts.append(RoomEnded(room_id, state.clock))
+        if engine is not None and facts:
+            self._alerts(engine.feed(facts), partition)
+            facts.clear()
 
-    def _drain(self, state: RoomState, engine: AlertEngine | None, partition: int | None) -> None:
-        """Publish closed windows; feed them and the online samples to the alert engine."""
+    def _drain(self, state: RoomState, facts: list[Fact] | None, partition: int | None) -> None:
+        """Publish closed windows; tell the alert engine of them and of the online samples."""
         records, samples = self._records, state.samples
-        if engine is not None:
-            for at, online in samples:
-                self._alerts(engine.on_online_sample(state.room_id, at, online), partition)
-        samples.clear()
+        if samples:
+            if facts is not None:
+                room_id = state.room_id
+                facts.extend(OnlineSample(room_id, at, online) for at, online in samples)
+            samples.clear()
+        if not records:
+            return
         outputs = self.outputs
         for record in records:
             self.urgent = True
-            outputs.append(Output(ROOM_METRICS, record["room_id"], record, partition))
-            if engine is not None:
-                self._alerts(engine.on_window_closed(record), partition)
+            outputs.append(Output(ROOM_METRICS, record.room_id, record, partition))
+            if facts is not None:
+                facts.append(WindowClosed(record))
         records.clear()
 
-    def _alerts(self, alerts: list[dict[str, Any]], partition: int | None) -> None:
+    def _alerts(self, alerts: list[AlertRecord], partition: int | None) -> None:
         for alert in alerts:
             self.urgent = True
-            self.outputs.append(Output(ALERTS, alert["room_id"], alert, partition))
+            self.outputs.append(Output(ALERTS, alert.room_id, alert, partition))
 
     def _reject(
         self,
@@ -388,7 +415,7 @@ class Pipeline:
             room_id=event.room_id if event is not None else None,
             event_id=event.event_id if event is not None else None,
         )
-        out_key = event.room_id if event is not None else record["key"]
+        out_key = event.room_id if event is not None else record.key
         self.outputs.append(Output(DEAD_LETTERS, out_key, record, partition))
 
     def advance_idle(

@@ -14,6 +14,7 @@ import pytest
 from liveflow.adapters.kafka.partitioning import kafka_partition
 from liveflow.core.build import build_pipeline
 from liveflow.core.pipeline import Pipeline
+from liveflow.core.records import to_builtins
 from liveflow.replay import replay
 from liveflow.settings import Settings
 from liveflow.tools.simulate import FILE_START_TS, Record, Scenario, SimConfig, Simulation
@@ -74,7 +75,7 @@ def replay_pipeline() -> Pipeline:
 @pytest.fixture(scope="module")
 def expected_alerts() -> list[tuple[Any, ...]]:
     outputs = replay((r.value for r in traffic()), replay_pipeline())
-    return settled_alerts([o.value for o in outputs if o.topic == "alerts"])
+    return settled_alerts([to_builtins(o.value) for o in outputs if o.topic == "alerts"])
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +84,8 @@ def expected() -> tuple[list[Record], dict[Key, dict[str, Any]]]:
     outputs = replay(
         (r.value for r in records), build_pipeline(Settings(), partition_of=kafka_partition(PARTITIONS))
     )
-    windows = {
-        (o.value["room_id"], o.value["window_start"]): o.value
-        for o in outputs
-        if o.topic == "room-metrics" and o.value["window_end"] <= SENTINEL_TS
-    }
+    documents = [to_builtins(o.value) for o in outputs if o.topic == "room-metrics"]
+    windows = {(d["room_id"], d["window_start"]): d for d in documents if d["window_end"] <= SENTINEL_TS}
     return records, windows
 
 

@@ -8,11 +8,13 @@ import collections
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import orjson
 import pytest
 
 from liveflow.core.build import build_pipeline
 from liveflow.core.deadletters import original_bytes
+from liveflow.core.records import DeadLetterRecord, to_builtins
 from liveflow.replay import replay
 from tests.conftest import Stack
 from tests.factories import BASE_TS, event
@@ -99,7 +101,7 @@ def test_worker_consumes_reports_dead_letters_and_stops_cleanly(deployment: Depl
     assert worker.process.poll() is None, "the worker stopped on bad input"
 
     replayed = [
-        o.value
+        to_builtins(o.value)
         for o in replay((m[2] for m in messages), build_pipeline(deployment.settings))
         if o.topic == "dead-letters"
     ]
@@ -110,7 +112,8 @@ def test_worker_consumes_reports_dead_letters_and_stops_cleanly(deployment: Depl
     live_without_wrong_topic = [r for r in live_dead if r["code"] != "wrong_topic"]
     assert fingerprint(live_without_wrong_topic) == fingerprint(replayed)
     assert all(r["partition"] is not None and r["offset"] is not None for r in live_dead)
-    assert sorted(len(original_bytes(r)) for r in live_dead if r["code"] == "too_large") == [
+    too_large = [msgspec.convert(r, DeadLetterRecord) for r in live_dead if r["code"] == "too_large"]
+    assert sorted(len(original_bytes(r)) for r in too_large) == [
         64 * 1024 + 1,
         900_000,
     ]

@@ -1,260 +1,205 @@
-"""Alert rule parameters: global defaults plus per-room overrides, as frozen dataclasses.
+"""Alert parameters: every rule's defaults, the alert-rules file, and per-room overrides.
 
-Layout: :class:`AlertConfig` holds one dataclass per rule (the global defaults), ``language`` ('zh' | 'en')
-for the record's ``message``, static ``labels`` copied into every record, and ``rooms``: room_id ->
-``{rule: {param: value}}`` overrides. :meth:`AlertConfig.for_room` resolves a room's :class:`RuleSet`.
+The alert-rules file (``LIVEFLOW_ALERTS_CONFIG``; YAML, TOML or JSON), the per-room thresholds kept in Redis
+(``liveflow thresholds``) and the CLI's ``--param name=value`` are one format, checked by one model
+(:func:`file_model`, built from :data:`liveflow.core.alerts.registry.REGISTRY`; its JSON Schema is
+``schemas/alert-rules.schema.json``)::
 
-Invariants:
-- every number of every rule is a field here; times are whole milliseconds of event time (``*_ms``);
-- overrides are validated when the config is built (unknown rule or parameter, wrong type or range raises
-  :class:`AlertConfigError` naming the path), so :meth:`AlertConfig.for_room` never fails;
-- the same mapping format is read from files (``from_dict``), written by ``liveflow thresholds`` and kept in
-  Redis, so one parser checks all of them.
+    language: zh                      # messages: zh | en
+    labels: {team: live-ops}          # added to every alert's labels
+    rules:                            # global parameters, by rule (docs/alerts.md lists them)
+      concurrency_drop: {fire_ratio: 0.6, for_ms: 45s}
+    rooms:                            # per-room overrides of the global parameters
+      vip-001: {concurrency_drop: {min_baseline: 500}}
+
+Layout: :class:`AlertConfig` holds the language, the labels, every rule's resolved global parameters
+(``rules``: name -> the rule's :class:`~liveflow.core.alerts.rule.RuleConfig`) and the per-room overrides
+(``rooms``: room -> rule -> parameter -> validated value); :meth:`AlertConfig.for_room` resolves a room's
+parameters.
+
+Invariants: a parameter of a room is its override, else the file's global value, else the rule's default;
+``*_ms`` parameters are whole milliseconds of event time (a number is milliseconds, a string a duration
+like ``30s``); everything is validated when the config is built (an unknown rule or parameter, with the
+nearest valid name, or a wrong type or range raises :class:`AlertConfigError` with one line per problem
+naming its key path), so :meth:`AlertConfig.for_room` never fails.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
+import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
-from liveflow.settings import parse_duration_ms
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-Severity = Literal["info", "warning", "critical"]
-SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
-Language = Literal["zh", "en"]
+from liveflow.core.alerts.registry import REGISTRY, RULES
+from liveflow.core.alerts.rule import SEVERITIES, Language, RuleConfig, Severity
+
+__all__ = [
+    "RULES",
+    "SEVERITIES",
+    "AlertConfig",
+    "AlertConfigError",
+    "Language",
+    "Overrides",
+    "RuleSet",
+    "Severity",
+    "file_model",
+    "parse_overrides",
+    "parse_param",
+]
+
+Overrides = dict[str, dict[str, Any]]  # rule -> parameter -> validated value
+RuleSet = Mapping[str, RuleConfig]  # rule -> the room's parameters
 
 
 class AlertConfigError(ValueError):
-    """A bad alert parameter; the message names it as ``rule.param`` (with the room when per room)."""
+    """Bad alert parameters: ``problems`` has one line per problem, each naming its key path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
-@dataclass(frozen=True, slots=True)
-class ConcurrencyDropConfig:
-    enabled: bool = True
-    sample_interval_ms: int = 5_000
-    baseline_ms: int = 300_000
-    min_baseline_samples: int = 12
-    for_ms: int = 30_000
-    fire_ratio: float = 0.70
-    min_baseline: float = 50
-    critical_drop: float = 0.50
-    resolve_ratio: float = 0.85
-    resolve_for_ms: int = 30_000
-    cooldown_ms: int = 600_000
+@cache
+def rules_model() -> type[BaseModel]:
+    """``{rule: {parameter: value}}`` for every registered rule (each rule's table optional)."""
+    fields: dict[str, Any] = {
+        rule.name: (rule.config, Field(default_factory=rule.config, description=rule.titles["en"]))
+        for rule in REGISTRY
+    }
+    return create_model("AlertRules", __config__=ConfigDict(extra="forbid", frozen=True), **fields)
 
 
-@dataclass(frozen=True, slots=True)
-class InteractionDropConfig:
-    enabled: bool = True
-    history_windows: int = 5
-    min_viewers: int = 50
-    drop_ratio: float = 0.50
-    resolve_ratio: float = 0.80
-    severity: Severity = "warning"
-    cooldown_ms: int = 600_000
+@cache
+def file_model() -> type[BaseModel]:
+    """The alert-rules file."""
+    rules = rules_model()
+    return create_model(
+        "AlertRulesFile",
+        __config__=ConfigDict(extra="forbid", frozen=True, title="LiveFlow alert rules file"),
+        language=(Language, Field("zh", description="language of alert messages")),
+        labels=(dict[str, str], Field(default_factory=dict, description="added to every alert's labels")),
+        rules=(rules, Field(default_factory=rules, description="global parameters by rule")),
+        rooms=(
+            dict[str, rules],  # type: ignore[valid-type]
+            Field(default_factory=dict, description="per-room overrides: room id -> rule -> parameter"),
+        ),
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class ConversionDropConfig:
-    enabled: bool = True
-    span_windows: int = 5
-    min_buyers: int = 5
-    drop_ratio: float = 0.50
-    traffic_drop_ratio: float = 0.50
-    resolve_ratio: float = 0.80
-    severity: Severity = "warning"
-    cooldown_ms: int = 600_000
+def _given(model: BaseModel) -> dict[str, Any]:
+    """The parameters a validated rule table set explicitly."""
+    return {name: getattr(model, name) for name in sorted(model.model_fields_set)}
 
 
-@dataclass(frozen=True, slots=True)
-class BannedWordsConfig:
-    enabled: bool = True
-    bucket_ms: int = 60_000
-    flush_delay_ms: int = 5_000
-    min_block_hits: int = 1
-    review_wave_hits: int = 30
-    critical_hits: int = 20
-    max_samples: int = 5
-    severity: Severity = "warning"
-    cooldown_ms: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class RoomStalledConfig:
-    enabled: bool = True
-    stall_ms: int = 60_000
-    min_online: int = 50
-    quiet_ms: int = 20_000
-    recovery_grace_ms: int = 60_000
-    give_up_ms: int = 3_600_000
-    severity: Severity = "critical"
-    cooldown_ms: int = 600_000
-
-
-RuleConfig = (
-    ConcurrencyDropConfig
-    | InteractionDropConfig
-    | ConversionDropConfig
-    | BannedWordsConfig
-    | RoomStalledConfig
-)
-
-RULE_TYPES: dict[str, type[Any]] = {
-    "concurrency_drop": ConcurrencyDropConfig,
-    "interaction_drop": InteractionDropConfig,
-    "conversion_drop": ConversionDropConfig,
-    "banned_words": BannedWordsConfig,
-    "room_stalled": RoomStalledConfig,
-}
-RULES: tuple[str, ...] = tuple(RULE_TYPES)
-DROP_RULES: frozenset[str] = frozenset({"concurrency_drop", "interaction_drop", "conversion_drop"})
-
-_RATIOS = {"fire_ratio", "critical_drop", "resolve_ratio", "drop_ratio", "traffic_drop_ratio"}
-
-Overrides = dict[str, dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class RuleSet:
-    """The resolved parameters of every rule for one room."""
-
-    concurrency_drop: ConcurrencyDropConfig
-    interaction_drop: InteractionDropConfig
-    conversion_drop: ConversionDropConfig
-    banned_words: BannedWordsConfig
-    room_stalled: RoomStalledConfig
-
-    def rule(self, name: str) -> RuleConfig:
-        value: RuleConfig = getattr(self, name)
-        return value
+def _overrides(rules: BaseModel) -> Overrides:
+    return {name: _given(getattr(rules, name)) for name in RULES if name in rules.model_fields_set}
 
 
 @dataclass(frozen=True, slots=True)
 class AlertConfig:
     language: Language = "zh"
     labels: Mapping[str, str] = field(default_factory=dict)
-    concurrency_drop: ConcurrencyDropConfig = field(default_factory=ConcurrencyDropConfig)
-    interaction_drop: InteractionDropConfig = field(default_factory=InteractionDropConfig)
-    conversion_drop: ConversionDropConfig = field(default_factory=ConversionDropConfig)
-    banned_words: BannedWordsConfig = field(default_factory=BannedWordsConfig)
-    room_stalled: RoomStalledConfig = field(default_factory=RoomStalledConfig)
+    rules: RuleSet = field(default_factory=lambda: {rule.name: rule.config() for rule in REGISTRY})
     rooms: Mapping[str, Overrides] = field(default_factory=dict)
 
-    def defaults(self) -> RuleSet:
-        return RuleSet(
-            self.concurrency_drop,
-            self.interaction_drop,
-            self.conversion_drop,
-            self.banned_words,
-            self.room_stalled,
-        )
-
     def for_room(self, room_id: str) -> RuleSet:
-        """The room's parameters: the global defaults with the room's overrides applied."""
+        """The room's parameters: the global ones with the room's overrides applied."""
         overrides = self.rooms.get(room_id)
-        base = self.defaults()
         if not overrides:
-            return base
-        return RuleSet(**_overridden(base, overrides))
+            return self.rules
+        return {
+            name: config.model_copy(update=overrides[name]) if name in overrides else config
+            for name, config in self.rules.items()
+        }
 
     def with_rooms(self, rooms: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> AlertConfig:
         """A copy whose per-room overrides are ``rooms`` (validated), e.g. as loaded from Redis."""
-        checked = {room: parse_overrides(value, where=f"rooms.{room}") for room, value in rooms.items()}
-        return dataclasses.replace(self, rooms=checked)
+        problems: list[str] = []
+        checked: dict[str, Overrides] = {}
+        for room, value in rooms.items():
+            try:
+                checked[room] = parse_overrides(value, where=f"rooms.{room}")
+            except AlertConfigError as exc:
+                problems += exc.problems
+        if problems:
+            raise AlertConfigError(problems)
+        return AlertConfig(self.language, self.labels, self.rules, checked)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AlertConfig:
-        """Build from ``{language, labels, rules: {rule: {param: v}}, rooms: {room: {rule: {param: v}}}}``."""
-        unknown = set(data) - {"language", "labels", "rules", "rooms"}
-        if unknown:
-            raise AlertConfigError(f"unknown alert setting {sorted(unknown)[0]!r}")
-        language = data.get("language", "zh")
-        if language not in ("zh", "en"):
-            raise AlertConfigError(f"language: expected 'zh' or 'en', got {language!r}")
-        labels = data.get("labels", {})
-        if not isinstance(labels, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
-        ):
-            raise AlertConfigError("labels: expected a table of strings")
-        rules = parse_overrides(data.get("rules", {}), where="rules")
-        base = cls(language=language, labels=dict(labels))
-        config = dataclasses.replace(base, **_overridden(base.defaults(), rules))
-        rooms = data.get("rooms", {})
-        if not isinstance(rooms, Mapping):
-            raise AlertConfigError("rooms: expected a table of room ids")
-        return config.with_rooms(rooms)
-
-
-def _overridden(base: RuleSet, overrides: Overrides) -> dict[str, Any]:
-    return {name: dataclasses.replace(base.rule(name), **overrides.get(name, {})) for name in RULES}
+        """Build from the file's table (see the module docstring)."""
+        document = _validate(file_model(), data, "")
+        globals_ = document.rules  # type: ignore[attr-defined]
+        rules = {name: getattr(globals_, name) for name in RULES}
+        rooms = {room: _overrides(value) for room, value in document.rooms.items()}  # type: ignore[attr-defined]
+        return cls(document.language, dict(document.labels), rules, rooms)  # type: ignore[attr-defined]
 
 
 def parse_overrides(data: object, *, where: str) -> Overrides:
-    """Validate ``{rule: {param: value}}``; durations may be given as ``30s`` for ``*_ms`` parameters."""
+    """Validate ``{rule: {param: value}}`` (a room's overrides), keeping only what it sets."""
     if not isinstance(data, Mapping):
-        raise AlertConfigError(f"{where}: expected a table of rules")
-    result: Overrides = {}
-    for rule, params in data.items():
-        if rule not in RULE_TYPES:
-            raise AlertConfigError(f"{where}: unknown rule {rule!r} (known: {', '.join(RULES)})")
-        if not isinstance(params, Mapping):
-            raise AlertConfigError(f"{where}.{rule}: expected a table of parameters")
-        result[rule] = {name: parse_param(rule, name, value, where=where) for name, value in params.items()}
-    return result
+        raise AlertConfigError([f"{where}: expected a table of rules"])
+    return _overrides(_validate(rules_model(), data, where))
 
 
 def parse_param(rule: str, name: str, value: object, *, where: str = "rules") -> Any:
     """One checked parameter value of ``rule`` (strings are accepted for numbers, as typed on a CLI)."""
-    if rule not in RULE_TYPES:
-        raise AlertConfigError(f"{where}: unknown rule {rule!r} (known: {', '.join(RULES)})")
-    path = f"{where}.{rule}.{name}"
-    kinds = {f.name: f.type for f in fields(RULE_TYPES[rule])}
-    if name not in kinds:
-        raise AlertConfigError(f"{path}: unknown parameter (known: {', '.join(kinds)})")
-    kind = kinds[name]
+    return parse_overrides({rule: {name: value}}, where=where)[rule][name]
+
+
+def _validate(model: type[BaseModel], data: Mapping[str, Any], where: str) -> BaseModel:
     try:
-        if kind == "bool":
-            return _parse_bool(value)
-        if kind == "Severity":
-            if value not in SEVERITIES:
-                raise ValueError(f"expected one of {', '.join(SEVERITIES)}")
-            return value
-        if name.endswith("_ms"):
-            return parse_duration_ms(value) if isinstance(value, str) else _parse_int(value, minimum=0)
-        if kind == "int":
-            return _parse_int(value, minimum=1)
-        number = _parse_float(value)
-        if name in _RATIOS and not 0 < number <= 1:
-            raise ValueError("expected a ratio in (0, 1]")
-        return number
-    except ValueError as exc:
-        raise AlertConfigError(f"{path}: {exc} (got {value!r})") from None
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise AlertConfigError(
+            [_problem(model, where, error["loc"], error) for error in exc.errors(include_url=False)]
+        ) from None
 
 
-def _parse_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in {"true", "false", "yes", "no", "on", "off", "1", "0"}:
-        return value.lower() in {"true", "yes", "on", "1"}
-    raise ValueError("expected true or false")
+def _problem(model: type[BaseModel], where: str, loc: tuple[int | str, ...], error: Any) -> str:
+    path = ".".join(str(part) for part in ((where,) if where else ()) + tuple(loc))
+    if error["type"] == "extra_forbidden":
+        table = _table_at(model, loc[:-1])
+        known = list(table.model_fields) if table is not None else []
+        nearest = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        kind = "key"
+        if table is rules_model():
+            kind = "rule"
+        elif table is not None and issubclass(table, RuleConfig):
+            kind = "parameter"
+        hint = f"; did you mean {nearest[0]!r}?" if nearest else f" (known: {', '.join(known)})"
+        return f"{path}: unknown {kind}{hint}"
+    given = error.get("input")
+    shown = f" (got {given!r})" if isinstance(given, str | int | float | bool) else ""
+    if error["type"] in ("model_type", "dict_type", "model_attributes_type"):
+        return f"{path}: expected a table{shown}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{path}: {message[0].lower()}{message[1:]}{shown}"
 
 
-def _parse_int(value: object, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError("expected an integer")
-    number = int(value)
-    if number < minimum:
-        raise ValueError(f"expected an integer >= {minimum}")
-    return number
-
-
-def _parse_float(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError("expected a number")
-    number = float(value)
-    if math.isnan(number) or number < 0:
-        raise ValueError("expected a non-negative number")
-    return number
+def _table_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model of the table at ``loc`` in ``model``'s documents (None if it is not a model)."""
+    current: Any = model
+    skip_key = False
+    for part in loc:
+        if skip_key:
+            skip_key = False
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        info = current.model_fields.get(str(part))
+        if info is None:
+            return None
+        annotation = info.annotation
+        args: tuple[Any, ...] = getattr(annotation, "__args__", ())
+        if getattr(annotation, "__origin__", None) is dict and len(args) == 2:
+            current, skip_key = args[1], True
+        else:
+            current = annotation
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return None

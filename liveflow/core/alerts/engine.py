@@ -1,100 +1,104 @@
-"""The alert engine: room inputs in (event time), ``alerts`` records out. Pure and deterministic.
+"""The alert engine: facts in (event time), ``alerts`` records out. Pure and deterministic.
 
-Calls (all times are event-time ms; every call returns the records to publish, key = room_id):
-``on_room_activity`` for every accepted event *before* the samples and windows that event releases, then
-``on_online_sample`` / ``on_window_closed`` / ``on_moderation_hit`` as the core produces them, then
-``on_stream_time`` with the max accepted event time (after each event or batch), and ``on_room_end``.
+One entry point, :meth:`AlertEngine.feed`, takes the facts of :mod:`liveflow.core.alerts.facts` in the
+order the core produces them and returns the records to publish (key = room_id). Each fact goes to the
+rules of its room that observe its type, in registry order (:mod:`liveflow.core.alerts.registry`); a rule
+that ``filters_data`` first decides whether an online sample or a window is data at all. :class:`StreamTime`
+runs the rules' timers; :class:`RoomEnded` resolves the firing alerts of rules that close at a room's end
+(in rule-name order) and lets every rule forget what must not carry over.
 
-Layout: ``rooms``: room_id -> :class:`RoomAlerts` (all rule state, lifecycle and the room's resolved
-parameters); cross-room state is only ``stream_time`` and ``timers``, a heap of ``(due, room_id)`` that
-drives room_stalled and the banned_words buckets. Each room has at most one live heap entry (``scheduled``);
-others are stale and skipped, and the heap is rebuilt from room state on restore, so it is not snapshotted.
+Layout: ``rooms``: room_id -> :class:`RoomAlerts` (one instance of every rule, the room's parameters,
+the lifecycle); cross-room state is only ``stream_time`` and ``timers``, a heap of ``(due, room_id)``. Each
+room has at most one live heap entry (``scheduled``); others are stale and skipped, and the heap is rebuilt
+from room state on restore, so it is not snapshotted.
 
 Invariants:
-- the same sequence of calls yields the same records (no wall clock, no randomness, no iteration over
-  unordered collections); timers fire in ``(due, room_id)`` order and their records carry the due time,
-  not the stream time that revealed them;
-- inhibition: a drop rule never fires for a room whose ``room_stalled`` alert fires, nor on data inside a
-  silence gap (see :mod:`liveflow.core.alerts.rules.room_stalled`);
-- ``room_snapshot`` is JSON-able and ``restore_room`` of it yields a room that behaves identically; a room
+- the same sequence of facts yields the same records (no wall clock, no randomness, no iteration over
+  unordered collections); timers fire in ``(due, room_id)`` order, ties within a room in registry order, and
+  their records carry the due time, not the stream time that revealed them;
+- inhibition: a rule never fires while a rule in its ``inhibited_by`` fires for the room;
+- ``room_snapshot`` is JSON-able and ``restore_room`` of it (or of the layout of an earlier release) yields a
+  room that behaves identically; a rule without state in a snapshot (added since) starts fresh; a room
   whose alerts are all over after it ended is forgotten (``room_snapshot`` then returns None).
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from typing import Any
 
-from liveflow.core.alerts.config import DROP_RULES, AlertConfig, RuleSet
-from liveflow.core.alerts.lifecycle import Record, RoomLifecycle
-from liveflow.core.alerts.rules import Decision, Fire, Resolve
-from liveflow.core.alerts.rules.banned_words import BannedWords
-from liveflow.core.alerts.rules.concurrency_drop import ConcurrencyDrop
-from liveflow.core.alerts.rules.conversion_drop import ConversionDrop
-from liveflow.core.alerts.rules.interaction_drop import InteractionDrop
-from liveflow.core.alerts.rules.room_stalled import RoomStalled
+from liveflow.core.alerts.config import AlertConfig, RuleSet
+from liveflow.core.alerts.facts import (
+    Activity,
+    Fact,
+    Gap,
+    OnlineSample,
+    RoomEnded,
+    RoomFact,
+    StreamTime,
+    WindowClosed,
+)
+from liveflow.core.alerts.lifecycle import ActiveAlert, RoomLifecycle
+from liveflow.core.alerts.registry import REGISTRY
+from liveflow.core.alerts.rule import Decision, Fire, Resolve, Rule
+from liveflow.core.records import AlertRecord
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+DATA_FACTS = (OnlineSample, WindowClosed)  # what a ``filters_data`` rule judges
+SUBSCRIBERS: dict[type, tuple[int, ...]] = {
+    kind: tuple(i for i, rule in enumerate(REGISTRY) if kind in rule.observes)
+    for kind in {kind for rule in REGISTRY for kind in rule.observes}
+}
+RESCHEDULING = frozenset(kind for rule in REGISTRY for kind in rule.reschedules)
+FILTERS = tuple(i for i, rule in enumerate(REGISTRY) if rule.filters_data)
+TIMED = tuple(i for i, rule in enumerate(REGISTRY) if rule.next_due is not Rule.next_due)
+# the state keys of release 1 (one attribute per rule)
+_LEGACY_KEYS = {
+    "stalled": "room_stalled",
+    "concurrency": "concurrency_drop",
+    "interaction": "interaction_drop",
+    "conversion": "conversion_drop",
+    "banned": "banned_words",
+}
 
 
 class RoomAlerts:
-    __slots__ = (
-        "banned",
-        "concurrency",
-        "conversion",
-        "ended",
-        "interaction",
-        "lifecycle",
-        "rules",
-        "scheduled",
-        "stalled",
-    )
+    """A room's rules, parameters and alert lifecycle; also the :class:`~.rule.RoomContext` its rules see."""
 
-    def __init__(self, rules: RuleSet) -> None:
-        self.rules = rules
+    __slots__ = ("configs", "emitted", "ended", "lifecycle", "room_id", "rules", "scheduled")
+
+    def __init__(self, room_id: str, configs: RuleSet) -> None:
+        self.room_id = room_id
+        self.configs = [configs[rule.name] for rule in REGISTRY]
+        self.rules: list[Rule[Any]] = [rule() for rule in REGISTRY]
         self.ended = False
         self.scheduled: int | None = None
-        self.stalled = RoomStalled()
-        self.concurrency = ConcurrencyDrop()
-        self.interaction = InteractionDrop()
-        self.conversion = ConversionDrop()
-        self.banned = BannedWords()
         self.lifecycle = RoomLifecycle()
+        self.emitted: list[Gap] = []
 
-    def baseline_if_firing(self, rule: str) -> float | None:
-        alert = self.lifecycle.firing(rule)
-        return None if alert is None else alert.baseline
+    def firing(self, rule: str) -> ActiveAlert | None:
+        return self.lifecycle.firing(rule)
 
-    def started_if_firing(self, rule: str) -> int | None:
-        alert = self.lifecycle.firing(rule)
-        return None if alert is None else alert.started_at
-
-    def clear_drop_state(self) -> None:
-        self.concurrency = ConcurrencyDrop()
-        self.interaction = InteractionDrop()
-        self.conversion = ConversionDrop()
+    def emit(self, fact: Gap) -> None:
+        self.emitted.append(fact)
 
     def to_state(self) -> dict[str, Any]:
         return {
             "ended": self.ended,
-            "stalled": self.stalled.to_state(),
-            "concurrency": self.concurrency.to_state(),
-            "interaction": self.interaction.to_state(),
-            "conversion": self.conversion.to_state(),
-            "banned": self.banned.to_state(),
             "lifecycle": self.lifecycle.to_state(),
+            "rules": {rule.name: rule.to_state() for rule in self.rules},
         }
 
     @classmethod
-    def from_state(cls, rules: RuleSet, state: dict[str, Any]) -> RoomAlerts:
-        room = cls(rules)
+    def from_state(cls, room_id: str, configs: RuleSet, state: dict[str, Any]) -> RoomAlerts:
+        room = cls(room_id, configs)
         room.ended = bool(state["ended"])
-        room.stalled = RoomStalled.from_state(state["stalled"])
-        room.concurrency = ConcurrencyDrop.from_state(state["concurrency"])
-        room.interaction = InteractionDrop.from_state(state["interaction"])
-        room.conversion = ConversionDrop.from_state(state["conversion"])
-        room.banned = BannedWords.from_state(state["banned"])
         room.lifecycle = RoomLifecycle.from_state(state["lifecycle"])
+        saved = state["rules"]
+        room.rules = [
+            rule.from_state(saved[rule.name]) if rule.name in saved else rule() for rule in REGISTRY
+        ]
         return room
 
 
@@ -115,97 +119,66 @@ class AlertEngine:
         return self._stream_time
 
     def reconfigure(self, config: AlertConfig) -> None:
-        """Apply new parameters (e.g. per-room thresholds from Redis) from the next input on."""
+        """Apply new parameters (e.g. per-room thresholds from Redis) from the next fact on."""
         self._config = config
         for room_id, room in self._rooms.items():
-            room.rules = config.for_room(room_id)
-            self._schedule(room_id, room)
+            rules = config.for_room(room_id)
+            room.configs = [rules[rule.name] for rule in REGISTRY]
+            self._schedule(room)
 
-    # -- inputs --------------------------------------------------------------------------------------
-    def on_room_activity(self, room_id: str, ts: int) -> list[Record]:
-        room = self._room(room_id)
-        room.ended = False
-        self._dirty.add(room_id)
-        cfg = room.rules.room_stalled
-        firing = room.lifecycle.firing("room_stalled") is not None
-        resumed, resolution = room.stalled.activity(ts, cfg, firing)
-        out: list[Record] = []
-        if resumed:
-            assert room.stalled.gap is not None
-            room.concurrency.discard_after(room.stalled.gap[0])
-            self._apply(room_id, room, "room_stalled", resolution, out)
-        if resumed or room.scheduled is None:
-            self._schedule(room_id, room)
+    # -- input -----------------------------------------------------------------------------------------
+    def feed(self, facts: Iterable[Fact]) -> list[AlertRecord]:
+        """Take facts in production order; the records they lead to, in order."""
+        out: list[AlertRecord] = []
+        for fact in facts:
+            if isinstance(fact, StreamTime):
+                self._advance(fact.ts, out)
+            elif isinstance(fact, RoomEnded):
+                room = self._rooms.get(fact.room_id)
+                if room is not None:
+                    self._end(room, fact.ts, out)
+                    self._schedule(room)
+            else:
+                self._observe(fact, out)
         return out
 
-    def on_online_sample(self, room_id: str, ts: int, online: int) -> list[Record]:
-        room = self._room(room_id)
-        rules = room.rules
-        if not room.stalled.usable(ts, rules.room_stalled):
-            return []
-        self._dirty.add(room_id)
-        if ts <= room.stalled.last_activity:  # not a sample of the idle clock running on after the last event
-            room.stalled.last_online = online
-        out: list[Record] = []
-        if rules.concurrency_drop.enabled:
-            baseline = room.baseline_if_firing("concurrency_drop")
-            decision = room.concurrency.observe(ts, online, rules.concurrency_drop, baseline)
-            self._apply(room_id, room, "concurrency_drop", decision, out)
-        self._schedule(room_id, room)
-        return out
+    def _observe(self, fact: RoomFact, out: list[AlertRecord]) -> None:
+        room = self._room(fact.room_id)
+        kind = type(fact)
+        rules, configs = room.rules, room.configs
+        if kind in DATA_FACTS and not all(rules[i].admits(fact, configs[i]) for i in FILTERS):
+            return
+        if kind is Activity:
+            room.ended = False
+        self._dirty.add(room.room_id)
+        self._dispatch(room, fact, out)
+        if room.scheduled is None or kind in RESCHEDULING:
+            self._schedule(room)
 
-    def on_window_closed(self, record: dict[str, Any]) -> list[Record]:
-        room_id = str(record["room_id"])
-        room = self._room(room_id)
-        rules = room.rules
-        if not room.stalled.usable_span(
-            int(record["window_start"]), int(record["window_end"]), rules.room_stalled
-        ):
-            return []
-        self._dirty.add(room_id)
-        out: list[Record] = []
-        if rules.interaction_drop.enabled:
-            baseline = room.baseline_if_firing("interaction_drop")
-            decision = room.interaction.observe(record, rules.interaction_drop, baseline)
-            self._apply(room_id, room, "interaction_drop", decision, out)
-        if rules.conversion_drop.enabled:
-            baseline = room.baseline_if_firing("conversion_drop")
-            decision = room.conversion.observe(record, rules.conversion_drop, baseline)
-            self._apply(room_id, room, "conversion_drop", decision, out)
-        return out
+    def _dispatch(self, room: RoomAlerts, fact: Any, out: list[AlertRecord]) -> None:
+        rules, configs = room.rules, room.configs
+        for i in SUBSCRIBERS.get(type(fact), ()):
+            decision = rules[i].observe(fact, configs[i], room)
+            if decision is not None:
+                self._apply(room, i, decision, out)
+        while room.emitted:
+            self._dispatch(room, room.emitted.pop(0), out)
+            self._schedule(room)
 
-    def on_moderation_hit(self, room_id: str, ts: int, hit_record: dict[str, Any]) -> list[Record]:
-        room = self._room(room_id)
-        if room.rules.banned_words.enabled:
-            room.banned.add(ts, hit_record, room.rules.banned_words)
-            self._dirty.add(room_id)
-            self._schedule(room_id, room)
-        return []
-
-    def on_stream_time(self, ts: int) -> list[Record]:
+    def _advance(self, ts: int, out: list[AlertRecord]) -> None:
         if ts <= self._stream_time:
-            return []
+            return
         self._stream_time = ts
         timers = self._timers
-        out: list[Record] = []
         while timers and timers[0][0] <= ts:
             due, room_id = heapq.heappop(timers)
             room = self._rooms.get(room_id)
             if room is None or room.scheduled != due:
                 continue
             room.scheduled = None
-            self._run_timers(room_id, room, ts, out)
+            self._run_timers(room, ts, out)
             if room_id in self._rooms:
-                self._schedule(room_id, room)
-        return out
-
-    def on_room_end(self, room_id: str, ts: int) -> list[Record]:
-        room = self._rooms.get(room_id)
-        if room is None:
-            return []
-        out = self._end(room_id, room, ts)
-        self._schedule(room_id, room)
-        return out
+                self._schedule(room)
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def room_snapshot(self, room_id: str) -> dict[str, Any] | None:
@@ -216,15 +189,24 @@ class AlertEngine:
         return {"version": STATE_VERSION, "stream_time": self._stream_time, **room.to_state()}
 
     def restore_room(self, room_id: str, state: dict[str, Any]) -> None:
-        """Install a room from :meth:`room_snapshot`; stream time becomes at least the snapshot's."""
-        if state.get("version") != STATE_VERSION:
+        """Install a room from :meth:`room_snapshot` (of this release or the previous layout); stream time
+        becomes at least the snapshot's."""
+        version = state.get("version")
+        if version == 1:
+            state = {
+                "ended": state["ended"],
+                "lifecycle": state["lifecycle"],
+                "rules": {name: state[key] for key, name in _LEGACY_KEYS.items()},
+            } | {"stream_time": state["stream_time"]}
+        elif version != STATE_VERSION:
             raise ValueError(
-                f"alert state of room {room_id!r} has unsupported version {state.get('version')!r}"
+                f"alert state of room {room_id!r} has version {version!r}; this release reads versions 1 and "
+                f"{STATE_VERSION} (was it written by a newer LiveFlow?)"
             )
-        room = RoomAlerts.from_state(self._config.for_room(room_id), state)
+        room = RoomAlerts.from_state(room_id, self._config.for_room(room_id), state)
         self._rooms[room_id] = room
         self._stream_time = max(self._stream_time, int(state["stream_time"]))
-        self._schedule(room_id, room)
+        self._schedule(room)
 
     def forget_room(self, room_id: str) -> None:
         """Drop a room's state without records (its partition moved to another worker)."""
@@ -258,84 +240,73 @@ class AlertEngine:
     def _room(self, room_id: str) -> RoomAlerts:
         room = self._rooms.get(room_id)
         if room is None:
-            room = self._rooms[room_id] = RoomAlerts(self._config.for_room(room_id))
+            room = self._rooms[room_id] = RoomAlerts(room_id, self._config.for_room(room_id))
         return room
 
-    def _apply(
-        self, room_id: str, room: RoomAlerts, rule: str, decision: Decision | None, out: list[Record]
-    ) -> None:
-        if decision is None:
-            return
+    def _apply(self, room: RoomAlerts, index: int, decision: Decision, out: list[AlertRecord]) -> None:
+        rule = REGISTRY[index]
         config = self._config
+        lifecycle = room.lifecycle
         if isinstance(decision, Fire):
-            if rule in DROP_RULES and room.lifecycle.firing("room_stalled") is not None:
+            if any(lifecycle.firing(other) is not None for other in rule.inhibited_by):
                 return
-            record = room.lifecycle.fire(room_id, rule, decision, config.language, dict(config.labels))
+            labels = dict(config.labels)
+            record = lifecycle.fire(room.room_id, rule.name, decision, config.language, labels)
         else:
-            cooldown = room.rules.rule(rule).cooldown_ms
-            record = room.lifecycle.resolve(room_id, rule, decision, config.language, cooldown)
+            cooldown = room.configs[index].cooldown_ms
+            record = lifecycle.resolve(room.room_id, rule.name, decision, config.language, cooldown)
         if record is not None:
             out.append(record)
+        if isinstance(decision, Resolve) and decision.ends_room:
+            self._end(room, decision.at, out)
 
-    def _end(self, room_id: str, room: RoomAlerts, ts: int) -> list[Record]:
-        """The room ended at ``ts``: close drop and stall alerts; banned-words minutes run their course."""
-        out: list[Record] = []
+    def _end(self, room: RoomAlerts, ts: int, out: list[AlertRecord]) -> None:
+        """The room ended at ``ts``: close the alerts of the rules that close then; every rule forgets."""
         ending = Resolve(at=ts, value=None, labels={"resolution": "room_end"})
-        for rule in sorted(room.lifecycle.active):
-            if rule != "banned_words":
-                self._apply(room_id, room, rule, ending, out)
+        order = {rule.name: i for i, rule in enumerate(REGISTRY)}
+        for name in sorted(room.lifecycle.active):
+            index = order[name]
+            if REGISTRY[index].closes_at_room_end:
+                self._apply(room, index, ending, out)
         room.ended = True
-        room.stalled.last_online = -1
-        room.clear_drop_state()
-        self._dirty.add(room_id)
-        return out
+        for rule in room.rules:
+            rule.room_ended()
+        self._dirty.add(room.room_id)
 
-    def _run_timers(self, room_id: str, room: RoomAlerts, now: int, out: list[Record]) -> None:
-        rules = room.rules
+    def _run_timers(self, room: RoomAlerts, now: int, out: list[AlertRecord]) -> None:
+        rules, configs = room.rules, room.configs
         while True:
-            stalled_firing = room.lifecycle.firing("room_stalled") is not None
-            stall_due = room.stalled.next_due(rules.room_stalled, stalled_firing, room.ended)
-            if not rules.room_stalled.enabled and not stalled_firing:
-                stall_due = None
-            banned_started = room.started_if_firing("banned_words")
-            banned_due = room.banned.next_due(rules.banned_words, banned_started)
-            if stall_due is not None and stall_due <= now and (banned_due is None or stall_due <= banned_due):
-                decision = room.stalled.step(rules.room_stalled, stalled_firing)
-                self._apply(room_id, room, "room_stalled", decision, out)
-                if isinstance(decision, Resolve):
-                    out.extend(self._end(room_id, room, decision.at))
-            elif banned_due is not None and banned_due <= now:
-                self._apply(
-                    room_id, room, "banned_words", room.banned.step(rules.banned_words, banned_started), out
-                )
-            else:
+            earliest: tuple[int, int] | None = None
+            for i in TIMED:
+                due = rules[i].next_due(configs[i], room)
+                if due is not None and due <= now and (earliest is None or due < earliest[0]):
+                    earliest = (due, i)
+            if earliest is None:
                 break
-            self._dirty.add(room_id)
+            index = earliest[1]
+            decision = rules[index].step(configs[index], room)
+            if decision is not None:
+                self._apply(room, index, decision, out)
+            self._dirty.add(room.room_id)
         if self._forgettable(room, now):
-            del self._rooms[room_id]
-            self._dirty.add(room_id)
+            del self._rooms[room.room_id]
+            self._dirty.add(room.room_id)
 
     def _forgettable(self, room: RoomAlerts, now: int) -> bool:
-        if not room.ended or room.lifecycle.active or room.banned.buckets:
+        if not room.ended or room.lifecycle.active or any(rule.holds_pending() for rule in room.rules):
             return False
         return all(until <= now for until in room.lifecycle.cooldown_until.values())
 
     def _next_due(self, room: RoomAlerts) -> int | None:
-        rules = room.rules
-        stalled_firing = room.lifecycle.firing("room_stalled") is not None
-        dues = [
-            room.stalled.next_due(rules.room_stalled, stalled_firing, room.ended)
-            if rules.room_stalled.enabled or stalled_firing
-            else None,
-            room.banned.next_due(rules.banned_words, room.started_if_firing("banned_words")),
-        ]
+        rules, configs = room.rules, room.configs
+        dues = [rules[i].next_due(configs[i], room) for i in TIMED]
         if room.ended and not room.lifecycle.active:
             dues.append(max(room.lifecycle.cooldown_until.values(), default=self._stream_time))
         present = [due for due in dues if due is not None]
         return min(present) if present else None
 
-    def _schedule(self, room_id: str, room: RoomAlerts) -> None:
+    def _schedule(self, room: RoomAlerts) -> None:
         due = self._next_due(room)
         if due is not None and (room.scheduled is None or due < room.scheduled):
             room.scheduled = due
-            heapq.heappush(self._timers, (due, room_id))
+            heapq.heappush(self._timers, (due, room.room_id))

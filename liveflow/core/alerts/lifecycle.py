@@ -9,20 +9,18 @@ Invariants:
 - a firing alert gets exactly one ``firing`` record and, later, exactly one ``resolved`` record carrying the
   same id, severity, started_at, baseline and threshold; a fire decision while the rule fires, or before
   ``cooldown_until``, produces nothing;
-- records are plain JSON-able dicts matching schemas/alerts.schema.json.
+- records are :class:`~liveflow.core.records.AlertRecord` structs (schemas/alerts.schema.json).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from liveflow.core.alerts import messages
-from liveflow.core.alerts.rules import Fire, Resolve
-
-SCHEMA_VERSION = 1
-Record = dict[str, Any]
+from liveflow.core.alerts.rule import Fire, Language, Resolve
+from liveflow.core.records import AlertRecord, CommentSample
 
 
 def alert_id(rule: str, room_id: str, started_at: int) -> str:
@@ -68,8 +66,8 @@ class RoomLifecycle:
         return self.active.get(rule)
 
     def fire(
-        self, room_id: str, rule: str, decision: Fire, language: str, labels: dict[str, str]
-    ) -> Record | None:
+        self, room_id: str, rule: str, decision: Fire, language: Language, labels: dict[str, str]
+    ) -> AlertRecord | None:
         """The ``firing`` record, or None while the rule fires or cools down."""
         if rule in self.active or decision.at < self.cooldown_until.get(rule, decision.at):
             return None
@@ -84,13 +82,15 @@ class RoomLifecycle:
             labels={**labels, **decision.labels},
         )
         self.active[rule] = alert
-        record = _record(room_id, rule, alert, "firing", None, decision.value, alert.labels, decision.samples)
-        record["message"] = messages.render(language, rule, "firing", record, decision.facts)
-        return record
+        numbers = (decision.value, alert.baseline, alert.threshold)
+        message = messages.render(language, rule, "firing", room_id, numbers, decision.facts)
+        return _record(
+            room_id, rule, alert, "firing", None, decision.value, alert.labels, decision.samples, message
+        )
 
     def resolve(
-        self, room_id: str, rule: str, decision: Resolve, language: str, cooldown_ms: int
-    ) -> Record | None:
+        self, room_id: str, rule: str, decision: Resolve, language: Language, cooldown_ms: int
+    ) -> AlertRecord | None:
         """The ``resolved`` record of the rule's firing alert (None when it does not fire); a ``resolution``
         label (``room_end``, ``gave_up``) picks the message."""
         alert = self.active.pop(rule, None)
@@ -101,9 +101,9 @@ class RoomLifecycle:
             self.cooldown_until[rule] = ended_at + cooldown_ms
         labels = {**alert.labels, **decision.labels}
         kind = decision.labels.get("resolution", "resolved")
-        record = _record(room_id, rule, alert, "resolved", ended_at, decision.value, labels, [])
-        record["message"] = messages.render(language, rule, kind, record, decision.facts)
-        return record
+        numbers = (decision.value, alert.baseline, alert.threshold)
+        message = messages.render(language, rule, kind, room_id, numbers, decision.facts)
+        return _record(room_id, rule, alert, "resolved", ended_at, decision.value, labels, [], message)
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -123,25 +123,25 @@ def _record(
     room_id: str,
     rule: str,
     alert: ActiveAlert,
-    status: str,
+    status: Literal["firing", "resolved"],
     ended_at: int | None,
     value: float | None,
     labels: dict[str, str],
-    samples: list[dict[str, Any]],
-) -> Record:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "alert_id": alert.alert_id,
-        "rule": rule,
-        "room_id": room_id,
-        "status": status,
-        "severity": alert.severity,
-        "started_at": alert.started_at,
-        "ended_at": ended_at,
-        "value": value,
-        "baseline": alert.baseline,
-        "threshold": alert.threshold,
-        "message": "",
-        "labels": dict(labels),
-        "samples": samples,
-    }
+    samples: list[CommentSample],
+    message: str,
+) -> AlertRecord:
+    return AlertRecord(
+        alert_id=alert.alert_id,
+        rule=rule,
+        room_id=room_id,
+        status=status,
+        severity=alert.severity,  # type: ignore[arg-type]
+        started_at=alert.started_at,
+        ended_at=ended_at,
+        value=value,
+        baseline=alert.baseline,
+        threshold=alert.threshold,
+        message=message,
+        labels=dict(labels),
+        samples=samples,
+    )

@@ -1,5 +1,5 @@
 """Per-room metric state (presence, windows, funnel): pure, event-time, no I/O."""
 
-from liveflow.core.rooms.state import Record, RoomState
+from liveflow.core.rooms.state import RoomState
 
-__all__ = ["Record", "RoomState"]
+__all__ = ["RoomState"]

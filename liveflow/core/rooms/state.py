@@ -43,6 +43,7 @@ from liveflow.core.events import (
     ProductExposure,
     Share,
 )
+from liveflow.core.records import RoomMetrics, RoomView
 from liveflow.core.rooms.funnel import Funnel
 from liveflow.core.rooms.presence import Presence
 from liveflow.core.rooms.totals import Totals
@@ -51,7 +52,16 @@ from liveflow.core.rooms.window import Window
 _encode = msgspec.msgpack.Encoder().encode
 _decode_additions = msgspec.msgpack.Decoder(dict[str, list[str]]).decode
 
-Record = dict[str, Any]
+# events that mark their user present (viewer comments too, see apply)
+MARKING: frozenset[type[Event]] = frozenset(
+    {Heartbeat, Enter, Like, Share, Follow, Gift, ProductExposure, ProductClick}
+)
+STATUS: dict[type[Event], str] = {
+    OrderCreated: "created",
+    OrderPaid: "paid",
+    OrderRefunded: "refunded",
+    OrderCancelled: "cancelled",
+}
 SAMPLE_MS = 5_000  # online-count samples for the concurrency_drop rule, in event time
 
 
@@ -80,7 +90,7 @@ class RoomState:
         self.window: Window | None = None
         self.clock = -1
         self.totals = Totals()
-        self.last_closed: Record | None = None
+        self.last_closed: RoomMetrics | None = None
         self.samples: list[tuple[int, int]] = []
         self.next_sample = 0
         self.window_deltas: list[str] = []
@@ -88,7 +98,7 @@ class RoomState:
         self.retired: list[str] = []
 
     # -- time ----------------------------------------------------------------------------------------
-    def advance_to(self, t: int, out: list[Record]) -> None:
+    def advance_to(self, t: int, out: list[RoomMetrics]) -> None:
         """Process timeouts before ``t`` and close windows ending at or before ``t``."""
         presence = self.presence
         while True:
@@ -126,7 +136,7 @@ class RoomState:
         self.samples.extend((at, online) for at in range(first, t, SAMPLE_MS))
         self.next_sample = first + ((t - first + SAMPLE_MS - 1) // SAMPLE_MS) * SAMPLE_MS
 
-    def _close(self, out: list[Record]) -> None:
+    def _close(self, out: list[RoomMetrics]) -> None:
         window = self.window
         assert window is not None
         presence = self.presence
@@ -147,7 +157,7 @@ class RoomState:
             self.clock = t
         return window
 
-    def finish(self, out: list[Record]) -> None:
+    def finish(self, out: list[RoomMetrics]) -> None:
         """End of input (replay): close every window through the one where the last presence ends."""
         while self.window is not None:
             self.advance_to(self.window.end, out)
@@ -157,27 +167,25 @@ class RoomState:
         """No open window and nobody present: the room holds only lifetime sets (uv, orders)."""
         return self.window is None and self.presence.online == 0
 
-    def live_view(self) -> dict[str, Any]:
-        """The open window so far, for dashboards between window closes (not a window record)."""
+    def live_view(self) -> RoomView:
+        """The room now, between window closes (the open window so far, the last closed one, totals)."""
         presence, window = self.presence, self.window
         online = presence.online
-        viewers = window.viewers(presence.last_seen, online) if window is not None else 0
-        interacting = len(window.interacting) if window is not None else 0
-        buyers = len(window.buyers) if window is not None else 0
-        last = self.last_closed
-        return {
-            "online": online,
-            "online_peak": max(window.peak, online) if window is not None else online,
-            "viewers": viewers,
-            "uv_total": len(presence.uv),
-            "interaction_rate": interacting / viewers if viewers else None,
-            "conversion_rate": buyers / viewers if viewers else None,
-            "orders_paid": window.orders_paid if window is not None else 0,
-            "window_start": window.start if window is not None else None,
-            "last_window_online": last["online"] if last is not None else None,
-            "last_window_online_avg": last["online_avg"] if last is not None else None,
-            "event_ts": self.clock,
-        }
+        uv_total = len(presence.uv)
+        if window is None:
+            now = RoomMetrics(room_id=self.room_id, online=online, online_peak=online, uv_total=uv_total)
+        else:
+            viewers = window.viewers(presence.last_seen, online)
+            now = window.record(self.room_id, online, viewers, uv_total, peak=max(window.peak, online))
+        return RoomView(
+            room_id=self.room_id,
+            event_ts=self.clock,
+            window_start=window.start if window is not None else None,
+            now=now,
+            last=self.last_closed,
+            totals=self.totals.counters(),
+            moderation=dict(self.totals.moderation),
+        )
 
     # -- checkpoint ----------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -203,7 +211,8 @@ class RoomState:
         room.window = Window.from_state(state["window"]) if state["window"] is not None else None
         room.funnel = Funnel.from_state(state["funnel"])
         room.totals = Totals.from_state(state["totals"])
-        room.last_closed = state["last_closed"]
+        last = state["last_closed"]
+        room.last_closed = msgspec.convert(last, RoomMetrics) if last is not None else None
         room.next_sample = state["next_sample"]
         room.window_deltas = state["window_deltas"]
         room.next_delta = state["next_delta"]
@@ -244,72 +253,27 @@ class RoomState:
         self.funnel.loaded()
 
     # -- events --------------------------------------------------------------------------------------
-    def apply(self, event: Event, out: list[Record]) -> None:
-        """Apply one accepted event (events arrive in non-decreasing ``ts``)."""
+    def apply(self, event: Event, out: list[RoomMetrics]) -> None:
+        """Apply one accepted event (events arrive in non-decreasing ``ts``): presence and the funnel here,
+        the window's and the lifetime accumulators in :meth:`Window.count` and :meth:`Totals.count`."""
         t = event.ts
         self.advance_to(t, out)
         presence = self.presence
         presence.tick(t)
         window = self._open_window(t)
-        window.events += 1
-        self.totals.count(event)
-        user = event.user_id
-        match event:
-            case Heartbeat():
-                presence.mark(user, t)
-            case Enter():
-                window.enters += 1
-                presence.mark(user, t)
-            case Leave():
-                window.leaves += 1
-                if presence.leave(user) and t > window.start:
-                    window.ended[user] = None
-            case Comment(role="viewer"):
-                presence.mark(user, t)
-                window.comments += 1
-                window.commenters[user] = None
-                window.interacting[user] = None
-            case Comment():
-                pass  # staff messages: no presence, no interaction (moderation scans them elsewhere)
-            case Like(count=count):
-                presence.mark(user, t)
-                window.likes += count
-                window.likers[user] = None
-                window.interacting[user] = None
-            case Share():
-                presence.mark(user, t)
-                window.shares += 1
-                window.interacting[user] = None
-            case Follow():
-                presence.mark(user, t)
-                window.follows += 1
-                window.interacting[user] = None
-            case Gift(value_cents=value):
-                presence.mark(user, t)
-                window.gifts += 1
-                window.gift_value_cents += value
-                window.interacting[user] = None
-            case ProductExposure():
-                presence.mark(user, t)
-                window.exposed[user] = None
-            case ProductClick():
-                presence.mark(user, t)
-                window.clicks += 1
-                window.clickers[user] = None
-            case OrderCreated(order_id=order_id):
-                if self.funnel.first(order_id, "created"):
-                    window.orders_created += 1
-            case OrderPaid(order_id=order_id, amount_cents=amount):
-                if self.funnel.first(order_id, "paid"):
-                    window.orders_paid += 1
-                    window.buyers[user] = None
-                    window.gmv_cents += amount
-                    self.totals.orders_paid += 1
-                    self.totals.gmv_cents += amount
-            case OrderRefunded(order_id=order_id, amount_cents=amount):
-                window.refund_cents += amount
-                if self.funnel.first(order_id, "refunded"):
-                    window.orders_refunded += 1
-            case OrderCancelled(order_id=order_id):
-                if self.funnel.first(order_id, "cancelled"):
-                    window.orders_cancelled += 1
+        kind = type(event)
+        first = True
+        if kind in MARKING:
+            presence.mark(event.user_id, t)
+        elif kind is Leave:
+            user = event.user_id
+            if presence.leave(user) and t > window.start:
+                window.ended[user] = None
+        elif kind is Comment:
+            if event.role == "viewer":  # type: ignore[union-attr]
+                presence.mark(event.user_id, t)
+            # staff messages: no presence, no interaction (moderation scans them elsewhere)
+        else:
+            first = self.funnel.first(event.order_id, STATUS[kind])  # type: ignore[union-attr]
+        window.count(event, first)
+        self.totals.count(event, first)

@@ -1,6 +1,8 @@
 """Room-lifetime counters behind the Prometheus counters (GMV, comments, likes, orders, funnel events).
 
-Layout: one integer per counter, and ``moderation``: hits by category.
+Layout: one integer per counter (``COUNTERS``: name -> its declaration; the per-room Prometheus counter
+``liveflow_room_<name>_total``, the Redis live view's ``<name>_total``), and ``moderation``: hits by
+category.
 Invariant: counters only grow while the room's state lives (they are checkpointed with it, so a restart
 does not reset them; a room evicted after ``room_retention`` starts again from zero, which Prometheus
 treats as a counter reset).
@@ -8,20 +10,42 @@ treats as a counter reset).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from liveflow.core.events import Comment, Enter, Event, Leave, Like, ProductClick, ProductExposure
-
-COUNTERS = (
-    "gmv_cents",
-    "orders_paid",
-    "comments",
-    "likes",
-    "enters",
-    "leaves",
-    "product_exposures",
-    "product_clicks",
+from liveflow.core.events import (
+    Comment,
+    Enter,
+    Event,
+    Heartbeat,
+    Leave,
+    Like,
+    OrderPaid,
+    ProductClick,
+    ProductExposure,
 )
+from liveflow.core.records import Unit
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetime:
+    """A lifetime counter as declared: its help text, unit and ``liveflow top`` column (if shown there)."""
+
+    help: str
+    unit: Unit
+    top: str | None = None
+
+
+COUNTERS: dict[str, Lifetime] = {
+    "gmv_cents": Lifetime("GMV of paid orders, cents.", "cents", top="GMV"),
+    "comments": Lifetime("Viewer comments.", "count"),
+    "likes": Lifetime("Likes (sum of like counts).", "count"),
+    "orders_paid": Lifetime("Orders paid (once per order).", "count"),
+    "enters": Lifetime("Enter events.", "count"),
+    "leaves": Lifetime("Leave events.", "count"),
+    "product_exposures": Lifetime("Product exposure events.", "count"),
+    "product_clicks": Lifetime("Product click events.", "count"),
+}
 
 
 class Totals:
@@ -38,31 +62,42 @@ class Totals:
         self.product_clicks = 0
         self.moderation: dict[str, int] = {}  # hits by category
 
-    def count(self, event: Event) -> None:
-        """Count one applied event (paid orders and GMV are counted by the funnel, once per order)."""
+    def count(self, event: Event, first: bool) -> None:
+        """Count one applied event; ``first``: for an order event, whether its status is new for the order
+        (paid orders and GMV count once per order)."""
         match event:
-            case Comment(role="viewer"):
-                self.comments += 1
-            case Like(count=count):
-                self.likes += count
+            case Heartbeat():
+                pass
             case Enter():
                 self.enters += 1
             case Leave():
                 self.leaves += 1
+            case Comment(role="viewer"):
+                self.comments += 1
+            case Like(count=count):
+                self.likes += count
             case ProductExposure():
                 self.product_exposures += 1
             case ProductClick():
                 self.product_clicks += 1
+            case OrderPaid(amount_cents=amount) if first:
+                self.orders_paid += 1
+                self.gmv_cents += amount
+
+    def counters(self) -> dict[str, int]:
+        """The lifetime counters by name (the keys of :data:`COUNTERS`)."""
+        return {name: getattr(self, name) for name in COUNTERS}
 
     def to_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {name: getattr(self, name) for name in COUNTERS}
+        state: dict[str, Any] = self.counters()
         state["moderation"] = self.moderation
         return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Totals:
+        """Counters missing from an older checkpoint start at 0."""
         totals = cls()
         for name in COUNTERS:
-            setattr(totals, name, int(state[name]))
+            setattr(totals, name, int(state.get(name, 0)))
         totals.moderation = dict(state["moderation"])
         return totals

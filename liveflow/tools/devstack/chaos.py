@@ -44,6 +44,7 @@ from aiokafka.partitioner import murmur2
 
 from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.core.build import build_pipeline
+from liveflow.core.records import to_builtins
 from liveflow.settings import Settings, load_settings
 from liveflow.tools.devstack import stack
 from liveflow.tools.devstack.process import free_port
@@ -139,7 +140,7 @@ def expected_outputs(
             received_at=base_ts + index,
         )
         for output in pipeline.take():
-            out.setdefault(output.topic, []).append(output.value)
+            out.setdefault(output.topic, []).append(to_builtins(output.value))
     return out
 
 

@@ -23,11 +23,12 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.live import Live
 
+from liveflow.adapters.redis.snapshot import LiveRoom
 from liveflow.settings import Settings
 from liveflow.tools.top.feed import EventFeed
 from liveflow.tools.top.follow import follow
 from liveflow.tools.top.keys import cbreak, wants_quit
-from liveflow.tools.top.snapshot import RoomSnapshot, read_rooms
+from liveflow.tools.top.snapshot import read_rooms
 from liveflow.tools.top.trend import TrendBook
 from liveflow.tools.top.view import Frame, render
 
@@ -41,7 +42,7 @@ class Screen:
         self.settings = settings
         self.feed = feed
         self.trends = TrendBook()
-        self.rooms: list[RoomSnapshot] = []
+        self.rooms: list[LiveRoom] = []
         self.rooms_read_at: int | None = None
         self.redis_error: str | None = None
 
@@ -60,7 +61,7 @@ class Screen:
             app_id=self.settings.app_id,
             now_ms=now,
             rooms=self.rooms,
-            trends={room.room_id: self.trends.trend(room) for room in self.rooms},
+            trends={room.view.room_id: self.trends.trend(room) for room in self.rooms},
             firing=feed.firing_counts(),
             hit_counts=feed.hit_counts,
             alerts=list(feed.alerts),

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from liveflow.tools.top.snapshot import RoomSnapshot
+from liveflow.adapters.redis.snapshot import LiveRoom
 
 WINDOW_MS = 60_000
 
@@ -33,22 +33,23 @@ class TrendBook:
         self._samples: dict[str, deque[tuple[int, int]]] = {}
         self._now = 0
 
-    def observe(self, rooms: Iterable[RoomSnapshot], now_ms: int) -> None:
+    def observe(self, rooms: Iterable[LiveRoom], now_ms: int) -> None:
         """Record one sample per room at ``now_ms`` (wall clock, non-decreasing)."""
         self._now = now_ms
         horizon = now_ms - self.window_ms
         for room in rooms:
-            samples = self._samples.setdefault(room.room_id, deque())
-            samples.append((now_ms, room.online))
+            samples = self._samples.setdefault(room.view.room_id, deque())
+            samples.append((now_ms, room.view.now.online))
             while len(samples) >= 2 and samples[1][0] <= horizon:
                 samples.popleft()
         for room_id in [r for r, samples in self._samples.items() if samples[-1][0] < horizon]:
             del self._samples[room_id]
 
-    def trend(self, room: RoomSnapshot) -> Trend:
-        samples = self._samples.get(room.room_id)
+    def trend(self, room: LiveRoom) -> Trend:
+        view = room.view
+        samples = self._samples.get(view.room_id)
         if samples and samples[0][0] <= self._now - self.window_ms:
-            return Trend(room.online - samples[0][1], exact=True)
-        if room.last_window_online is not None:
-            return Trend(room.online - room.last_window_online, exact=False)
+            return Trend(view.now.online - samples[0][1], exact=True)
+        if view.last is not None:
+            return Trend(view.now.online - view.last.online, exact=False)
         return Trend(None, exact=False)

@@ -6,12 +6,15 @@ rows that fit; the latest alerts and moderation hits side by side (newest first)
 Plain text with colours only (no mouse, no box drawing beyond one rule under the table header), so it
 reads the same over SSH and in ``tmux capture-pane``.
 
-Cells: online and trend are integers (trend ``+n``/``-n``; ``~`` marks a trend against the room's last
-closed window instead of top's own sample from a minute ago; ``--`` when neither exists); rates are
-percentages (``--`` when the window has no viewers); GMV is the room's lifetime paid amount in whole
-yuan; ``Alerts`` counts the room's firing alerts and ``Hits`` its moderation hits seen since top
-started; ``Updated`` is the age of the room's hash (rows older than :data:`STALE_MS` are dimmed). The
-footer counts the Kafka records top could not read, if any.
+Columns: the window metrics declared with a ``top`` header (:func:`liveflow.core.records.window_metrics`,
+the open window so far) and the lifetime counters declared with one
+(:data:`liveflow.core.rooms.totals.COUNTERS`), in declaration order, with ``1m`` (the trend) after
+``Online``, then ``Alerts``, ``Hits`` and ``Updated``. Cells by unit: counts are integers, rates
+percentages (``--`` when the window has no viewers), money whole yuan; the trend is ``+n``/``-n`` (``~``
+marks a trend against the room's last closed window instead of top's own sample from a minute ago;
+``--`` when neither exists); ``Alerts`` counts the room's firing alerts and ``Hits`` its moderation hits
+seen since top started; ``Updated`` is the age of the room's hash (rows older than :data:`STALE_MS` are
+dimmed). The footer counts the Kafka records top could not read, if any.
 """
 
 from __future__ import annotations
@@ -25,21 +28,42 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from liveflow.adapters.redis.snapshot import LiveRoom
+from liveflow.core.records import Unit, window_metrics
+from liveflow.core.rooms.totals import COUNTERS
 from liveflow.tools.top.feed import AlertLine, HitLine, LinkState
-from liveflow.tools.top.snapshot import RoomSnapshot
 from liveflow.tools.top.trend import Trend
 
 STALE_MS = 5_000
 FIXED_LINES = 5  # header, table header, table rule, events title, footer
-NUMBER_COLUMNS = (
-    "Online",
-    "1m",
-    "Peak",
-    "UV",
-    "Interact",
-    "Convert",
-    "GMV",
-    "Paid",
+TREND_AFTER = "online"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A declared number column: its header, unit, and where its value is (``now`` or ``totals``)."""
+
+    header: str
+    name: str
+    unit: Unit
+    lifetime: bool
+
+    def value(self, room: LiveRoom) -> float | None:
+        view = room.view
+        value: float | None = view.totals.get(self.name) if self.lifetime else getattr(view.now, self.name)
+        return value
+
+
+COLUMNS: tuple[Column, ...] = (
+    *(Column(m.shown.top, m.name, m.shown.unit, False) for m in window_metrics() if m.shown.top),
+    *(Column(c.top, name, c.unit, True) for name, c in COUNTERS.items() if c.top),
+)
+NUMBER_COLUMNS: tuple[str, ...] = (
+    *(
+        header
+        for column in COLUMNS
+        for header in ((column.header, "1m") if column.name == TREND_AFTER else (column.header,))
+    ),
     "Alerts",
     "Hits",
     "Updated",
@@ -50,7 +74,7 @@ NUMBER_COLUMNS = (
 class Frame:
     app_id: str
     now_ms: int
-    rooms: Sequence[RoomSnapshot]
+    rooms: Sequence[LiveRoom]
     trends: Mapping[str, Trend]
     firing: Mapping[str, int]
     hit_counts: Mapping[str, int]
@@ -68,8 +92,8 @@ def clock(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000).strftime("%H:%M:%S")
 
 
-def sorted_rooms(rooms: Sequence[RoomSnapshot]) -> list[RoomSnapshot]:
-    return sorted(rooms, key=lambda room: (-room.online, room.room_id))
+def sorted_rooms(rooms: Sequence[LiveRoom]) -> list[LiveRoom]:
+    return sorted(rooms, key=lambda room: (-room.view.now.online, room.view.room_id))
 
 
 def render(frame: Frame, height: int) -> RenderableType:
@@ -134,8 +158,16 @@ def _trend_cell(trend: Trend | None) -> Text:
     return Text(f"{mark}{trend.delta:+d}" if trend.delta else f"{mark}0", style=style)
 
 
-def _percent(rate: float | None, decimals: int) -> str:
-    return "--" if rate is None else f"{rate * 100:.{decimals}f}%"
+def _cell(value: float | None, unit: Unit) -> str:
+    if value is None:
+        return "--"
+    if unit == "ratio":
+        return f"{value * 100:.{1 if value >= 0.1 else 2}f}%"
+    if unit == "cents":
+        return f"¥{value / 100:,.0f}"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return f"{int(value):,}"
 
 
 def _age(now_ms: int, updated_at: int | None) -> str:
@@ -145,26 +177,24 @@ def _age(now_ms: int, updated_at: int | None) -> str:
     return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m"
 
 
-def _rooms_table(frame: Frame, rooms: Sequence[RoomSnapshot]) -> Table:
+def _rooms_table(frame: Frame, rooms: Sequence[LiveRoom]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True, header_style="bold")
     table.add_column("Room", no_wrap=True, overflow="ellipsis", ratio=3)
     for title in NUMBER_COLUMNS:
         table.add_column(title, justify="right", no_wrap=True)
     for room in rooms:
-        firing = frame.firing.get(room.room_id, 0)
+        room_id = room.view.room_id
+        firing = frame.firing.get(room_id, 0)
         stale = room.updated_at is None or frame.now_ms - room.updated_at > STALE_MS
+        cells: list[RenderableType] = [room_id]
+        for column in COLUMNS:
+            cells.append(_cell(column.value(room), column.unit))
+            if column.name == TREND_AFTER:
+                cells.append(_trend_cell(frame.trends.get(room_id)))
         table.add_row(
-            room.room_id,
-            f"{room.online:,}",
-            _trend_cell(frame.trends.get(room.room_id)),
-            f"{room.online_peak:,}",
-            f"{room.uv_total:,}",
-            _percent(room.interaction_rate, 1),
-            _percent(room.conversion_rate, 2),
-            f"¥{room.gmv_cents / 100:,.0f}",
-            f"{room.orders_paid:,}",
+            *cells,
             Text(str(firing), style="bold red") if firing else "",
-            str(frame.hit_counts.get(room.room_id, "")),
+            str(frame.hit_counts.get(room_id, "")),
             _age(frame.now_ms, room.updated_at),
             style="dim" if stale else None,
         )

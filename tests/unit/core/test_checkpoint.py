@@ -24,6 +24,7 @@ from liveflow.core.checkpoint import (
 from liveflow.core.events import EVENT_TOPIC
 from liveflow.core.ingest import SEGMENT_IDS, input_ref
 from liveflow.core.pipeline import RANK, CoreConfig, Output, Pipeline, pending_inputs
+from liveflow.core.records import to_builtins
 from liveflow.settings import Settings
 from liveflow.tools.simulate import FILE_START_TS, SimConfig, Simulation
 from tests.factories import BASE_TS, event, raw
@@ -88,7 +89,7 @@ class Changelog:
 
 
 def metrics(outputs: list[Output]) -> list[dict[str, Any]]:
-    return [o.value for o in outputs if o.topic == "room-metrics"]
+    return [to_builtins(o.value) for o in outputs if o.topic == "room-metrics"]
 
 
 @settings(max_examples=200, deadline=None)
@@ -301,7 +302,7 @@ def test_a_banned_comment_pending_at_a_checkpoint_still_raises_its_alert() -> No
     msgs = messages(events)
 
     def alerts(outputs: list[Output]) -> list[dict[str, Any]]:
-        return [o.value for o in outputs if o.topic == "alerts"]
+        return [to_builtins(o.value) for o in outputs if o.topic == "alerts"]
 
     uninterrupted = build_pipeline(Settings())
     expected = alerts(feed(uninterrupted, msgs))
@@ -402,7 +403,9 @@ def test_a_checkpoint_of_the_previous_release_restores_and_gives_the_same_record
 
     def alerts(outputs: list[Output]) -> list[bytes]:
         return sorted(
-            orjson.dumps(o.value, option=orjson.OPT_SORT_KEYS) for o in outputs if o.topic == "alerts"
+            orjson.dumps(to_builtins(o.value), option=orjson.OPT_SORT_KEYS)
+            for o in outputs
+            if o.topic == "alerts"
         )
 
     assert alerts(after) == alerts(expected)

@@ -18,12 +18,41 @@ older than that joins the earliest open bucket, so late hits are counted once an
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, ClassVar
 
-from liveflow.core.alerts.config import BannedWordsConfig
-from liveflow.core.alerts.rules import Decision, Fire, Resolve
+import msgspec
+from pydantic import Field
+
+from liveflow.core.alerts.facts import ModerationHit
+from liveflow.core.alerts.rule import (
+    Count,
+    Decision,
+    DurationMs,
+    Fire,
+    Language,
+    Resolve,
+    RoomContext,
+    Rule,
+    RuleConfig,
+    Severity,
+)
+from liveflow.core.moderation import Hit
+from liveflow.core.records import CommentSample, ModerationHitRecord
 
 TEXT_LIMIT = 200
+_WAVE = {"zh": "，含刷屏待审评论", "en": ", including a wave of comments held for review"}
+_samples = msgspec.convert
+
+
+class BannedWordsConfig(RuleConfig):
+    bucket_ms: DurationMs = Field(60_000, description="comments are counted per bucket of this length")
+    flush_delay_ms: DurationMs = Field(5_000, description="a bucket is judged this long after its end")
+    min_block_hits: Count = Field(1, description="fire from this many comments with a block hit")
+    review_wave_hits: Count = Field(30, description="or from this many comments with only review hits")
+    critical_hits: Count = Field(20, description="severity critical from this many comments on")
+    max_samples: Count = Field(5, description="comments quoted in the alert")
+    severity: Severity = "warning"
+    cooldown_ms: DurationMs = Field(0, description="after a resolution, no new alert for this long")
 
 
 class Bucket:
@@ -41,8 +70,8 @@ class Bucket:
         self.review = 0
         self.block_categories: Counter[str] = Counter()
         self.review_categories: Counter[str] = Counter()
-        self.block_samples: list[dict[str, Any]] = []
-        self.review_samples: list[dict[str, Any]] = []
+        self.block_samples: list[CommentSample] = []
+        self.review_samples: list[CommentSample] = []
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -50,8 +79,8 @@ class Bucket:
             "review": self.review,
             "block_categories": dict(self.block_categories),
             "review_categories": dict(self.review_categories),
-            "block_samples": self.block_samples,
-            "review_samples": self.review_samples,
+            "block_samples": msgspec.to_builtins(self.block_samples),
+            "review_samples": msgspec.to_builtins(self.review_samples),
         }
 
     @classmethod
@@ -60,34 +89,57 @@ class Bucket:
         bucket.block, bucket.review = int(state["block"]), int(state["review"])
         bucket.block_categories.update(state["block_categories"])
         bucket.review_categories.update(state["review_categories"])
-        bucket.block_samples = list(state["block_samples"])
-        bucket.review_samples = list(state["review_samples"])
+        bucket.block_samples = _samples(state["block_samples"], list[CommentSample])
+        bucket.review_samples = _samples(state["review_samples"], list[CommentSample])
         return bucket
 
 
-def sample_of(hit_record: dict[str, Any], hits: list[dict[str, Any]]) -> dict[str, Any]:
-    text = str(hit_record.get("text", ""))
-    return {
-        "event_id": hit_record.get("event_id"),
-        "user_id": hit_record.get("user_id"),
-        "ts": hit_record.get("ts"),
-        "text": text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…",
-        "terms": sorted({str(h.get("term", "")) for h in hits}),
-        "categories": sorted({str(h.get("category", "")) for h in hits}),
+def sample_of(hit_record: ModerationHitRecord, hits: list[Hit]) -> CommentSample:
+    text = hit_record.text
+    return CommentSample(
+        event_id=hit_record.event_id,
+        user_id=hit_record.user_id,
+        ts=hit_record.ts,
+        text=text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…",
+        terms=sorted({h.term for h in hits}),
+        categories=sorted({h.category for h in hits}),
+    )
+
+
+class BannedWords(Rule[BannedWordsConfig]):
+    name = "banned_words"
+    config = BannedWordsConfig
+    observes = (ModerationHit,)
+    reschedules = (ModerationHit,)
+    closes_at_room_end = False  # its minutes run their course
+    titles: ClassVar = {"zh": "违规评论", "en": "Banned words in chat"}
+    templates: ClassVar = {
+        "firing": {
+            "zh": "直播间 {room} {minutes:g} 分钟内 {value:.0f} 条违规评论（{categories}）{wave}",
+            "en": "Room {room}: {value:.0f} chat comments with banned words in {minutes:g} min "
+            "({categories}){wave}",
+        },
+        "resolved": {
+            "zh": "直播间 {room} 该分钟违规评论告警结束",
+            "en": "Room {room}: the banned-words minute is over",
+        },
     }
 
-
-class BannedWords:
     __slots__ = ("buckets", "flushed_until")
 
     def __init__(self) -> None:
         self.buckets: dict[int, Bucket] = {}
         self.flushed_until: int | None = None
 
-    def add(self, ts: int, hit_record: dict[str, Any], cfg: BannedWordsConfig) -> None:
-        hits = [h for h in hit_record.get("hits", ()) if isinstance(h, dict)]
-        block = [h for h in hits if h.get("severity") == "block"]
-        review = [h for h in hits if h.get("severity") == "review"]
+    def observe(self, fact: Any, cfg: BannedWordsConfig, room: RoomContext) -> Decision | None:
+        if cfg.enabled:
+            self._add(fact.ts, fact.record, cfg)
+        return None
+
+    def _add(self, ts: int, hit_record: ModerationHitRecord, cfg: BannedWordsConfig) -> None:
+        hits = hit_record.hits
+        block = [h for h in hits if h.severity == "block"]
+        review = [h for h in hits if h.severity == "review"]
         if not block and not review:
             return
         start = ts - ts % cfg.bucket_ms
@@ -98,24 +150,28 @@ class BannedWords:
             bucket = self.buckets[start] = Bucket()
         if block:
             bucket.block += 1
-            bucket.block_categories.update(str(h.get("category", "")) for h in block)
+            bucket.block_categories.update(h.category for h in block)
             if len(bucket.block_samples) < cfg.max_samples:
                 bucket.block_samples.append(sample_of(hit_record, block))
         else:
             bucket.review += 1
-            bucket.review_categories.update(str(h.get("category", "")) for h in review)
+            bucket.review_categories.update(h.category for h in review)
             if len(bucket.review_samples) < cfg.max_samples:
                 bucket.review_samples.append(sample_of(hit_record, review))
 
-    def next_due(self, cfg: BannedWordsConfig, firing_started: int | None) -> int | None:
+    def next_due(self, cfg: BannedWordsConfig, room: RoomContext) -> int | None:
         """Event time of the next judgement (bucket flush, or the firing alert's resolution)."""
+        alert = room.firing(self.name)
+        firing_started = None if alert is None else alert.started_at
         dues = [start + cfg.bucket_ms + cfg.flush_delay_ms for start in self.buckets]
         if firing_started is not None:
             dues.append(firing_started + 2 * cfg.bucket_ms + cfg.flush_delay_ms)
         return min(dues) if dues else None
 
-    def step(self, cfg: BannedWordsConfig, firing_started: int | None) -> Decision | None:
+    def step(self, cfg: BannedWordsConfig, room: RoomContext) -> Decision | None:
         """Carry out the earliest judgement (the caller checked it is due): a resolution comes first."""
+        alert = room.firing(self.name)
+        firing_started = None if alert is None else alert.started_at
         flush_start = min(self.buckets) if self.buckets else None
         if firing_started is not None:
             resolve_due = firing_started + 2 * cfg.bucket_ms
@@ -149,6 +205,17 @@ class BannedWords:
                 "review_wave": wave,
             },
         )
+
+    def holds_pending(self) -> bool:
+        return bool(self.buckets)
+
+    @classmethod
+    def message_values(cls, kind: str, language: Language, facts: dict[str, Any]) -> dict[str, Any]:
+        if kind != "firing":
+            return facts
+        sep = "、" if language == "zh" else ", "
+        categories = sep.join(f"{name} {count}" for name, count in facts["categories"])
+        return {**facts, "categories": categories, "wave": _WAVE[language] if facts["review_wave"] else ""}
 
     def to_state(self) -> dict[str, Any]:
         return {

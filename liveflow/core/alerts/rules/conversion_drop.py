@@ -9,28 +9,72 @@ traffic drop, reported by ``concurrency_drop``, not a conversion drop. Resolve w
 >= ``resolve_ratio`` x the earlier rate at fire. ``value``/``baseline``/``threshold`` are rates.
 
 Layout: ``windows`` = deque of ``(buyers, viewers)`` of the last ``2 x span_windows`` closed windows.
+Invariant: the rule does not fire while ``room_stalled`` fires, and starts afresh when the room ends.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar
 
-from liveflow.core.alerts.config import ConversionDropConfig
-from liveflow.core.alerts.rules import Decision, Fire, Resolve
+from pydantic import Field
+
+from liveflow.core.alerts.facts import WindowClosed
+from liveflow.core.alerts.rule import (
+    Count,
+    Decision,
+    Fire,
+    Ratio,
+    Resolve,
+    RoomContext,
+    Rule,
+    RuleConfig,
+    Severity,
+)
 
 
-class ConversionDrop:
+class ConversionDropConfig(RuleConfig):
+    span_windows: Count = Field(5, description="windows in the recent span and in the earlier span")
+    min_buyers: Count = Field(5, description="the earlier span needs at least this many buyers")
+    drop_ratio: Ratio = Field(0.50, description="fire when the recent rate is at most (1 - this) x earlier")
+    traffic_drop_ratio: Ratio = Field(0.50, description="not when viewers fell by this much (a traffic drop)")
+    resolve_ratio: Ratio = Field(0.80, description="resolved when the rate is back to this x the earlier")
+    severity: Severity = "warning"
+
+
+class ConversionDrop(Rule[ConversionDropConfig]):
+    name = "conversion_drop"
+    config = ConversionDropConfig
+    observes = (WindowClosed,)
+    inhibited_by = ("room_stalled",)
+    titles: ClassVar = {"zh": "转化率骤降", "en": "Conversion drop"}
+    templates: ClassVar = {
+        "firing": {
+            "zh": "直播间 {room} 转化率骤降：最近 {windows} 个窗口观看-成交转化率 {value:.2%}，"
+            "此前 {windows} 个窗口 {baseline:.2%}，下降 {drop:.0%}（观看人数为此前的 {traffic:.0%}）",
+            "en": "Room {room} conversion drop: buyers per viewer {value:.2%} over the last {windows} "
+            "windows vs {baseline:.2%} over the {windows} before, down {drop:.0%} (viewers at "
+            "{traffic:.0%} of before)",
+        },
+        "resolved": {
+            "zh": "直播间 {room} 转化率已恢复：{value:.2%}（告警基线 {baseline:.2%}）",
+            "en": "Room {room} conversion recovered: {value:.2%} (baseline at alert {baseline:.2%})",
+        },
+    }
+
     __slots__ = ("windows",)
 
     def __init__(self) -> None:
         self.windows: deque[tuple[int, int]] = deque()
 
-    def observe(
-        self, record: dict[str, Any], cfg: ConversionDropConfig, firing_baseline: float | None
-    ) -> Decision | None:
+    def observe(self, fact: Any, cfg: ConversionDropConfig, room: RoomContext) -> Decision | None:
+        if not cfg.enabled:
+            return None
+        record = fact.record
+        alert = room.firing(self.name)
+        firing_baseline = None if alert is None else alert.baseline
         windows = self.windows
-        windows.append((int(record.get("buyers", 0)), int(record.get("viewers", 0))))
+        windows.append((record.buyers, record.viewers))
         span = cfg.span_windows
         while len(windows) > 2 * span:
             windows.popleft()
@@ -44,7 +88,7 @@ class ConversionDrop:
         if not earlier_viewers or not recent_viewers:
             return None
         recent = recent_buyers / recent_viewers
-        at = int(record["window_end"])
+        at = record.window_end
         if firing_baseline is not None:
             if recent >= cfg.resolve_ratio * firing_baseline:
                 return Resolve(at=at, value=recent)
@@ -62,6 +106,9 @@ class ConversionDrop:
             threshold=threshold,
             facts={"drop": 1 - recent / earlier, "windows": span, "traffic": traffic},
         )
+
+    def room_ended(self) -> None:
+        self.windows.clear()
 
     def to_state(self) -> list[list[int]]:
         return [[b, v] for b, v in self.windows]

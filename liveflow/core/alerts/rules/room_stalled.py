@@ -1,4 +1,4 @@
-"""``room_stalled`` (no data): a busy room falls silent while the rest of the stream flows.
+"""``room_stalled`` (数据中断, no data): a busy room falls silent while the rest of the stream flows.
 
 Method: ``last_activity`` = the room's latest accepted event time, ``last_online`` = its latest online
 sample taken at or before ``last_activity``. Stream time (the max event time across the engine's rooms)
@@ -6,12 +6,14 @@ drives the check: when it reaches ``last_activity + stall_ms`` and the room's la
 ``min_online`` (and the room did not end), the alert fires with ``started_at`` = that instant (independent
 of how often stream time is reported). It resolves on the room's next event (``value`` = the silence in
 seconds), when the room ends, or after ``give_up_ms`` of silence (labelled ``resolution=gave_up``: the
-broadcast is presumed over).
+broadcast is presumed over, and the room ends).
 
 No data is not a drop: a silence of >= ``stall_ms`` opens a *gap* from ``last_activity`` to
-``resume + recovery_grace_ms`` (presence is rebuilt from heartbeats after a resume); drop rules ignore
-samples and windows inside it, and samples more than ``quiet_ms`` after the room's last event (event time
-run on by the live idle clock) are ignored too. So a stall yields one ``room_stalled`` alert, not a cascade.
+``resume + recovery_grace_ms`` (presence is rebuilt from heartbeats after a resume), announced to the other
+rules as a :class:`~liveflow.core.alerts.facts.Gap`; samples and windows inside it are not data (this rule
+filters them for every rule of the room), nor are samples more than ``quiet_ms`` after the room's last
+event (event time run on by the live idle clock). So a stall yields one ``room_stalled`` alert, not a
+cascade; drop rules are also inhibited while it fires.
 
 Layout: ``last_activity``/``last_online`` (-1 before the first), ``gap`` = ``(from, until)`` or None,
 ``decided_for`` = the ``last_activity`` whose stall was already judged (fired or refused by cooldown), so a
@@ -20,13 +22,57 @@ silence is judged once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from liveflow.core.alerts.config import RoomStalledConfig
-from liveflow.core.alerts.rules import Decision, Fire, Resolve
+from pydantic import Field
+
+from liveflow.core.alerts.facts import Activity, Gap, OnlineSample, WindowClosed
+from liveflow.core.alerts.rule import (
+    Count,
+    Decision,
+    DurationMs,
+    Fire,
+    Resolve,
+    RoomContext,
+    Rule,
+    RuleConfig,
+)
+from liveflow.core.alerts.rule import Severity as AlertSeverity
 
 
-class RoomStalled:
+class RoomStalledConfig(RuleConfig):
+    stall_ms: DurationMs = Field(60_000, description="silence that counts as a stall")
+    min_online: Count = Field(50, description="the room's last online sample must be at least this")
+    quiet_ms: DurationMs = Field(20_000, description="samples this long after the last event are not data")
+    recovery_grace_ms: DurationMs = Field(60_000, description="after a resume, no data for drop rules")
+    give_up_ms: DurationMs = Field(3_600_000, description="silence after which the room is presumed over")
+    severity: AlertSeverity = "critical"
+
+
+class RoomStalled(Rule[RoomStalledConfig]):
+    name = "room_stalled"
+    config = RoomStalledConfig
+    observes = (Activity, OnlineSample)
+    reschedules = (OnlineSample,)
+    filters_data = True
+    titles: ClassVar = {"zh": "数据中断", "en": "Room stalled"}
+    templates: ClassVar = {
+        "firing": {
+            "zh": "直播间 {room} 数据中断：已 {silence_s:g} 秒未收到任何事件（中断前在线 {online_before}），"
+            "可能是采集或推流中断",
+            "en": "Room {room} stalled: no events for {silence_s:g} s while other rooms flow "
+            "(online before: {online_before}); ingest or broadcast interrupted",
+        },
+        "resolved": {
+            "zh": "直播间 {room} 数据已恢复：中断 {silence_s:g} 秒",
+            "en": "Room {room} resumed after {silence_s:g} s without events",
+        },
+        "gave_up": {
+            "zh": "直播间 {room} 中断 {silence_s:g} 秒仍未恢复，视为已下播",
+            "en": "Room {room} still silent after {silence_s:g} s; presumed ended",
+        },
+    }
+
     __slots__ = ("decided_for", "gap", "last_activity", "last_online")
 
     def __init__(self) -> None:
@@ -35,49 +81,60 @@ class RoomStalled:
         self.gap: tuple[int, int] | None = None
         self.decided_for = -1
 
-    def activity(self, ts: int, cfg: RoomStalledConfig, firing: bool) -> tuple[bool, Resolve | None]:
-        """Record an event at ``ts``; returns (a silence just ended, the resolution of a firing stall)."""
+    def observe(self, fact: Any, cfg: RoomStalledConfig, room: RoomContext) -> Decision | None:
+        if type(fact) is OnlineSample:
+            if fact.ts <= self.last_activity:  # not a sample of the idle clock run on after the last event
+                self.last_online = fact.online
+            return None
+        ts = fact.ts
         last = self.last_activity
         if ts <= last:
-            return False, None
+            return None
         self.last_activity = ts
         if last < 0 or ts - last < cfg.stall_ms:
-            return False, None
+            return None
         self.gap = (last, ts + cfg.recovery_grace_ms)
-        resolution = Resolve(at=ts, value=(ts - last) / 1000, facts={"silence_s": (ts - last) / 1000})
-        return True, resolution if firing else None
+        room.emit(Gap(room.room_id, last, ts + cfg.recovery_grace_ms))
+        if room.firing(self.name) is None:
+            return None
+        return Resolve(at=ts, value=(ts - last) / 1000, facts={"silence_s": (ts - last) / 1000})
 
-    def usable(self, ts: int, cfg: RoomStalledConfig) -> bool:
-        """Whether a drop rule may use a sample at ``ts`` (outside any gap, not long after the last event)."""
-        if self.gap is not None and self.gap[0] < ts < self.gap[1]:
+    def admits(self, fact: Any, cfg: RoomStalledConfig) -> bool:
+        """A sample outside any gap and not long after the last event; a window that overlaps no gap and
+        ends near data."""
+        gap = self.gap
+        if type(fact) is WindowClosed:
+            start, end = fact.record.window_start, fact.record.window_end
+            if gap is not None and start < gap[1] and end > gap[0]:
+                return False
+            return end <= self.last_activity + cfg.quiet_ms
+        ts = fact.ts
+        if gap is not None and gap[0] < ts < gap[1]:
             return False
-        return ts <= self.last_activity + cfg.quiet_ms
+        return bool(ts <= self.last_activity + cfg.quiet_ms)
 
-    def usable_span(self, start: int, end: int, cfg: RoomStalledConfig) -> bool:
-        """Whether a drop rule may use a window ``[start, end)``: it overlaps no gap and ends near data."""
-        if self.gap is not None and start < self.gap[1] and end > self.gap[0]:
-            return False
-        return end <= self.last_activity + cfg.quiet_ms
-
-    def next_due(self, cfg: RoomStalledConfig, firing: bool, ended: bool) -> int | None:
+    def next_due(self, cfg: RoomStalledConfig, room: RoomContext) -> int | None:
         if self.last_activity < 0:
             return None
-        if firing:
+        if room.firing(self.name) is not None:
             return self.last_activity + cfg.give_up_ms
-        if ended or self.decided_for == self.last_activity or self.last_online < cfg.min_online:
+        if not cfg.enabled or room.ended:
+            return None
+        if self.decided_for == self.last_activity or self.last_online < cfg.min_online:
             return None
         return self.last_activity + cfg.stall_ms
 
-    def step(self, cfg: RoomStalledConfig, firing: bool) -> Decision:
-        """The due judgement: give up on a firing stall, or fire one (the caller checked it is due)."""
+    def step(self, cfg: RoomStalledConfig, room: RoomContext) -> Decision:
+        """Give up on a firing stall, or fire one."""
         silent_since = self.last_activity
         self.decided_for = silent_since
-        if firing:
+        if room.firing(self.name) is not None:
             return Resolve(
                 at=silent_since + cfg.give_up_ms,
                 value=cfg.give_up_ms / 1000,
                 labels={"resolution": "gave_up"},
                 facts={"silence_s": cfg.give_up_ms / 1000},
+                ends_room=True,
             )
         return Fire(
             at=silent_since + cfg.stall_ms,
@@ -88,6 +145,9 @@ class RoomStalled:
             labels={"online_before": str(self.last_online)},
             facts={"silence_s": cfg.stall_ms / 1000, "online_before": self.last_online},
         )
+
+    def room_ended(self) -> None:
+        self.last_online = -1
 
     def to_state(self) -> dict[str, Any]:
         return {

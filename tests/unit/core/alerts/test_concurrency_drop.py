@@ -5,7 +5,8 @@ from hypothesis import strategies as st
 
 from liveflow.core.alerts.config import AlertConfig
 from liveflow.core.alerts.engine import AlertEngine
-from tests.unit.core.alerts.script import STEP, T0, Script
+from liveflow.core.alerts.facts import RoomEnded
+from tests.unit.core.alerts.script import STEP, T0, Script, feed
 
 
 def noisy(rng: random.Random, level: int, steps: int, noise: float = 0.15) -> list[int]:
@@ -116,7 +117,7 @@ def test_the_room_ending_resolves_a_firing_drop() -> None:
     script = Script(AlertEngine(AlertConfig(language="en")))
     t = script.online("r1", [1000] * 120)
     t = script.online("r1", [100] * 12, start=t)
-    records = script.engine.on_room_end("r1", t)
+    records = feed(script.engine, RoomEnded("r1", t))
     assert [(r["rule"], r["status"], r["ended_at"]) for r in records] == [("concurrency_drop", "resolved", t)]
     assert records[0]["labels"]["resolution"] == "room_end"
     assert records[0]["message"] == "Room r1 ended; the Audience drop alert is closed"

@@ -1,12 +1,13 @@
 import pytest
 
 from liveflow.core.alerts import messages
-from liveflow.core.alerts.config import RULES, AlertConfig, AlertConfigError, parse_param
+from liveflow.core.alerts.config import RULES, AlertConfig, AlertConfigError, Language, parse_param
+from liveflow.core.alerts.registry import BY_NAME
 
 
 def test_defaults_match_the_issue() -> None:
     rules = AlertConfig().for_room("any")
-    cd = rules.concurrency_drop
+    cd = rules["concurrency_drop"]
     assert (cd.sample_interval_ms, cd.baseline_ms, cd.for_ms, cd.fire_ratio, cd.min_baseline) == (
         5_000,
         300_000,
@@ -20,11 +21,11 @@ def test_defaults_match_the_issue() -> None:
         30_000,
         600_000,
     )
-    assert rules.interaction_drop.history_windows == 5
-    assert rules.conversion_drop.min_buyers == 5
-    assert rules.banned_words.bucket_ms == 60_000
-    assert rules.banned_words.max_samples == 5
-    assert rules.room_stalled.stall_ms == 60_000
+    assert rules["interaction_drop"].history_windows == 5
+    assert rules["conversion_drop"].min_buyers == 5
+    assert rules["banned_words"].bucket_ms == 60_000
+    assert rules["banned_words"].max_samples == 5
+    assert rules["room_stalled"].stall_ms == 60_000
 
 
 def test_global_and_per_room_overrides_with_durations() -> None:
@@ -38,26 +39,51 @@ def test_global_and_per_room_overrides_with_durations() -> None:
             },
         }
     )
-    assert config.for_room("other").concurrency_drop.for_ms == 45_000
+    assert config.for_room("other")["concurrency_drop"].for_ms == 45_000
     vip = config.for_room("vip")
-    assert (vip.concurrency_drop.for_ms, vip.concurrency_drop.fire_ratio) == (45_000, 0.6)
-    assert vip.concurrency_drop.min_baseline == 500.0
-    assert vip.banned_words.enabled is False
-    assert config.with_rooms({}).for_room("vip").concurrency_drop.min_baseline == 50
+    assert (vip["concurrency_drop"].for_ms, vip["concurrency_drop"].fire_ratio) == (45_000, 0.6)
+    assert vip["concurrency_drop"].min_baseline == 500.0
+    assert vip["banned_words"].enabled is False
+    assert config.with_rooms({}).for_room("vip")["concurrency_drop"].min_baseline == 50
 
 
 @pytest.mark.parametrize(
     ("data", "fragment"),
     [
-        ({"rules": {"nope": {}}}, "unknown rule 'nope'"),
-        ({"rules": {"concurrency_drop": {"ratio": 1}}}, "rules.concurrency_drop.ratio: unknown parameter"),
-        ({"rules": {"concurrency_drop": {"fire_ratio": 1.5}}}, "ratio in (0, 1]"),
-        ({"rules": {"interaction_drop": {"history_windows": 0}}}, "integer >= 1"),
-        ({"rules": {"room_stalled": {"stall_ms": "soon"}}}, "duration"),
-        ({"rules": {"room_stalled": {"severity": "panic"}}}, "one of info, warning, critical"),
-        ({"rooms": {"r1": {"banned_words": {"enabled": "maybe"}}}}, "rooms.r1.banned_words.enabled"),
-        ({"language": "fr"}, "language"),
-        ({"colour": "red"}, "unknown alert setting"),
+        ({"rules": {"nope": {}}}, "rules.nope: unknown rule (known: room_stalled, concurrency_drop"),
+        (
+            {"rooms": {"r1": {"banned_word": {}}}},
+            "rooms.r1.banned_word: unknown rule; did you mean 'banned_words'?",
+        ),
+        (
+            {"rules": {"concurrency_drop": {"ratio": 1}}},
+            "rules.concurrency_drop.ratio: unknown parameter; did you mean 'fire_ratio'?",
+        ),
+        (
+            {"rules": {"concurrency_drop": {"fire_ratio": 1.5}}},
+            "fire_ratio: input should be less than or equal to 1",
+        ),
+        (
+            {"rules": {"concurrency_drop": {"min_baseline": float("nan")}}},
+            "min_baseline: expected a number, not NaN",
+        ),
+        (
+            {"rules": {"concurrency_drop": {"min_baseline": True}}},
+            "min_baseline: expected a number, not true or",
+        ),
+        (
+            {"rules": {"interaction_drop": {"history_windows": 0}}},
+            "should be greater than or equal to 1 (got 0)",
+        ),
+        ({"rules": {"room_stalled": {"stall_ms": "soon"}}}, "stall_ms: expected a duration such as 500ms"),
+        ({"rules": {"room_stalled": {"severity": "panic"}}}, "should be 'info', 'warning' or 'critical'"),
+        ({"rules": {"room_stalled": 5}}, "rules.room_stalled: expected a table (got 5)"),
+        (
+            {"rooms": {"r1": {"banned_words": {"enabled": "maybe"}}}},
+            "rooms.r1.banned_words.enabled: input should",
+        ),
+        ({"language": "fr"}, "language: input should be 'zh' or 'en' (got 'fr')"),
+        ({"colour": "red"}, "colour: unknown key (known: language, labels, rules, rooms)"),
     ],
 )
 def test_bad_parameters_name_their_path(data: dict[str, object], fragment: str) -> None:
@@ -66,8 +92,22 @@ def test_bad_parameters_name_their_path(data: dict[str, object], fragment: str) 
     assert fragment in str(info.value)
 
 
+def test_every_problem_is_reported_one_line_each() -> None:
+    with pytest.raises(AlertConfigError) as info:
+        AlertConfig.from_dict(
+            {"rules": {"concurrency_drop": {"for_ms": -1, "fire_ratio": 0}}, "rooms": {"r": {"x": {}}}}
+        )
+    assert info.value.problems == [
+        "rules.concurrency_drop.for_ms: input should be greater than or equal to 0 (got -1)",
+        "rules.concurrency_drop.fire_ratio: input should be greater than 0 (got 0)",
+        "rooms.r.x: unknown rule (known: room_stalled, concurrency_drop, interaction_drop, conversion_drop, "
+        "banned_words)",
+    ]
+
+
 def test_parse_param_accepts_cli_strings() -> None:
     assert parse_param("concurrency_drop", "cooldown_ms", "30m") == 1_800_000
+    assert parse_param("concurrency_drop", "cooldown_ms", 90_000) == 90_000  # a number is milliseconds
     assert parse_param("concurrency_drop", "min_baseline_samples", "6") == 6
     assert parse_param("conversion_drop", "drop_ratio", "0.4") == 0.4
 
@@ -83,10 +123,12 @@ FACTS = {
 
 @pytest.mark.parametrize("language", ["zh", "en"])
 @pytest.mark.parametrize("rule", RULES)
-def test_every_template_renders(language: str, rule: str) -> None:
-    record = {"room_id": "r1", "value": 0.3, "baseline": 0.5, "threshold": 0.25}
-    kinds = [kind for (name, kind) in messages.TEMPLATES if name == rule] + ["room_end"]
-    for kind in kinds:
-        text = messages.render(language, rule, kind, record, FACTS[rule])
+def test_every_template_renders(language: Language, rule: str) -> None:
+    for kind in [*BY_NAME[rule].templates, "room_end"]:
+        text = messages.render(language, rule, kind, "r1", (0.3, 0.5, 0.25), FACTS[rule])
         assert "r1" in text
         assert "{" not in text
+
+
+def test_every_rule_has_a_test_of_its_messages() -> None:
+    assert set(FACTS) == set(RULES)

@@ -10,44 +10,50 @@ from hypothesis import strategies as st
 
 from liveflow.core.alerts.config import AlertConfig
 from liveflow.core.alerts.engine import AlertEngine
+from liveflow.core.alerts.facts import (
+    Activity,
+    Fact,
+    ModerationHit,
+    OnlineSample,
+    RoomEnded,
+    StreamTime,
+    WindowClosed,
+)
 from liveflow.core.alerts.lifecycle import alert_id
-from tests.unit.core.alerts.script import STEP, T0, WINDOW, hit_record, window_record
+from tests.unit.core.alerts.script import STEP, T0, WINDOW, feed, hit_record, window_record
 
 SCHEMA = json.loads((Path(__file__).parents[4] / "schemas" / "alerts.schema.json").read_text())
-Call = tuple[str, tuple[Any, ...]]
 
 
-def scenario() -> list[Call]:
+def scenario() -> list[Fact]:
     """Two rooms over 40 minutes: a traffic collapse and recovery, an interaction slump, a stall of room b,
-    a banned-words wave; every call the core would make, in order."""
-    calls: list[Call] = []
+    a banned-words wave; every fact the core would tell, in order."""
+    facts: list[Fact] = []
     for i in range(40 * 12):
         t = T0 + i * STEP
         a = 1000 if i < 120 or i > 200 else 300
         b_silent = 240 <= i < 300
-        calls.append(("on_room_activity", ("a", t)))
-        calls.append(("on_online_sample", ("a", t, a)))
+        facts += [Activity("a", t), OnlineSample("a", t, a)]
         if not b_silent:
-            calls.append(("on_room_activity", ("b", t)))
-            calls.append(("on_online_sample", ("b", t, 200)))
+            facts += [Activity("b", t), OnlineSample("b", t, 200)]
         if 360 <= i < 380:
-            calls.append(("on_moderation_hit", ("a", t, hit_record("a", t, i))))
+            facts.append(ModerationHit("a", t, hit_record("a", t, i)))
         if t % WINDOW == 0 and i:
-            calls.append(("on_window_closed", (window_record("a", t, 1000, 200 if i < 300 else 50, 20),)))
-        calls.append(("on_stream_time", (t,)))
-    calls.append(("on_room_end", ("a", T0 + 40 * WINDOW)))
-    calls.append(("on_room_end", ("b", T0 + 40 * WINDOW)))
-    calls.append(("on_stream_time", (T0 + 41 * WINDOW,)))
-    return calls
+            facts.append(WindowClosed(window_record("a", t, 1000, 200 if i < 300 else 50, 20)))
+        facts.append(StreamTime(t))
+    facts += [RoomEnded("a", T0 + 40 * WINDOW), RoomEnded("b", T0 + 40 * WINDOW)]
+    facts.append(StreamTime(T0 + 41 * WINDOW))
+    return facts
 
 
 CALLS = scenario()
 
 
-def run(engine: AlertEngine, calls: list[Call]) -> list[dict[str, Any]]:
+def run(engine: AlertEngine, facts: list[Fact]) -> list[dict[str, Any]]:
+    """Feed the facts one at a time (the core feeds them in runs: a run is a list of facts)."""
     out: list[dict[str, Any]] = []
-    for name, args in calls:
-        out.extend(getattr(engine, name)(*args))
+    for fact in facts:
+        out += feed(engine, fact)
     return out
 
 
@@ -107,5 +113,5 @@ def test_dirty_rooms_are_reported_for_per_room_checkpoints() -> None:
 
 def test_a_snapshot_of_another_version_is_refused() -> None:
     engine = AlertEngine(AlertConfig())
-    with pytest.raises(ValueError, match="unsupported version"):
+    with pytest.raises(ValueError, match="has version 99; this release reads versions 1 and 2"):
         engine.restore_room("a", {"version": 99})

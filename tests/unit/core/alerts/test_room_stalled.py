@@ -1,5 +1,6 @@
 from liveflow.core.alerts.config import AlertConfig
 from liveflow.core.alerts.engine import AlertEngine
+from liveflow.core.alerts.facts import OnlineSample, WindowClosed
 from tests.unit.core.alerts.script import STEP, T0, WINDOW, Script, window_record
 
 
@@ -16,7 +17,7 @@ def test_a_silent_busy_room_stalls_while_the_stream_flows_and_drops_are_inhibite
     flow(script, T0, silent_from + STEP, {"a": 100, "b": 80})
     # the live idle clock runs room a's event time on: presence expires, samples decay (no events)
     for i, online in enumerate([90, 70, 50, 30, 10, 0, 0, 0], start=1):
-        script.engine.on_online_sample("a", silent_from + i * STEP, online)
+        script.engine.feed([OnlineSample("a", silent_from + i * STEP, online)])
     flow(script, silent_from + STEP, silent_from + 3 * WINDOW, {"b": 80})
     (stall,) = script.of("room_stalled", "firing")
     assert stall["room_id"] == "a"
@@ -28,7 +29,7 @@ def test_a_silent_busy_room_stalls_while_the_stream_flows_and_drops_are_inhibite
     resume = silent_from + 3 * WINDOW
     script.tick("a", resume)
     for i, online in enumerate([0, 0, 10, 20, 40, 60, 80, 90, 100, 100, 100, 100]):
-        script.engine.on_online_sample("a", resume - 60_000 + i * STEP, online)
+        script.engine.feed([OnlineSample("a", resume - 60_000 + i * STEP, online)])
     rebuilt = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 100, 100] + [100] * 24  # heartbeats come back
     for i, online in enumerate(rebuilt):
         script.tick("a", resume + i * STEP, online)
@@ -49,14 +50,14 @@ def test_a_stalled_room_inhibits_its_drop_alerts() -> None:
     flow(script, silent_from + STEP, silent_from + 2 * WINDOW, {"b": 80})
     assert len(script.of("room_stalled", "firing")) == 1
     # a slumped window of room a, closed late by the idle clock, arrives during the stall
-    script.engine.on_window_closed(window_record("a", silent_from, 500, 10))
+    script.engine.feed([WindowClosed(window_record("a", silent_from, 500, 10))])
     assert script.of("interaction_drop") == []
 
 
 def test_a_small_room_an_ended_room_and_a_silent_stream_do_not_stall() -> None:
     script = Script(AlertEngine(AlertConfig()))
     flow(script, T0, T0 + WINDOW, {"small": 30, "ended": 100, "b": 80})
-    script.records.extend(script.engine.on_room_end("ended", T0 + WINDOW))
+    script.end("ended", T0 + WINDOW)
     flow(script, T0 + WINDOW, T0 + 5 * WINDOW, {"b": 80})
     assert script.records == []
     quiet = Script(AlertEngine(AlertConfig()))

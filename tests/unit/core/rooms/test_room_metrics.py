@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liveflow.core.pipeline import CoreConfig, Pipeline
+from liveflow.core.records import to_builtins
 from liveflow.replay import replay
 from tests.factories import BASE_TS, event, raw
 
@@ -20,7 +21,7 @@ INTERACTING = {"like", "share", "follow", "gift"}
 def run(events: list[dict[str, Any]], config: CoreConfig) -> list[dict[str, Any]]:
     outputs = list(replay((raw(e) for e in events), Pipeline(config)))
     assert all(o.topic == "room-metrics" for o in outputs), [o for o in outputs if o.topic != "room-metrics"]
-    return [o.value for o in outputs]
+    return [to_builtins(o.value) for o in outputs]
 
 
 CONFIG = CoreConfig(window_size=60_000, allowed_lateness=5_000, presence_timeout=60_000)

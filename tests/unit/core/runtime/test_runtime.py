@@ -58,7 +58,7 @@ def new_kafka() -> MemoryKafka:
 
 
 def encode(output: Output) -> bytes:
-    return orjson.dumps(output.value)
+    return msgspec.json.encode(output.value)
 
 
 @dataclass

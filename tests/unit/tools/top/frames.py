@@ -6,18 +6,31 @@ import io
 from dataclasses import replace
 from typing import Any
 
+import msgspec
 from rich.console import Console
 
+from liveflow.adapters.redis.snapshot import LiveRoom
+from liveflow.core.records import RoomMetrics, RoomView
+from liveflow.core.rooms.totals import COUNTERS
 from liveflow.tools.top.feed import AlertLine, HitLine
-from liveflow.tools.top.snapshot import RoomSnapshot
 from liveflow.tools.top.trend import Trend
 from liveflow.tools.top.view import Frame, render
 
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
-def room(room_id: str, online: int, **fields: Any) -> RoomSnapshot:
-    base = RoomSnapshot(
+def room(
+    room_id: str,
+    online: int,
+    *,
+    last_window_online: int | None = None,
+    gmv_cents: int = 123_456_78,
+    updated_at: int | None = NOW - 400,
+    **now: Any,
+) -> LiveRoom:
+    """A room as read from Redis: ``now`` overrides fields of the open window so far, ``gmv_cents`` is the
+    lifetime GMV."""
+    window = RoomMetrics(
         room_id=room_id,
         online=online,
         online_peak=online,
@@ -25,18 +38,23 @@ def room(room_id: str, online: int, **fields: Any) -> RoomSnapshot:
         uv_total=online * 3,
         interaction_rate=0.25,
         conversion_rate=0.0125,
-        gmv_cents=123_456_78,
-        comments=10,
-        likes=20,
         orders_paid=3,
-        last_window_online=None,
-        event_ts=NOW - 500,
-        updated_at=NOW - 400,
     )
-    return replace(base, **fields)
+    last = RoomMetrics(room_id=room_id, online=last_window_online) if last_window_online is not None else None
+    totals = dict.fromkeys(COUNTERS, 0) | {"gmv_cents": gmv_cents, "comments": 10, "likes": 20}
+    view = RoomView(
+        room_id=room_id,
+        event_ts=NOW - 500,
+        window_start=None,
+        now=msgspec.structs.replace(window, **now),
+        last=last,
+        totals=totals,
+        moderation={},
+    )
+    return LiveRoom(view, updated_at)
 
 
-def frame(rooms: list[RoomSnapshot], **fields: Any) -> Frame:
+def frame(rooms: list[LiveRoom], **fields: Any) -> Frame:
     base = Frame(
         app_id="liveflow",
         now_ms=NOW,

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
+from liveflow.adapters.redis.snapshot import FIELDS, parse_room, room_fields
 from liveflow.core.topics import ALERTS, DEAD_LETTERS, MODERATION_HITS
 from liveflow.tools.top.feed import EventFeed
 from liveflow.tools.top.keys import cbreak, wants_quit
-from liveflow.tools.top.snapshot import parse_room
 from liveflow.tools.top.trend import TrendBook
 from tests.unit.tools.top.frames import NOW, room
 
@@ -24,10 +24,10 @@ HASH = {
     "uv_total": "10450",
     "interaction_rate": "0.4375",
     "conversion_rate": "",
-    "gmv_cents": "1234567",
-    "comments": "880",
-    "likes": "15000",
     "orders_paid": "12",
+    "gmv_cents_total": "1234567",
+    "comments_total": "880",
+    "likes_total": "15000",
     "window_start": "1767225600000",
     "last_window_online": "",
     "event_ts": "1767225612345",
@@ -40,15 +40,28 @@ def test_a_worker_hash_parses_with_empty_fields_as_none() -> None:
     parsed = parse_room(HASH)
 
     assert parsed is not None
-    assert (parsed.room_id, parsed.online, parsed.online_peak, parsed.uv_total) == (
+    view = parsed.view
+    assert (view.room_id, view.now.online, view.now.online_peak, view.now.uv_total) == (
         "room-0001",
         2558,
         2601,
         10450,
     )
-    assert (parsed.interaction_rate, parsed.conversion_rate) == (0.4375, None)
-    assert (parsed.gmv_cents, parsed.orders_paid, parsed.last_window_online) == (1234567, 12, None)
-    assert (parsed.event_ts, parsed.updated_at) == (1767225612345, 1767225612400)
+    assert (view.now.interaction_rate, view.now.conversion_rate) == (0.4375, None)
+    assert (view.totals["gmv_cents"], view.now.orders_paid, view.last) == (1234567, 12, None)
+    assert (view.event_ts, parsed.updated_at) == (1767225612345, 1767225612400)
+
+
+def test_what_the_worker_writes_reads_back_as_the_same_view() -> None:
+    written = room("room-0007", 321, last_window_online=300, interaction_rate=0.125, conversion_rate=None)
+    fields = room_fields(written.view, 1767225612400)
+
+    assert tuple(fields) == FIELDS
+    parsed = parse_room(fields)
+    assert parsed is not None and parsed.updated_at == 1767225612400
+    assert parsed.view.now == written.view.now
+    assert parsed.view.last is not None and parsed.view.last.online == 300
+    assert parsed.view.totals == written.view.totals
 
 
 @pytest.mark.parametrize(
@@ -67,16 +80,14 @@ def test_a_hash_without_room_id_or_valid_online_is_not_a_room(broken: dict[str, 
 
 def test_invalid_optional_fields_do_not_hide_the_room() -> None:
     parsed = parse_room(
-        HASH | {"interaction_rate": "1.5", "conversion_rate": "nan", "gmv_cents": "x", "likes": "-3"}
+        HASH
+        | {"interaction_rate": "1.5", "conversion_rate": "nan", "gmv_cents_total": "x", "likes_total": "-3"}
     )
 
     assert parsed is not None
-    assert (parsed.interaction_rate, parsed.conversion_rate, parsed.gmv_cents, parsed.likes) == (
-        None,
-        None,
-        0,
-        0,
-    )
+    view = parsed.view
+    assert (view.now.interaction_rate, view.now.conversion_rate) == (None, None)
+    assert (view.totals["gmv_cents"], view.totals["likes"]) == (0, 0)
 
 
 # -- trend ---------------------------------------------------------------------------------------------

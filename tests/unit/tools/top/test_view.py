@@ -25,9 +25,9 @@ def test_cells_show_counts_rates_gmv_and_age() -> None:
     first, second = room_lines(screen(shown))
 
     assert first.split() == [
-        "room-0001", "12,345", "--", "15,000", "98,765", "25.0%", "1.25%", "¥1,234,568", "3", "0s",
+        "room-0001", "12,345", "--", "15,000", "98,765", "25.0%", "3", "1.25%", "¥1,234,568", "0s",
     ]  # fmt: skip
-    assert second.split() == ["room-0002", "40", "--", "40", "120", "--", "--", "¥123,457", "3", "65s"]
+    assert second.split() == ["room-0002", "40", "--", "40", "120", "--", "3", "--", "¥123,457", "65s"]
 
 
 def test_trend_is_signed_and_marks_the_fallback_on_the_last_window() -> None:
@@ -50,8 +50,8 @@ def test_firing_alerts_and_hits_are_counted_per_room() -> None:
 
     first, second = room_lines(screen(shown))
 
-    assert first.split()[-3:] == ["3", "7", "0s"]  # paid, hits, updated: no firing alert
-    assert second.split()[-3:] == ["3", "2", "0s"]  # paid, alerts, updated: no hit
+    assert first.split()[-3:] == ["¥123,457", "7", "0s"]  # GMV, hits, updated: no firing alert
+    assert second.split()[-3:] == ["¥123,457", "2", "0s"]  # GMV, alerts, updated: no hit
 
 
 def test_latest_alerts_and_hits_are_listed_newest_first() -> None:

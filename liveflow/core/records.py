@@ -1,0 +1,381 @@
+"""The derived records as typed structs, and the room-metrics fields declared once.
+
+Layout: one msgspec ``Struct`` per derived topic's value (:class:`RoomMetrics`, :class:`AlertRecord`,
+:class:`ModerationHitRecord`, :class:`DeadLetterRecord`) and the room's live view (:class:`RoomView`).
+``schemas/*.schema.json`` are generated from them (``liveflow.tools.generate``); a unit test fails when a
+committed schema differs from the generated one.
+
+The fields of :class:`RoomMetrics` are the declaration of the window metrics: each carries its definition
+(``description``) and a :class:`WindowMetric` (screen name, unit, and where it is shown: the per-room
+Prometheus gauge, the Redis live view, ``liveflow top``, the room dashboard's panel). The docs table, the
+gauges, the live-view hash fields, top's columns and the dashboard queries are generated from it
+(:func:`window_metrics`), so a new window metric is its field here, its computation in
+:mod:`liveflow.core.rooms.window` and its test.
+
+Invariants: field order is the order of the JSON objects on the topics; every field of every record is
+always present (none is omitted) except the ``UNSET`` ones of :class:`DeadLetterRecord` and
+``AlertRecord.silenced``; every field has a default, so a record restored from an older checkpoint that
+lacks a field newer than it gets that field's default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+
+from liveflow.core.moderation import Hit, Severity
+from liveflow.core.topics import ALERTS, DEAD_LETTERS, MODERATION_HITS, ROOM_METRICS
+
+SCHEMA_VERSION: Final = 1
+
+Unit = Literal["viewers", "count", "users", "cents", "ratio", "seconds", "ms"]
+Gauge = Literal["now", "closed"]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowMetric:
+    """Where a room-metrics field is shown, beside its definition.
+
+    ``gauge``: exported as the per-room Prometheus gauge ``liveflow_room_<name>``, from the open window so
+    far (``now``) or from the last closed window (``closed``); ``snapshot``: a field of the Redis live view
+    (``<name>`` so far and ``last_window_<name>`` of the last closed window); ``top``: the column header in
+    ``liveflow top`` (the value so far); ``panel``: the room dashboard panel that plots the gauge."""
+
+    zh: str
+    unit: Unit
+    gauge: Gauge | None = None
+    snapshot: bool = False
+    top: str | None = None
+    panel: str | None = None
+
+
+def metric(
+    description: str,
+    zh: str,
+    unit: Unit,
+    *,
+    gauge: Gauge | None = None,
+    snapshot: bool = False,
+    top: str | None = None,
+    panel: str | None = None,
+) -> msgspec.Meta:
+    """The metadata of one room-metrics field (used inside ``Annotated``)."""
+    declared = WindowMetric(zh, unit, gauge, snapshot, top, panel)
+    return msgspec.Meta(description=description, extra={"metric": declared})
+
+
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
+Ratio = Annotated[float, msgspec.Meta(ge=0)] | None
+Ms = Annotated[int, msgspec.Meta(description="ms since the epoch")]
+
+
+class RoomMetrics(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """room-metrics value: one record per room per closed tumbling window (definitions: docs/metrics.md)."""
+
+    schema_version: Literal[1] = 1
+    room_id: str = ""
+    window_start: Annotated[Ms, msgspec.Meta(description="start of the window W, ms since the epoch")] = 0
+    window_end: Annotated[Ms, msgspec.Meta(description="W + size, ms since the epoch")] = 0
+    online: Annotated[
+        NonNegativeInt,
+        metric(
+            "viewers present at the window's last millisecond (W+size-1)",
+            "实时在线",
+            "viewers",
+            gauge="now",
+            snapshot=True,
+            top="Online",
+            panel="audience",
+        ),
+    ] = 0
+    online_peak: Annotated[
+        NonNegativeInt,
+        metric(
+            "max viewers present at any instant of the window",
+            "最高在线 PCU",
+            "viewers",
+            gauge="now",
+            snapshot=True,
+            top="Peak",
+            panel="audience",
+        ),
+    ] = 0
+    online_avg: Annotated[
+        NonNegativeFloat,
+        metric(
+            "time-weighted mean present = total presence time in the window / size",
+            "平均在线 ACU",
+            "viewers",
+            gauge="closed",
+            panel="audience",
+        ),
+    ] = 0.0
+    watch_seconds: Annotated[
+        NonNegativeFloat, metric("total presence time inside the window, seconds", "观看时长", "seconds")
+    ] = 0.0
+    viewers: Annotated[
+        NonNegativeInt,
+        metric(
+            "distinct viewers whose presence overlaps the window",
+            "观看人数",
+            "viewers",
+            gauge="now",
+            snapshot=True,
+        ),
+    ] = 0
+    uv_total: Annotated[
+        NonNegativeInt,
+        metric(
+            "distinct viewers ever present in the room up to the window's end",
+            "场观 (cumulative UV)",
+            "viewers",
+            gauge="now",
+            snapshot=True,
+            top="UV",
+        ),
+    ] = 0
+    enters: Annotated[NonNegativeInt, metric("`enter` events in the window", "进入人次", "count")] = 0
+    leaves: Annotated[NonNegativeInt, metric("`leave` events in the window", "离开人次", "count")] = 0
+    comments: Annotated[NonNegativeInt, metric("viewer comment events", "评论次数", "count")] = 0
+    commenters: Annotated[NonNegativeInt, metric("distinct viewers who commented", "评论人数", "users")] = 0
+    likes: Annotated[NonNegativeInt, metric("sum of like `count`", "点赞数", "count")] = 0
+    likers: Annotated[NonNegativeInt, metric("distinct viewers who liked", "点赞人数", "users")] = 0
+    shares: Annotated[NonNegativeInt, metric("`share` events", "分享", "count")] = 0
+    follows: Annotated[NonNegativeInt, metric("`follow` events", "关注", "count")] = 0
+    gifts: Annotated[NonNegativeInt, metric("`gift` events", "礼物", "count")] = 0
+    gift_value_cents: Annotated[NonNegativeInt, metric("sum of gift `value_cents`", "礼物价值", "cents")] = 0
+    interacting_users: Annotated[
+        NonNegativeInt,
+        metric("distinct viewers with a comment, like, share, follow or gift", "互动人数", "users"),
+    ] = 0
+    interaction_rate: Annotated[
+        Ratio,
+        metric(
+            "interacting_users / viewers",
+            "互动率",
+            "ratio",
+            gauge="now",
+            snapshot=True,
+            top="Interact",
+            panel="interaction",
+        ),
+    ] = None
+    exposed_users: Annotated[
+        NonNegativeInt, metric("distinct viewers with a `product_exposure`", "曝光人数", "users")
+    ] = 0
+    clicks: Annotated[NonNegativeInt, metric("`product_click` events", "点击次数", "count")] = 0
+    clickers: Annotated[NonNegativeInt, metric("distinct viewers who clicked", "点击人数", "users")] = 0
+    ctr: Annotated[Ratio, metric("clickers / exposed_users", "商品点击率", "ratio")] = None
+    orders_created: Annotated[
+        NonNegativeInt, metric("orders whose first `created` is in the window", "下单数", "count")
+    ] = 0
+    orders_paid: Annotated[
+        NonNegativeInt,
+        metric(
+            "orders whose first `paid` is in the window",
+            "成交订单",
+            "count",
+            snapshot=True,
+            top="Paid",
+        ),
+    ] = 0
+    buyers: Annotated[
+        NonNegativeInt, metric("distinct users of the orders paid in the window", "成交人数", "users")
+    ] = 0
+    gmv_cents: Annotated[
+        NonNegativeInt, metric("sum of `amount_cents` of the orders paid in the window", "GMV", "cents")
+    ] = 0
+    orders_refunded: Annotated[
+        NonNegativeInt, metric("orders whose first `refunded` is in the window", "退款订单", "count")
+    ] = 0
+    refund_cents: Annotated[
+        NonNegativeInt,
+        metric(
+            "sum of `amount_cents` of all `refunded` events in the window (partial refunds add up)",
+            "退款金额",
+            "cents",
+        ),
+    ] = 0
+    orders_cancelled: Annotated[
+        NonNegativeInt, metric("orders whose first `cancelled` is in the window", "取消订单", "count")
+    ] = 0
+    conversion_rate: Annotated[
+        Ratio,
+        metric(
+            "buyers / viewers",
+            "观看-成交转化率",
+            "ratio",
+            gauge="now",
+            snapshot=True,
+            top="Convert",
+            panel="conversion",
+        ),
+    ] = None
+    click_to_pay_rate: Annotated[Ratio, metric("buyers / clickers", "点击-成交转化率", "ratio")] = None
+    gpm_cents: Annotated[
+        Ratio,
+        metric("gmv_cents * 1000 / viewers (per thousand *viewers*, not per thousand views)", "GPM", "cents"),
+    ] = None
+    uv_value_cents: Annotated[Ratio, metric("gmv_cents / viewers", "UV价值", "cents")] = None
+    aov_cents: Annotated[Ratio, metric("gmv_cents / orders_paid", "客单价", "cents")] = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredMetric:
+    """One room-metrics field as declared: its name, definition, value type and :class:`WindowMetric`."""
+
+    name: str
+    description: str
+    nullable: bool
+    integer: bool
+    shown: WindowMetric
+
+
+def window_metrics() -> tuple[DeclaredMetric, ...]:
+    """The declared metrics of :class:`RoomMetrics`, in field order (identifying fields left out)."""
+    declared: list[DeclaredMetric] = []
+    for field in msgspec.inspect.type_info(RoomMetrics).fields:  # type: ignore[attr-defined]
+        info = field.type
+        extra = getattr(info, "extra", None) or {}
+        shown = extra.get("metric")
+        if not isinstance(shown, WindowMetric):
+            continue
+        kinds = info.type.types if isinstance(info.type, msgspec.inspect.UnionType) else (info.type,)
+        declared.append(
+            DeclaredMetric(
+                name=field.name,
+                description=info.extra_json_schema["description"],
+                nullable=any(isinstance(kind, msgspec.inspect.NoneType) for kind in kinds),
+                integer=any(isinstance(kind, msgspec.inspect.IntType) for kind in kinds),
+                shown=shown,
+            )
+        )
+    return tuple(declared)
+
+
+# -- moderation-hits ---------------------------------------------------------------------------------
+class ModerationHitRecord(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """moderation-hits value: a comment with at least one lexicon or contact hit."""
+
+    schema_version: Literal[1] = 1
+    event_id: str
+    room_id: str
+    user_id: str
+    ts: int
+    role: Literal["viewer", "host", "moderator"] = "viewer"
+    text: str
+    hits: Annotated[list[Hit], msgspec.Meta(min_length=1)]
+    action: Severity | None
+    lexicon_version: int = 0
+
+
+# -- alerts ------------------------------------------------------------------------------------------
+class CommentSample(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """A comment quoted by an alert (banned_words), its text cut to a bounded length."""
+
+    event_id: str
+    user_id: str
+    ts: int
+    text: str
+    terms: list[str]
+    categories: list[str]
+
+
+AlertSeverity = Literal["info", "warning", "critical"]
+
+
+class AlertRecord(msgspec.Struct, kw_only=True, frozen=True):
+    """alerts value: one record when an alert starts firing, one when it resolves."""
+
+    schema_version: Literal[1] = 1
+    alert_id: str
+    rule: str
+    room_id: str
+    status: Literal["firing", "resolved"]
+    severity: AlertSeverity
+    started_at: int
+    ended_at: int | None
+    value: float | None
+    baseline: float | None
+    threshold: float | None
+    message: str
+    labels: dict[str, str]
+    samples: list[CommentSample]
+    silenced: bool | msgspec.UnsetType = msgspec.UNSET  # set by the worker when it publishes the record
+
+
+# -- dead-letters ------------------------------------------------------------------------------------
+DeadLetterCode = Literal[
+    "too_large",
+    "invalid_utf8",
+    "invalid_json",
+    "not_object",
+    "unsupported_version",
+    "unknown_type",
+    "wrong_topic",
+    "schema_violation",
+    "wrong_key",
+    "late_event",
+]
+
+
+class DeadLetterRecord(msgspec.Struct, kw_only=True, frozen=True):
+    """dead-letters value: a refused input message and why (exactly one of ``value``, ``value_b64``)."""
+
+    schema_version: Literal[1] = 1
+    source_topic: str | None
+    partition: int | None
+    offset: int | None
+    key: str | None
+    code: DeadLetterCode
+    message: str
+    received_at: int
+    value_b64: Annotated[str, msgspec.Meta(description="original bytes, base64, when not valid UTF-8")] | (
+        msgspec.UnsetType
+    ) = msgspec.UNSET
+    value: Annotated[str, msgspec.Meta(description="original bytes as UTF-8 text")] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    line: Annotated[int, msgspec.Meta(ge=1)] | msgspec.UnsetType = msgspec.UNSET
+    room_id: str | msgspec.UnsetType = msgspec.UNSET
+    event_id: str | msgspec.UnsetType = msgspec.UNSET
+
+
+Record = RoomMetrics | AlertRecord | ModerationHitRecord | DeadLetterRecord
+
+
+# -- the live view -----------------------------------------------------------------------------------
+class RoomView(msgspec.Struct, kw_only=True, frozen=True):
+    """A room between window closes: what dashboards, the Redis live view and ``liveflow top`` show.
+
+    ``now``: the open window so far, as the record it would be if it closed at ``event_ts`` (with
+    ``online_peak`` including the present instant; all zeros but ``online`` and ``uv_total`` when no
+    window is open); ``last``: the last closed window; ``totals``: the room's lifetime counters
+    (:data:`liveflow.core.rooms.totals.COUNTERS`); ``moderation``: moderation hits by category."""
+
+    room_id: str
+    event_ts: int
+    window_start: int | None
+    now: RoomMetrics
+    last: RoomMetrics | None
+    totals: dict[str, int]
+    moderation: dict[str, int]
+
+
+def record_types() -> dict[str, type[msgspec.Struct]]:
+    """The struct of each derived topic's values, by logical topic name."""
+    return {
+        ROOM_METRICS: RoomMetrics,
+        ALERTS: AlertRecord,
+        MODERATION_HITS: ModerationHitRecord,
+        DEAD_LETTERS: DeadLetterRecord,
+    }
+
+
+def to_builtins(record: msgspec.Struct) -> dict[str, Any]:
+    """A record as a plain JSON-able dict (for tests and tools that compare documents)."""
+    document: dict[str, Any] = msgspec.to_builtins(record)
+    return document
