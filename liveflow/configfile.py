@@ -7,8 +7,8 @@ rewrites the committed files of :data:`SCHEMA_MODELS`, ``--check`` compares them
 
 Invariants:
 - every failure is a :class:`ConfigFileError` whose ``problems`` are single lines
-  ``<file>: <key.path>: <rule>``, one per problem, in file order as pydantic reports them; a line names keys
-  and rules, never the value given (so a secret in a bad place is not echoed);
+  ``<file>: <key.path>: <rule>``, one per problem, in the order of the keys in the file; a line names
+  keys and rules, never the value given (so a secret in a bad place is not echoed);
 - an unknown key's line names the nearest valid key at that level when one is close;
 - a model's cross-field checks (:meth:`ConfigModel.problems`) run only once the fields are valid;
 - nothing here touches the network or the environment; :func:`load_table` reads only the path it is given.
@@ -52,7 +52,7 @@ SCHEMA_ID = "https://liveflow.dev/schemas/v1/{name}.schema.json"
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 # Models whose schemas are committed in schemas/, as "module:Class" (imported only by the generator, so
 # this module depends on none of them).
-SCHEMA_MODELS: tuple[str, ...] = ()
+SCHEMA_MODELS: tuple[str, ...] = ("liveflow.adapters.notify.config:NotifyConfig",)
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -164,12 +164,28 @@ def validate(model: type[M], data: Mapping[str, Any], *, source: str) -> M:
     try:
         value = model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigFileError([_line(model, error, source) for error in exc.errors()]) from None
+        errors = sorted(exc.errors(), key=lambda error: _file_order(data, error["loc"]))
+        raise ConfigFileError([_line(model, error, source) for error in errors]) from None
     if isinstance(value, ConfigModel):
         problems = [f"{source}: {key_path(loc) or '(top level)'}: {rule}" for loc, rule in value.problems()]
         if problems:
             raise ConfigFileError(problems)
     return value
+
+
+def _file_order(data: object, loc: Sequence[str | int]) -> list[int]:
+    """Where a location is in the file: the position of each key in its table (or of each list item)."""
+    order: list[int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, Mapping) and part in node:
+            order.append(list(node).index(part))
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            order.append(part)
+            node = node[part]
+        # else: a union member's tag or a missing key: the problem sorts with its table
+    return order
 
 
 def key_path(loc: Iterable[str | int]) -> str:

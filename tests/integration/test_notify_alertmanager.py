@@ -93,9 +93,8 @@ async def test_alertmanager_receives_lists_and_resolves_the_alerts(alertmanager:
     cfg = config(
         {
             "language": "en",
-            "channels": {
-                "am": {"type": "alertmanager", "url": alertmanager, "generator_url": "http://liveflow/"}
-            },
+            "grafana_url": "http://grafana.example:3000/",
+            "channels": {"am": {"type": "alertmanager", "url": alertmanager}},
             "default_channels": ["am"],
         }
     )
@@ -124,7 +123,10 @@ async def test_alertmanager_receives_lists_and_resolves_the_alerts(alertmanager:
             assert got["annotations"]["value"] == "380"
             assert got["annotations"]["online_before"] == "120"
             assert got["status"]["state"] == "active"
-            assert got["generatorURL"] == "http://liveflow/"
+            assert got["generatorURL"] == (
+                "http://grafana.example:3000/d/liveflow-room-detail/liveflow-room-detail?var-room_id=r7"
+                f"&from={firing['started_at'] - 1_800_000}&to={firing['started_at'] + 1_800_000}"
+            )
             assert got["startsAt"].startswith(
                 time.strftime("%Y-%m-%dT", time.gmtime(firing["started_at"] / 1000))
             )

@@ -96,7 +96,7 @@ def test_an_unknown_key_names_the_nearest_valid_one_at_its_level() -> None:
     assert line.startswith("notify.yaml: zzz: unknown key; valid keys: timezone, rule, channels")
 
 
-def test_every_problem_is_its_own_line_with_path_and_rule() -> None:
+def test_every_problem_is_its_own_line_with_path_and_rule_in_file_order() -> None:
     lines = problems(
         {
             "timezone": "Asia/Shangai",
@@ -116,9 +116,9 @@ def test_every_problem_is_its_own_line_with_path_and_rule() -> None:
         "did you mean 'Asia/Shanghai'?",
         "notify.yaml: rule: unknown rule 'conversion_drop'; expected one of concurrency_drop, banned_words; "
         "did you mean 'concurrency_drop'?",
-        "notify.yaml: channels.a.msgtype: expected one of markdown, text; did you mean 'markdown'?",
-        "notify.yaml: channels.a.max_batch: expected an integer",
         "notify.yaml: channels.a.rate_limits: expected a list",
+        "notify.yaml: channels.a.max_batch: expected an integer",
+        "notify.yaml: channels.a.msgtype: expected one of markdown, text; did you mean 'markdown'?",
         "notify.yaml: channels.b.max_batch: must be >= 1",
         "notify.yaml: channels.b.rate_limits[0].count: must be >= 1",
         "notify.yaml: channels.c.timeout: expected a duration such as 500ms, 5s, 10m or 1h",

@@ -107,7 +107,9 @@ async def run_notifier(
             dispatcher = Dispatcher(config, session, NotifierMetrics(registry))
             await dispatcher.start()
             store = SilenceStore(redis_client, settings.app_id)
-            refresher = asyncio.create_task(refresh_silences(store, dispatcher, config.silence_refresh))
+            refresher = asyncio.create_task(
+                refresh_silences(store, dispatcher, config.silence_refresh / 1000)
+            )
             await consumer.start()
             try:
                 while not stop.is_set():

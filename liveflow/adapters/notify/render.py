@@ -11,13 +11,13 @@ word); :func:`body` never exceeds ``limit`` bytes of UTF-8: blocks that do not f
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, tzinfo
+from typing import Any, Literal
 
 from liveflow.core.alerts.messages import RULE_NAMES, SEVERITY_NAMES, STATUS_NAMES
 
 Record = dict[str, Any]
+Format = Literal["text", "markdown", "slack"]
 SAMPLE_CHARS = 60
 
 _MORE = {"zh": "……另有 {n} 条（完整记录见 alerts 主题）", "en": "... and {n} more (see the alerts topic)"}
@@ -25,13 +25,6 @@ _MANY = {"zh": "LiveFlow {n} 条告警通知", "en": "LiveFlow: {n} alert notifi
 _START = {"zh": "开始", "en": "Started"}
 _END = {"zh": "结束", "en": "Ended"}
 _SILENCED_SAMPLE = {"zh": "样例", "en": "Sample"}
-
-
-def zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
 
 
 def headline(record: Record, language: str) -> str:
@@ -47,8 +40,9 @@ def title(records: list[Record], language: str) -> str:
     return _MANY[language].format(n=len(records))
 
 
-def block(record: Record, language: str, tz: tzinfo, markdown: bool) -> str:
+def block(record: Record, language: str, tz: tzinfo, fmt: Format) -> str:
     head = headline(record, language)
+    markdown = fmt == "markdown"
     lines = [f"**{head}**" if markdown else head, str(record["message"])]
     times = f"{_START[language]} {_clock(record['started_at'], tz)}"
     if record.get("ended_at") is not None:
@@ -57,14 +51,15 @@ def block(record: Record, language: str, tz: tzinfo, markdown: bool) -> str:
     for sample in record.get("samples") or []:
         text = str(sample.get("text", ""))
         text = text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "…"
+        user = sample.get("user_id", "?")
         prefix = "> " if markdown else "· "
-        lines.append(f"{prefix}{_SILENCED_SAMPLE[language]} {sample.get('user_id', '?')}: {text}")
+        lines.append(f"{prefix}{_SILENCED_SAMPLE[language]} {user}: {text}")
     return "\n".join(lines)
 
 
-def body(records: list[Record], language: str, tz: tzinfo, limit: int, *, markdown: bool = False) -> str:
+def body(records: list[Record], language: str, tz: tzinfo, limit: int, fmt: Format = "text") -> str:
     """All records' blocks separated by blank lines, at most ``limit`` UTF-8 bytes."""
-    blocks = [block(record, language, tz, markdown) for record in records]
+    blocks = [block(record, language, tz, fmt) for record in records]
     separator = "\n\n"
     kept: list[str] = []
     used = 0
