@@ -2,7 +2,8 @@
 
 Layout of a message: a title (``LiveFlow`` + status/severity/rule/room for one record, a count for several),
 then one block per record: headline, the record's ``message``, start/end times in the configured timezone
-and, for banned words, the sample comments.
+and, for banned words, the sample comments, each on one line and made inert for the channel's format
+(:func:`liveflow.adapters.notify.escape.neutralise`: no mention, link, image or markup from a viewer).
 
 Invariants: the title always contains ``LiveFlow`` (DingTalk robots with keyword security need a fixed
 word); :func:`body` never exceeds ``limit`` bytes of UTF-8: blocks that do not fit are replaced by a
@@ -12,12 +13,12 @@ word); :func:`body` never exceeds ``limit`` bytes of UTF-8: blocks that do not f
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import Any, Literal
+from typing import Any
 
+from liveflow.adapters.notify.escape import Format, neutralise, one_line
 from liveflow.core.alerts.messages import RULE_NAMES, SEVERITY_NAMES, STATUS_NAMES
 
 Record = dict[str, Any]
-Format = Literal["text", "markdown", "slack"]
 SAMPLE_CHARS = 60
 
 _MORE = {"zh": "……另有 {n} 条（完整记录见 alerts 主题）", "en": "... and {n} more (see the alerts topic)"}
@@ -49,11 +50,11 @@ def block(record: Record, language: str, tz: tzinfo, fmt: Format) -> str:
         times += f" · {_END[language]} {_clock(record['ended_at'], tz)}"
     lines.append(times)
     for sample in record.get("samples") or []:
-        text = str(sample.get("text", ""))
+        text = one_line(str(sample.get("text", "")))  # cut what is shown, then escape
         text = text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "…"
-        user = sample.get("user_id", "?")
+        user = neutralise(str(sample.get("user_id", "?")), fmt)
         prefix = "> " if markdown else "· "
-        lines.append(f"{prefix}{_SILENCED_SAMPLE[language]} {user}: {text}")
+        lines.append(f"{prefix}{_SILENCED_SAMPLE[language]} {user}: {neutralise(text, fmt)}")
     return "\n".join(lines)
 
 
