@@ -195,3 +195,23 @@ def test_the_silence_book_matches_rule_room_pattern_and_time() -> None:
     assert book.is_silenced("banned_words", "r1", 100)
     assert not book.is_silenced("banned_words", "r10", 150)
     assert book.is_silenced("banned_words", "r[", 150)
+
+
+def test_alertmanager_links_the_room_dashboard_around_the_alert_only_with_a_grafana_url() -> None:
+    channels = {"am": {"type": "alertmanager", "url": "http://127.0.0.1:9093", "labels": {"env": "prod"}}}
+    with_grafana = parse_config({"channels": channels}, {}, grafana_url="https://grafana.example/")
+    am = build_channel("am", with_grafana.channels["am"], with_grafana)
+    firing = am.postable(record(room_id="shop:7"), T0 / 1000)
+    assert firing["generatorURL"] == (
+        "https://grafana.example/d/liveflow-room-detail/liveflow-room-detail"
+        f"?var-room_id=shop%3A7&from={T0 - 1_800_000}&to={T0 + 1_800_000}"
+    )
+    assert firing["labels"]["env"] == "prod"
+    assert firing["endsAt"] == "2025-11-22T08:40:00.000Z"  # now + firing_ttl (6h)
+    resolved = am.postable(record(room_id="shop:7", status="resolved", ended_at=T0 + 600_000), T0 / 1000)
+    assert resolved["generatorURL"].endswith(f"&from={T0 - 1_800_000}&to={T0 + 600_000 + 1_800_000}")
+    assert resolved["labels"] == firing["labels"]  # the same alert for Alertmanager
+    own = parse_config({"channels": channels, "grafana_url": "http://g:3000"}, {}, grafana_url="https://x")
+    assert own.grafana_url == "http://g:3000"  # the file wins over LIVEFLOW_GRAFANA_URL
+    without = parse_config({"channels": channels}, {})
+    assert "generatorURL" not in build_channel("am", without.channels["am"], without).postable(record(), 0)
