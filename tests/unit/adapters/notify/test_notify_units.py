@@ -11,6 +11,7 @@ from liveflow.adapters.notify import render
 from liveflow.adapters.notify.channels import build_channel
 from liveflow.adapters.notify.channels.base import retry_after_seconds
 from liveflow.adapters.notify.config import DingTalkOptions, load_config, parse_config
+from liveflow.adapters.notify.notifier import STALE_SECONDS, Health
 from liveflow.adapters.notify.offsets import OffsetTracker
 from liveflow.adapters.notify.ratelimit import SlidingWindowLimiter
 from liveflow.adapters.notify.router import Router
@@ -195,6 +196,28 @@ def test_the_silence_book_matches_rule_room_pattern_and_time() -> None:
     assert book.is_silenced("banned_words", "r1", 100)
     assert not book.is_silenced("banned_words", "r10", 150)
     assert book.is_silenced("banned_words", "r[", 150)
+
+
+def test_health_is_ready_only_in_the_group_polling_and_with_kafka_answering() -> None:
+    now = [100.0]
+    health = Health(clock=lambda: now[0])
+    assert health.view() == (
+        503,
+        {
+            "status": "unavailable",
+            "problems": [
+                "not in the consumer group",
+                "not consuming",
+                "Kafka does not answer (not asked yet)",
+            ],
+            "assigned": None,
+        },
+    )
+    health.assigned, health.polled_at, health.kafka_at = 0, 100.0, 100.0  # a member without partitions
+    assert health.view() == (200, {"status": "ok", "problems": [], "assigned": 0})
+    now[0] = 100.0 + STALE_SECONDS + 1  # the loop is stuck and the probe has not answered since
+    health.kafka_error = "KafkaConnectionError"
+    assert health.view()[1]["problems"] == ["not consuming", "Kafka does not answer (KafkaConnectionError)"]
 
 
 def test_alertmanager_links_the_room_dashboard_around_the_alert_only_with_a_grafana_url() -> None:
