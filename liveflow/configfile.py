@@ -347,13 +347,9 @@ def _field_names(model: type[BaseModel]) -> list[str]:
 
 
 # -- value types ------------------------------------------------------------------------------------------
-def _duration(value: object) -> int:
-    return parse_duration_ms(value)
-
-
 DurationMs = Annotated[
     int,
-    BeforeValidator(_duration),
+    BeforeValidator(parse_duration_ms),
     Field(ge=0),
     WithJsonSchema(
         {
