@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     alerts_config: Path | None = Field(None, description="YAML/TOML/JSON rule thresholds (docs/alerts.md)")
     alerts_language: Literal["zh", "en"] = "zh"
     notify_config: Path | None = Field(None, description="notifier routing file (docs/alerts.md)")
+    grafana_url: str | None = Field(
+        None, pattern=r"^https?://\S+$", description="Grafana base URL for links to room dashboards"
+    )
 
     # Local development stack (liveflow dev up)
     dev_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "liveflow" / "dev")

@@ -1,7 +1,8 @@
 """``liveflow notifier``: run the notifier process (consume ``alerts``, deliver to the configured channels).
 
 The routing file comes from ``--config`` or ``LIVEFLOW_NOTIFY_CONFIG`` (see
-:mod:`liveflow.adapters.notify.config`). ``--check`` validates it and exits; ``--redeliver FILE`` re-sends the
+:mod:`liveflow.adapters.notify.config`); a bad one prints one line per problem and exits with 2 before
+anything starts. ``--check`` validates it and exits; ``--redeliver FILE`` re-sends the
 alerts of a dead-letter file to the channels that failed them, then exits. Stops cleanly on SIGTERM/SIGINT.
 """
 
@@ -17,17 +18,25 @@ import click
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from liveflow.adapters.notify import deadletter
-from liveflow.adapters.notify.channels import check_channels
-from liveflow.adapters.notify.config import (
-    NotifyConfig,
-    NotifyConfigError,
-    load_config,
-)
+from liveflow.adapters.notify.config import NotifyConfig, load_config
 from liveflow.adapters.notify.dispatch import Dispatcher
 from liveflow.adapters.notify.metrics import NotifierMetrics
 from liveflow.adapters.notify.notifier import run_notifier
 from liveflow.cli.common import UserError, settings_or_exit
+from liveflow.configfile import ConfigFileError
 from liveflow.settings import Settings
+
+
+class ConfigProblems(UserError):
+    """A bad routing file: every problem on its own ``liveflow: <file>: <key.path>: <rule>`` line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+    def show(self, file: object = None) -> None:
+        for line in self.problems:
+            click.echo(f"liveflow: {line}", err=True)
 
 
 @click.command("notifier")
@@ -47,10 +56,9 @@ def notifier_cmd(config_path: str | None, from_beginning: bool, check: bool, red
     if path is None:
         raise UserError("notifier: no routing file: pass --config or set LIVEFLOW_NOTIFY_CONFIG")
     try:
-        config = load_config(path)
-        check_channels(dict(config.channels), config.language, config.timezone)
-    except NotifyConfigError as exc:
-        raise UserError(str(exc)) from None
+        config = load_config(path, grafana_url=settings.grafana_url)
+    except ConfigFileError as exc:
+        raise ConfigProblems(exc.problems) from None
     if check:
         click.echo(f"{path}: {len(config.channels)} channels, {len(config.routes)} routes: ok")
         return

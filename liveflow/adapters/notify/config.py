@@ -1,10 +1,11 @@
-"""The notifier's routing file: channels, routes, retry policy; YAML or TOML, secrets via ``${ENV_VAR}``.
+"""The notifier's routing file: channels, routes, retry policy, as pydantic models (schemas/notify-config).
 
-The file's path comes from ``LIVEFLOW_NOTIFY_CONFIG`` (or ``liveflow notifier --config``). Format
-(docs/alerts.md has a full example)::
+The file's path comes from ``LIVEFLOW_NOTIFY_CONFIG`` (or ``liveflow notifier --config``); YAML, TOML or
+JSON (:func:`liveflow.configfile.load_table`). Format (docs/alerts.md has the reference)::
 
     language: zh                     # titles and time lines of messages: zh | en
-    timezone: Asia/Shanghai          # for human times in messages
+    timezone: Asia/Shanghai          # for human times in messages (tz database name)
+    grafana_url: https://grafana.example   # Alertmanager's generatorURL (default LIVEFLOW_GRAFANA_URL)
     dead_letter_path: notify-dead-letters.jsonl
     retry: {max_attempts: 5, base_delay: 1s, max_delay: 60s, max_retry_after: 10m}
     silence_refresh: 10s             # how often silences are re-read from Redis
@@ -15,264 +16,332 @@ The file's path comes from ``LIVEFLOW_NOTIFY_CONFIG`` (or ``liveflow notifier --
       - {match: {severity: [critical], rule: [concurrency_drop], room: ["shop-*"]}, channels: [ops-dingtalk]}
     default_channels: [ops-dingtalk]
 
-Invariants: every ``${NAME}`` is replaced by the environment variable's value before parsing values (a
-missing one is an error naming the variable, never showing a value); credential fields become
-:class:`~liveflow.adapters.notify.secret.Secret`; every route names defined channels; errors are
-:class:`NotifyConfigError` with one line naming the field.
+Invariants: every ``${NAME}`` in a string value is replaced by the environment variable's value before the
+file is checked (a missing one is a problem naming the key and the variable, never a value); credential
+fields are :class:`~liveflow.adapters.notify.secret.Secret`; every problem (unknown key, wrong type or
+range, unknown time zone, a route naming an undefined channel...) is one line of a
+:class:`~liveflow.configfile.ConfigFileError`; a :class:`NotifyConfig` that exists is usable as it is.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-import yaml
+from pydantic import BeforeValidator, Field, PlainValidator, WithJsonSchema
 
 from liveflow.adapters.notify.secret import Secret
+from liveflow.configfile import (
+    ConfigFileError,
+    ConfigModel,
+    DurationMs,
+    Loc,
+    OneOf,
+    TimeZoneName,
+    did_you_mean,
+    key_path,
+    load_table,
+    validate,
+)
 from liveflow.core.alerts.config import RULES, SEVERITIES
-from liveflow.settings import parse_duration_ms
 
-CHANNEL_TYPES = ("webhook", "slack", "dingtalk", "feishu", "wecom", "alertmanager")
-SECRET_FIELDS = frozenset({"url", "access_token", "key", "secret", "bearer_token"})
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTITY_LABELS = frozenset({"alertname", "room_id", "severity", "alert_id", "source"})
+STATUSES = ("firing", "resolved")
 
 
-class NotifyConfigError(ValueError):
-    """A bad routing file; the message is one line naming the field (never a secret value)."""
+# -- value types ------------------------------------------------------------------------------------------
+def _secret(value: object) -> Secret:
+    if isinstance(value, Secret):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a string")  # never the value: it may be a credential
+    if not value:
+        raise ValueError("must not be empty")
+    return Secret(value)
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    base_delay: float = 1.0
-    max_delay: float = 60.0
-    max_retry_after: float = 600.0
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http:// or https:// URL")
+    return value
+
+
+def _plain_url(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return _http_url(value)
+
+
+def _secret_url(value: object) -> Secret:
+    secret = _secret(value)
+    _http_url(secret.reveal())
+    return secret
+
+
+def _listed(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+def _one_or_many(item: dict[str, Any]) -> WithJsonSchema:
+    return WithJsonSchema({"anyOf": [item, {"type": "array", "items": item}]})
+
+
+_SECRET_SCHEMA = {"type": "string", "minLength": 1, "description": "a credential; write ${ENV_VAR}"}
+_URL_SCHEMA = {"type": "string", "pattern": "^https?://", "description": "an http(s) URL (a credential)"}
+SecretText = Annotated[Secret, PlainValidator(_secret), WithJsonSchema(_SECRET_SCHEMA)]
+SecretURL = Annotated[Secret, PlainValidator(_secret_url), WithJsonSchema(_URL_SCHEMA)]
+HttpURL = Annotated[
+    str, PlainValidator(_plain_url), WithJsonSchema({"type": "string", "pattern": "^https?://"})
+]
+Names = Annotated[list[str], BeforeValidator(_listed), _one_or_many({"type": "string"})]
+
+
+Severities = Annotated[
+    list[Annotated[str, OneOf(SEVERITIES, "severity")]],
+    BeforeValidator(_listed),
+    _one_or_many({"enum": list(SEVERITIES)}),
+]
+Rules = Annotated[
+    list[Annotated[str, OneOf(RULES, "rule")]], BeforeValidator(_listed), _one_or_many({"enum": list(RULES)})
+]
+Statuses = Annotated[
+    list[Annotated[str, OneOf(STATUSES, "status")]],
+    BeforeValidator(_listed),
+    _one_or_many({"enum": list(STATUSES)}),
+]
+
+
+# -- channels ---------------------------------------------------------------------------------------------
+class RateLimit(ConfigModel):
+    """At most ``count`` messages in any ``per_seconds`` window."""
+
+    count: int = Field(ge=1)
+    per_seconds: float = Field(gt=0)
+
+
+class ChannelOptions(ConfigModel):
+    """Options every channel takes; each kind adds its own fields and ``type``."""
+
+    rate_limits: list[RateLimit] | None = Field(
+        default=None, description="replaces the service's documented limits; [] = none"
+    )
+    max_batch: int | None = Field(
+        default=None, ge=1, le=1000, description="alerts per message (default per kind)"
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300, description="one request's time limit")
+
+
+class WebhookOptions(ChannelOptions):
+    type: Literal["webhook"]
+    url: SecretURL
+    secret: SecretText | None = Field(default=None, description="signs X-LiveFlow-Signature")
+    headers: dict[str, SecretText] = Field(default_factory=dict, description="extra headers (credentials)")
+
+
+class SlackOptions(ChannelOptions):
+    type: Literal["slack"]
+    url: SecretURL
+
+
+class DingTalkOptions(ChannelOptions):
+    type: Literal["dingtalk"]
+    access_token: SecretText
+    secret: SecretText | None = Field(default=None, description="加签 secret")
+    url: SecretURL | None = Field(default=None, description="default https://oapi.dingtalk.com/robot/send")
+    msgtype: Literal["markdown", "text"] = "markdown"
+
+
+class FeishuOptions(ChannelOptions):
+    type: Literal["feishu"]
+    url: SecretURL
+    secret: SecretText | None = Field(default=None, description="signature secret")
+
+
+class WeComOptions(ChannelOptions):
+    type: Literal["wecom"]
+    key: SecretText
+    url: SecretURL | None = Field(
+        default=None, description="default https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+    )
+    msgtype: Literal["markdown", "text"] = "markdown"
+
+
+class AlertmanagerOptions(ChannelOptions):
+    type: Literal["alertmanager"]
+    url: Annotated[
+        list[SecretURL],
+        BeforeValidator(_listed),
+        Field(min_length=1),
+        _one_or_many(_URL_SCHEMA),
+    ] = Field(description="one Alertmanager, or every member of an HA cluster (each gets every alert)")
+    bearer_token: SecretText | None = None
+    firing_ttl: DurationMs = Field(
+        default="6h", validate_default=True, description="endsAt of a firing alert = now + firing_ttl"
+    )
+    resend_interval: DurationMs = Field(
+        default="1m", validate_default=True, gt=0, description="firing alerts are sent again this often"
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="static labels added to every alert")
+
+
+ChannelSpec = Annotated[
+    WebhookOptions | SlackOptions | DingTalkOptions | FeishuOptions | WeComOptions | AlertmanagerOptions,
+    Field(discriminator="type"),
+]
+
+
+# -- routes and the file ----------------------------------------------------------------------------------
+class Match(ConfigModel):
+    """A missing key matches everything; a list matches any of its values."""
+
+    severity: Severities | None = None
+    rule: Rules | None = None
+    room: Names | None = Field(default=None, description="fnmatch patterns of room ids")
+    status: Statuses | None = None
+
+
+class Route(ConfigModel):
+    match: Match = Match()
+    channels: Names = Field(default_factory=list)
+    send_resolved: bool = True
+    continue_: bool = Field(default=False, alias="continue", description="go on matching later routes")
+
+
+class RetryPolicy(ConfigModel):
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    base_delay: DurationMs = Field(default="1s", validate_default=True)
+    max_delay: DurationMs = Field(default="60s", validate_default=True)
+    max_retry_after: DurationMs = Field(default="10m", validate_default=True)
 
     def backoff(self, attempt: int) -> float:
-        """Delay before attempt ``attempt + 1`` (attempt counts from 1): base x 2^(attempt-1), capped."""
-        return float(min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+        """Seconds before attempt ``attempt + 1`` (attempt counts from 1): base x 2^(attempt-1), capped."""
+        return float(min(self.max_delay, self.base_delay * 2 ** (attempt - 1))) / 1000
+
+    def problems(self) -> Iterator[tuple[Loc, str]]:
+        if self.base_delay > self.max_delay:
+            yield ("base_delay",), "must not be longer than max_delay"
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelSpec:
-    name: str
-    type: str
-    options: Mapping[str, Any]
-
-    def secret(self, name: str) -> Secret | None:
-        value = self.options.get(name)
-        return value if isinstance(value, Secret) else None
+class Metrics(ConfigModel):
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=6067, ge=0, le=65535, description="0 = any free port, null = no server")
 
 
-@dataclass(frozen=True, slots=True)
-class RouteSpec:
-    channels: tuple[str, ...]
-    severities: frozenset[str] | None = None
-    rules: frozenset[str] | None = None
-    rooms: tuple[str, ...] | None = None
-    statuses: frozenset[str] | None = None
-    send_resolved: bool = True
-    continue_matching: bool = False
+class NotifyConfig(ConfigModel):
+    """The routing file of ``liveflow notifier``."""
 
+    schema_name = "notify-config"
+    schema_title = "LiveFlow notifier routing file (liveflow notifier --config)"
 
-@dataclass(frozen=True, slots=True)
-class NotifyConfig:
-    channels: Mapping[str, ChannelSpec]
-    routes: tuple[RouteSpec, ...] = ()
-    default_channels: tuple[str, ...] = ()
-    language: str = "zh"
-    timezone: str = "Asia/Shanghai"
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    dead_letter_path: Path | None = None
-    silence_refresh: float = 10.0
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int | None = 6067
-
-
-def load_config(path: Path, environ: Mapping[str, str] | None = None) -> NotifyConfig:
-    """Read and check a ``.yaml``/``.yml``/``.toml`` routing file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise NotifyConfigError(f"cannot read notifier config {path}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0]
-        raise NotifyConfigError(f"notifier config {path} is not valid: {first}") from None
-    return parse_config(data or {}, os.environ if environ is None else environ)
-
-
-def parse_config(data: object, environ: Mapping[str, str]) -> NotifyConfig:
-    if not isinstance(data, Mapping):
-        raise NotifyConfigError("notifier config: expected a table at the top level")
-    known = {
-        "channels", "routes", "default_channels", "language", "timezone", "retry",
-        "dead_letter_path", "silence_refresh", "metrics",
-    }  # fmt: skip
-    _no_unknown(data, known, "notifier config")
-    channels = {
-        str(name): _channel(str(name), spec, environ) for name, spec in _table(data, "channels").items()
-    }
-    routes = tuple(_route(i, spec, channels) for i, spec in enumerate(_list(data, "routes")))
-    default = tuple(_names(data.get("default_channels", []), channels, "default_channels"))
-    language = data.get("language", "zh")
-    if language not in ("zh", "en"):
-        raise NotifyConfigError("language: expected zh or en")
-    retry_data = _table(data, "retry")
-    _no_unknown(retry_data, {"max_attempts", "base_delay", "max_delay", "max_retry_after"}, "retry")
-    retry = RetryPolicy(
-        max_attempts=_positive_int(retry_data.get("max_attempts", 5), "retry.max_attempts"),
-        base_delay=_seconds(retry_data.get("base_delay", "1s"), "retry.base_delay"),
-        max_delay=_seconds(retry_data.get("max_delay", "60s"), "retry.max_delay"),
-        max_retry_after=_seconds(retry_data.get("max_retry_after", "10m"), "retry.max_retry_after"),
+    language: Literal["zh", "en"] = "zh"
+    timezone: TimeZoneName = "Asia/Shanghai"
+    grafana_url: HttpURL | None = Field(
+        default=None,
+        description="Grafana base URL for Alertmanager's generatorURL (default LIVEFLOW_GRAFANA_URL)",
     )
-    metrics = _table(data, "metrics")
-    _no_unknown(metrics, {"host", "port"}, "metrics")
-    port = metrics.get("port", 6067)
-    if port is not None and (not isinstance(port, int) or not 0 <= port < 65536):
-        raise NotifyConfigError("metrics.port: expected a port number (0 = any free port) or null")
-    dead = data.get("dead_letter_path")
-    return NotifyConfig(
-        channels=channels,
-        routes=routes,
-        default_channels=default,
-        language=language,
-        timezone=str(data.get("timezone", "Asia/Shanghai")),
-        retry=retry,
-        dead_letter_path=Path(str(dead)) if dead else None,
-        silence_refresh=_seconds(data.get("silence_refresh", "10s"), "silence_refresh"),
-        metrics_host=str(metrics.get("host", "127.0.0.1")),
-        metrics_port=port,
+    dead_letter_path: str | None = None
+    retry: RetryPolicy = RetryPolicy()
+    silence_refresh: DurationMs = Field(default="10s", validate_default=True, gt=0)
+    metrics: Metrics = Metrics()
+    channels: dict[str, ChannelSpec] = Field(default_factory=dict)
+    routes: list[Route] = Field(default_factory=list)
+    default_channels: Names = Field(default_factory=list)
+
+    @property
+    def metrics_host(self) -> str:
+        return self.metrics.host
+
+    @property
+    def metrics_port(self) -> int | None:
+        return self.metrics.port
+
+    @property
+    def dead_letters(self) -> Path | None:
+        return Path(self.dead_letter_path) if self.dead_letter_path else None
+
+    def problems(self) -> Iterator[tuple[Loc, str]]:
+        for at, name in self._channel_references():
+            if name not in self.channels:
+                yield at, f"unknown channel {name!r}" + did_you_mean(name, self.channels)
+        for name, spec in self.channels.items():
+            if isinstance(spec, AlertmanagerOptions):
+                yield from _alertmanager_problems(name, spec)
+        for loc, rule in self.retry.problems():
+            yield ("retry", *loc), rule
+
+    def _channel_references(self) -> Iterator[tuple[Loc, str]]:
+        for index, route in enumerate(self.routes):
+            for position, name in enumerate(route.channels):
+                yield ("routes", index, "channels", position), name
+        for position, name in enumerate(self.default_channels):
+            yield ("default_channels", position), name
+
+
+def _alertmanager_problems(name: str, spec: AlertmanagerOptions) -> Iterator[tuple[Loc, str]]:
+    if spec.firing_ttl <= spec.resend_interval:
+        yield ("channels", name, "firing_ttl"), "must be longer than resend_interval"
+    for label in spec.labels:
+        if label in IDENTITY_LABELS:
+            yield ("channels", name, "labels", label), "reserved: LiveFlow sets this label"
+        elif not _LABEL_NAME.match(label):
+            yield ("channels", name, "labels", label), "not a label name ([A-Za-z_][A-Za-z0-9_]*)"
+
+
+# -- reading ----------------------------------------------------------------------------------------------
+def load_config(
+    path: Path, environ: Mapping[str, str] | None = None, *, grafana_url: str | None = None
+) -> NotifyConfig:
+    """Read and check a routing file; ``grafana_url`` is the default for the file's own key."""
+    return parse_config(
+        load_table(path),
+        os.environ if environ is None else environ,
+        source=str(path),
+        grafana_url=grafana_url,
     )
 
 
-def _channel(name: str, spec: object, environ: Mapping[str, str]) -> ChannelSpec:
-    where = f"channels.{name}"
-    if not isinstance(spec, Mapping):
-        raise NotifyConfigError(f"{where}: expected a table")
-    kind = spec.get("type")
-    if kind not in CHANNEL_TYPES:
-        raise NotifyConfigError(f"{where}.type: expected one of {', '.join(CHANNEL_TYPES)}")
-    options: dict[str, Any] = {}
-    for key, value in spec.items():
-        if key == "type":
-            continue
-        expanded = _expand(value, environ, f"{where}.{key}")
-        options[str(key)] = (
-            Secret(expanded) if key in SECRET_FIELDS and isinstance(expanded, str) else expanded
-        )
-    headers = options.get("headers")
-    if headers is not None:
-        if not isinstance(headers, Mapping):
-            raise NotifyConfigError(f"{where}.headers: expected a table of strings")
-        options["headers"] = {str(k): Secret(str(v)) for k, v in headers.items()}
-    return ChannelSpec(name=name, type=str(kind), options=options)
+def parse_config(
+    data: Mapping[str, Any],
+    environ: Mapping[str, str],
+    *,
+    source: str = "notifier config",
+    grafana_url: str | None = None,
+) -> NotifyConfig:
+    """Check a routing table (``${NAME}`` replaced from ``environ``); every problem in one error."""
+    missing: list[str] = []
+    expanded = _expand(data, environ, (), missing)
+    if grafana_url and "grafana_url" not in expanded:
+        expanded["grafana_url"] = grafana_url
+    try:
+        config = validate(NotifyConfig, expanded, source=source)
+    except ConfigFileError as exc:
+        raise ConfigFileError([f"{source}: {line}" for line in missing] + exc.problems) from None
+    if missing:
+        raise ConfigFileError([f"{source}: {line}" for line in missing])
+    return config
 
 
-def _expand(value: Any, environ: Mapping[str, str], where: str) -> Any:
+def _expand(value: Any, environ: Mapping[str, str], loc: Loc, missing: list[str]) -> Any:
+    """``value`` with ``${NAME}`` in strings replaced; an unset variable is noted and left as written."""
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
             variable = match.group(1)
             if variable not in environ:
-                raise NotifyConfigError(f"{where}: environment variable {variable} is not set")
+                missing.append(f"{key_path(loc)}: environment variable {variable} is not set")
+                return match.group(0)
             return environ[variable]
 
         return _ENV_REF.sub(substitute, value)
     if isinstance(value, Mapping):
-        return {k: _expand(v, environ, f"{where}.{k}") for k, v in value.items()}
+        return {k: _expand(v, environ, (*loc, str(k)), missing) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, environ, where) for v in value]
+        return [_expand(v, environ, (*loc, i), missing) for i, v in enumerate(value)]
     return value
-
-
-def _route(index: int, spec: object, channels: Mapping[str, ChannelSpec]) -> RouteSpec:
-    where = f"routes[{index}]"
-    if not isinstance(spec, Mapping):
-        raise NotifyConfigError(f"{where}: expected a table")
-    _no_unknown(spec, {"match", "channels", "send_resolved", "continue"}, where)
-    match = spec.get("match", {})
-    if not isinstance(match, Mapping):
-        raise NotifyConfigError(f"{where}.match: expected a table")
-    _no_unknown(match, {"severity", "rule", "room", "status"}, f"{where}.match")
-    return RouteSpec(
-        channels=tuple(_names(spec.get("channels", []), channels, f"{where}.channels")),
-        severities=_choice_set(match, "severity", SEVERITIES, where),
-        rules=_choice_set(match, "rule", RULES, where),
-        rooms=tuple(_strings(match["room"], f"{where}.match.room")) if "room" in match else None,
-        statuses=_choice_set(match, "status", ("firing", "resolved"), where),
-        send_resolved=_bool(spec.get("send_resolved", True), f"{where}.send_resolved"),
-        continue_matching=_bool(spec.get("continue", False), f"{where}.continue"),
-    )
-
-
-def _choice_set(
-    match: Mapping[str, Any], key: str, allowed: tuple[str, ...], where: str
-) -> frozenset[str] | None:
-    if key not in match:
-        return None
-    values = _strings(match[key], f"{where}.match.{key}")
-    for value in values:
-        if value not in allowed:
-            raise NotifyConfigError(f"{where}.match.{key}: {value!r} is not one of {', '.join(allowed)}")
-    return frozenset(values)
-
-
-def _strings(value: object, where: str) -> list[str]:
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise NotifyConfigError(f"{where}: expected a string or a list of strings")
-    return values
-
-
-def _names(value: object, channels: Mapping[str, ChannelSpec], where: str) -> list[str]:
-    names = _strings(value, where)
-    for name in names:
-        if name not in channels:
-            raise NotifyConfigError(f"{where}: unknown channel {name!r}")
-    return names
-
-
-def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, Mapping):
-        raise NotifyConfigError(f"{key}: expected a table")
-    return value
-
-
-def _list(data: Mapping[str, Any], key: str) -> list[Any]:
-    value = data.get(key, [])
-    if not isinstance(value, list):
-        raise NotifyConfigError(f"{key}: expected a list")
-    return value
-
-
-def _no_unknown(data: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(map(str, data)) - known)
-    if unknown:
-        raise NotifyConfigError(f"{where}: unknown key {unknown[0]!r}")
-
-
-def _bool(value: object, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise NotifyConfigError(f"{where}: expected true or false")
-    return value
-
-
-def _positive_int(value: object, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise NotifyConfigError(f"{where}: expected an integer >= 1")
-    return value
-
-
-def _seconds(value: object, where: str) -> float:
-    try:
-        return parse_duration_ms(value) / 1000
-    except ValueError as exc:
-        raise NotifyConfigError(f"{where}: {exc}") from None

@@ -62,12 +62,12 @@ class Dispatcher:
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.router = Router(config.routes, config.default_channels)
-        self.dead_letters = DeadLetters(config.dead_letter_path)
+        self.dead_letters = DeadLetters(config.dead_letters)
         self.metrics = metrics
         self.silences = SilenceBook()
         self.workers = {
             name: ChannelWorker(
-                build_channel(spec, config.language, config.timezone),
+                build_channel(name, spec, config),
                 session,
                 config.retry,
                 metrics,

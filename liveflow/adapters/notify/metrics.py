@@ -2,9 +2,10 @@
 
 ``liveflow_notifier_sent_total{channel}``: records delivered; ``..._failed_total{channel}``: records
 dead-lettered; ``..._throttled_total{channel}``: records whose delivery a rate limit delayed (ours or the
-service's 429 / rate-limit code; once per delay); ``liveflow_notifier_silenced_total``: records kept from
-every channel by a silence. Counters live in the registry given (the process's default one in production,
-a fresh one per test).
+service's 429 / rate-limit code; once per delay); ``..._resent_total{channel}``: firing records sent
+again (Alertmanager), counted when an endpoint took them; ``liveflow_notifier_silenced_total``: records
+kept from every channel by a silence. Counters live in the registry given (the process's default one in
+production, a fresh one per test).
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ class NotifierMetrics:
         self.throttled = Counter(
             "liveflow_notifier_throttled",
             "Alert records delayed by a rate limit (client-side or the service's), per channel",
+            ["channel"],
+            registry=registry,
+        )
+        self.resent = Counter(
+            "liveflow_notifier_resent",
+            "Firing alert records sent again to a receiver that keeps alerts in memory, per channel",
             ["channel"],
             registry=registry,
         )

@@ -2,7 +2,8 @@
 
 Layout of a message: a title (``LiveFlow`` + status/severity/rule/room for one record, a count for several),
 then one block per record: headline, the record's ``message``, start/end times in the configured timezone
-and, for banned words, the sample comments.
+and, for banned words, the sample comments, each on one line and made inert for the channel's format
+(:func:`liveflow.adapters.notify.escape.neutralise`: no mention, link, image or markup from a viewer).
 
 Invariants: the title always contains ``LiveFlow`` (DingTalk robots with keyword security need a fixed
 word); :func:`body` never exceeds ``limit`` bytes of UTF-8: blocks that do not fit are replaced by a
@@ -11,10 +12,10 @@ word); :func:`body` never exceeds ``limit`` bytes of UTF-8: blocks that do not f
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from liveflow.adapters.notify.escape import Format, neutralise, one_line
 from liveflow.core.alerts.messages import RULE_NAMES, SEVERITY_NAMES, STATUS_NAMES
 
 Record = dict[str, Any]
@@ -25,13 +26,6 @@ _MANY = {"zh": "LiveFlow {n} 条告警通知", "en": "LiveFlow: {n} alert notifi
 _START = {"zh": "开始", "en": "Started"}
 _END = {"zh": "结束", "en": "Ended"}
 _SILENCED_SAMPLE = {"zh": "样例", "en": "Sample"}
-
-
-def zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
 
 
 def headline(record: Record, language: str) -> str:
@@ -47,24 +41,26 @@ def title(records: list[Record], language: str) -> str:
     return _MANY[language].format(n=len(records))
 
 
-def block(record: Record, language: str, tz: tzinfo, markdown: bool) -> str:
+def block(record: Record, language: str, tz: tzinfo, fmt: Format) -> str:
     head = headline(record, language)
+    markdown = fmt == "markdown"
     lines = [f"**{head}**" if markdown else head, str(record["message"])]
     times = f"{_START[language]} {_clock(record['started_at'], tz)}"
     if record.get("ended_at") is not None:
         times += f" · {_END[language]} {_clock(record['ended_at'], tz)}"
     lines.append(times)
     for sample in record.get("samples") or []:
-        text = str(sample.get("text", ""))
+        text = one_line(str(sample.get("text", "")))  # cut what is shown, then escape
         text = text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "…"
+        user = neutralise(str(sample.get("user_id", "?")), fmt)
         prefix = "> " if markdown else "· "
-        lines.append(f"{prefix}{_SILENCED_SAMPLE[language]} {sample.get('user_id', '?')}: {text}")
+        lines.append(f"{prefix}{_SILENCED_SAMPLE[language]} {user}: {neutralise(text, fmt)}")
     return "\n".join(lines)
 
 
-def body(records: list[Record], language: str, tz: tzinfo, limit: int, *, markdown: bool = False) -> str:
+def body(records: list[Record], language: str, tz: tzinfo, limit: int, fmt: Format = "text") -> str:
     """All records' blocks separated by blank lines, at most ``limit`` UTF-8 bytes."""
-    blocks = [block(record, language, tz, markdown) for record in records]
+    blocks = [block(record, language, tz, fmt) for record in records]
     separator = "\n\n"
     kept: list[str] = []
     used = 0

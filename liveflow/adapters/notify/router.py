@@ -1,6 +1,6 @@
 """Routing of alert records to channels by severity, rule, room pattern and status.
 
-Layout: an ordered list of :class:`~liveflow.adapters.notify.config.RouteSpec`; a record goes to the channels
+Layout: an ordered list of :class:`~liveflow.adapters.notify.config.Route`; a record goes to the channels
 of the first matching route, and on to later routes while the matched route says ``continue``; records no
 route matches go to ``default_channels``.
 
@@ -11,24 +11,26 @@ delivers a ``resolved`` record (its firing record still counts as matched there)
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from typing import Any
 
-from liveflow.adapters.notify.config import RouteSpec
+from liveflow.adapters.notify.config import Route
 
 
-def matches(route: RouteSpec, record: dict[str, Any]) -> bool:
-    if route.severities is not None and record.get("severity") not in route.severities:
+def matches(route: Route, record: dict[str, Any]) -> bool:
+    match = route.match
+    if match.severity is not None and record.get("severity") not in match.severity:
         return False
-    if route.rules is not None and record.get("rule") not in route.rules:
+    if match.rule is not None and record.get("rule") not in match.rule:
         return False
-    if route.statuses is not None and record.get("status") not in route.statuses:
+    if match.status is not None and record.get("status") not in match.status:
         return False
     room = str(record.get("room_id", ""))
-    return route.rooms is None or any(fnmatch.fnmatchcase(room, pattern) for pattern in route.rooms)
+    return match.room is None or any(fnmatch.fnmatchcase(room, pattern) for pattern in match.room)
 
 
 class Router:
-    def __init__(self, routes: tuple[RouteSpec, ...], default_channels: tuple[str, ...]) -> None:
+    def __init__(self, routes: Sequence[Route], default_channels: Sequence[str]) -> None:
         self._routes = routes
         self._default = default_channels
 
@@ -43,7 +45,7 @@ class Router:
             matched = True
             if not (resolved and not route.send_resolved):
                 chosen.extend(name for name in route.channels if name not in chosen)
-            if not route.continue_matching:
+            if not route.continue_:
                 break
         if not matched:
             chosen = list(dict.fromkeys(self._default))

@@ -1,23 +1,31 @@
 """Prometheus Alertmanager v2 API: ``POST <url>/api/v2/alerts`` with a list of postable alerts.
 
 Mapping: labels (the alert's identity in Alertmanager, identical for its firing and resolved records) =
-``alertname`` (the rule), ``room_id``, ``severity``, ``alert_id``, ``source="liveflow"``; annotations =
-``summary`` (headline), ``description`` (message), ``value``/``baseline``/``threshold`` and the record's
-labels. ``startsAt`` = started_at; ``endsAt`` = ended_at for resolved records and, for firing ones, now +
-``firing_ttl`` (default 6 h: Alertmanager resolves alerts that are not re-sent, and a LiveFlow alert is sent
-once), so a lost resolved record cannot leave an alert active for ever. Optional ``bearer_token``.
+``alertname`` (the rule), ``room_id``, ``severity``, ``alert_id``, ``source="liveflow"`` and the channel's
+static ``labels`` (so Alertmanager routes can match them); annotations = ``summary`` (headline),
+``description`` (message), ``value``/``baseline``/``threshold`` and the record's labels. ``startsAt`` =
+started_at; ``endsAt`` = ended_at for resolved records and, for firing ones, now + ``firing_ttl``.
+``generatorURL`` = the room's Grafana dashboard around the alert, when a Grafana URL is configured.
+
+Alertmanager keeps alerts in memory and expects clients to send firing ones again: the channel sets
+``resend_interval`` and the delivery loop re-sends (:mod:`liveflow.adapters.notify.delivery`). Every
+message goes to each configured URL (the members of an HA cluster do not share alerts). Optional
+``bearer_token``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from liveflow.adapters.notify import render
 from liveflow.adapters.notify.channels.base import Channel, Record, Request, json_request
-from liveflow.settings import parse_duration_ms
+from liveflow.adapters.notify.config import AlertmanagerOptions, NotifyConfig
 
 API_PATH = "/api/v2/alerts"
+DASHBOARD_PATH = "/d/liveflow-room-detail/liveflow-room-detail"
+CONTEXT_MS = 30 * 60 * 1000  # the dashboard shows this much before the start and after the end
 
 
 def rfc3339(ms: float) -> str:
@@ -28,15 +36,31 @@ def _text(value: object) -> str:
     return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-class AlertmanagerChannel(Channel):
+def dashboard_link(grafana_url: str, record: Record) -> str:
+    """The room-detail dashboard of the record's room, from before its start to after its end."""
+    started = int(record["started_at"])
+    last = int(record["ended_at"]) if record.get("ended_at") is not None else started
+    query = urlencode(
+        {"var-room_id": str(record["room_id"]), "from": started - CONTEXT_MS, "to": last + CONTEXT_MS}
+    )
+    return f"{grafana_url.rstrip('/')}{DASHBOARD_PATH}?{query}"
+
+
+class AlertmanagerChannel(Channel[AlertmanagerOptions]):
+    kind = "alertmanager"
     max_batch = 100
 
+    def __init__(self, name: str, options: AlertmanagerOptions, config: NotifyConfig) -> None:
+        super().__init__(name, options, config)
+        self.resend_interval = options.resend_interval / 1000
+        self.resend_for = options.firing_ttl / 1000
+        self.grafana_url = config.grafana_url
+
     def postable(self, record: Record, now: float) -> dict[str, Any]:
-        ttl_ms = parse_duration_ms(self.spec.options.get("firing_ttl", "6h"))
         if record["status"] == "resolved":
             ends = float(record["ended_at"])
         else:
-            ends = max(now * 1000, float(record["started_at"])) + ttl_ms
+            ends = max(now * 1000, float(record["started_at"])) + self.options.firing_ttl
         annotations = {
             "summary": render.headline(record, self.language),
             "description": str(record["message"]),
@@ -47,6 +71,7 @@ class AlertmanagerChannel(Channel):
         }
         alert: dict[str, Any] = {
             "labels": {
+                **self.options.labels,
                 "alertname": str(record["rule"]),
                 "room_id": str(record["room_id"]),
                 "severity": str(record["severity"]),
@@ -57,13 +82,14 @@ class AlertmanagerChannel(Channel):
             "startsAt": rfc3339(record["started_at"]),
             "endsAt": rfc3339(ends),
         }
-        generator = self.spec.options.get("generator_url")
-        if generator:
-            alert["generatorURL"] = str(generator)
+        if self.grafana_url:
+            alert["generatorURL"] = dashboard_link(self.grafana_url, record)
         return alert
 
-    def build(self, records: list[Record], now: float) -> Request:
-        url = self.required("url").rstrip("/") + API_PATH
-        token = self.optional("bearer_token")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return json_request(url, [self.postable(r, now) for r in records], headers)
+    def requests(self, records: list[Record], now: float) -> list[Request]:
+        token = self.options.bearer_token
+        headers = {"Authorization": f"Bearer {token.reveal()}"} if token is not None else {}
+        alerts = [self.postable(r, now) for r in records]
+        return [
+            json_request(url.reveal().rstrip("/") + API_PATH, alerts, headers) for url in self.options.url
+        ]

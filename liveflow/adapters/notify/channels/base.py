@@ -1,7 +1,11 @@
 """What a channel is: a request builder and a response judge, with its service's limits. No I/O here.
 
-Layout: :class:`Channel` subclasses set ``limits`` (the service's documented rate limits as (count, seconds)
-pairs), ``max_batch`` (alerts per message) and implement :meth:`Channel.build`; :meth:`Channel.interpret`
+Layout: :class:`Channel` subclasses set ``kind`` (the ``type`` of their routing-file options), ``limits``
+(the service's documented rate limits as (count, seconds) pairs), ``max_batch`` (alerts per message) and
+implement :meth:`Channel.build` (or :meth:`Channel.requests`, for one message to several endpoints);
+``resend_interval`` (seconds) is set by channels whose receiver expects firing alerts again and again (for
+at most ``resend_for`` seconds after the firing record);
+:meth:`Channel.interpret`
 maps an HTTP response to an :class:`Outcome`: ``ok``, ``retry`` (5xx, network), ``throttled`` (429 or the
 service's rate-limit code, with the wait it asked for) or ``fail`` (anything a retry cannot fix).
 
@@ -13,14 +17,14 @@ from its options.
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 import orjson
 
-from liveflow.adapters.notify.config import ChannelSpec, NotifyConfigError
-from liveflow.adapters.notify.render import zone
+from liveflow.adapters.notify.config import ChannelOptions, NotifyConfig
 from liveflow.adapters.notify.secret import Secret
 
 Record = dict[str, Any]
@@ -59,44 +63,37 @@ def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
     return float(reset) if reset is not None and reset.strip().isdigit() else None
 
 
-class Channel:
-    required_fields: tuple[str, ...] = ("url",)
+OptionsT = TypeVar("OptionsT", bound=ChannelOptions)
+
+
+class Channel(Generic[OptionsT]):
+    kind = ""
     limits: tuple[tuple[int, float], ...] = ()
     max_batch = 20
     max_bytes = 16_000
+    resend_interval: float | None = None
+    resend_for: float | None = None
 
-    def __init__(self, spec: ChannelSpec, language: str, timezone: str) -> None:
-        self.name = spec.name
-        self.kind = spec.type
-        self.spec = spec
-        self.language = language
-        self.tz = zone(timezone)
-        for name in self.required_fields:
-            if spec.secret(name) is None:
-                raise NotifyConfigError(f"channels.{self.name}.{name}: required for a {self.kind} channel")
-        override = spec.options.get("rate_limits")
-        if override is not None:
-            self.limits = tuple((int(item["count"]), float(item["per_seconds"])) for item in override)
-        self.max_batch = int(spec.options.get("max_batch", self.max_batch))
-        self.timeout = float(spec.options.get("timeout_seconds", 10.0))
-
-    def required(self, name: str) -> str:
-        secret = self.spec.secret(name)
-        assert secret is not None, "checked in __init__"
-        return secret.reveal()
-
-    def optional(self, name: str) -> str | None:
-        secret = self.spec.secret(name)
-        return secret.reveal() if secret is not None else None
+    def __init__(self, name: str, options: OptionsT, config: NotifyConfig) -> None:
+        self.name = name
+        self.options = options
+        self.language = config.language
+        self.tz = ZoneInfo(config.timezone)
+        if options.rate_limits is not None:
+            self.limits = tuple((limit.count, limit.per_seconds) for limit in options.rate_limits)
+        if options.max_batch is not None:
+            self.max_batch = options.max_batch
+        self.timeout = options.timeout_seconds
 
     def secret_values(self) -> list[str]:
-        values = [v.reveal() for v in self.spec.options.values() if isinstance(v, Secret)]
-        headers = self.spec.options.get("headers") or {}
-        values.extend(v.reveal() for v in headers.values() if isinstance(v, Secret))
-        return values
+        return [secret.reveal() for secret in _secrets(dict(self.options))]
 
     def build(self, records: list[Record], now: float) -> Request:
         raise NotImplementedError
+
+    def requests(self, records: list[Record], now: float) -> list[Request]:
+        """The requests of one message: one, unless the channel posts to several endpoints."""
+        return [self.build(records, now)]
 
     def interpret(self, status: int, headers: Mapping[str, str], body: bytes, now: float) -> Outcome:
         if status == 429:
@@ -110,6 +107,17 @@ class Channel:
     def check_body(self, body: bytes) -> Outcome:
         """Services that answer 200 with an error code override this."""
         return OK
+
+
+def _secrets(value: object) -> Iterator[Secret]:
+    if isinstance(value, Secret):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _secrets(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _secrets(item)
 
 
 def json_request(url: str, payload: object, headers: Mapping[str, str] | None = None) -> Request:

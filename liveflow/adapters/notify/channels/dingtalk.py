@@ -23,6 +23,7 @@ from liveflow.adapters.notify.channels.base import (
     error_code,
     json_request,
 )
+from liveflow.adapters.notify.config import DingTalkOptions
 
 DEFAULT_URL = "https://oapi.dingtalk.com/robot/send"
 THROTTLED = 130101
@@ -35,24 +36,23 @@ def sign(secret: str, timestamp_ms: int) -> str:
     return quote_plus(base64.b64encode(digest))
 
 
-class DingTalkChannel(Channel):
-    required_fields = ("access_token",)
+class DingTalkChannel(Channel[DingTalkOptions]):
+    kind = "dingtalk"
     limits = ((20, 60.0),)
     max_bytes = 16_000
 
     def build(self, records: list[Record], now: float) -> Request:
-        base = self.optional("url") or DEFAULT_URL
-        query = {"access_token": self.required("access_token")}
-        url = f"{base}?{urlencode(query)}"
-        secret = self.optional("secret")
-        if secret is not None:
+        options = self.options
+        base = options.url.reveal() if options.url is not None else DEFAULT_URL
+        url = f"{base}?{urlencode({'access_token': options.access_token.reveal()})}"
+        if options.secret is not None:
             timestamp = int(now * 1000)
-            url += f"&timestamp={timestamp}&sign={sign(secret, timestamp)}"
+            url += f"&timestamp={timestamp}&sign={sign(options.secret.reveal(), timestamp)}"
         title = render.title(records, self.language)
-        if self.spec.options.get("msgtype", "markdown") == "text":
-            text = render.body(records, self.language, self.tz, self.max_bytes)
+        if options.msgtype == "text":
+            text = render.body(records, self.language, self.tz, self.max_bytes, "text")
             return json_request(url, {"msgtype": "text", "text": {"content": f"{title}\n{text}"}})
-        text = render.body(records, self.language, self.tz, self.max_bytes, markdown=True)
+        text = render.body(records, self.language, self.tz, self.max_bytes, "markdown")
         return json_request(url, {"msgtype": "markdown", "markdown": {"title": title, "text": text}})
 
     def check_body(self, body: bytes) -> Outcome:

@@ -22,6 +22,7 @@ from liveflow.adapters.notify.channels.base import (
     error_code,
     json_request,
 )
+from liveflow.adapters.notify.config import FeishuOptions
 
 RATE_LIMITED = frozenset({9499, 11232, 99991400})
 
@@ -31,19 +32,20 @@ def sign(secret: str, timestamp_s: int) -> str:
     return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
 
 
-class FeishuChannel(Channel):
+class FeishuChannel(Channel[FeishuOptions]):
+    kind = "feishu"
     limits = ((100, 60.0), (5, 1.0))
     max_bytes = 18_000
 
     def build(self, records: list[Record], now: float) -> Request:
         title = render.title(records, self.language)
-        text = render.body(records, self.language, self.tz, self.max_bytes)
+        text = render.body(records, self.language, self.tz, self.max_bytes, "text")
         payload: dict[str, object] = {"msg_type": "text", "content": {"text": f"{title}\n{text}"}}
-        secret = self.optional("secret")
-        if secret is not None:
+        if self.options.secret is not None:
             timestamp = int(now)
-            payload = {"timestamp": str(timestamp), "sign": sign(secret, timestamp), **payload}
-        return json_request(self.required("url"), payload)
+            signature = sign(self.options.secret.reveal(), timestamp)
+            payload = {"timestamp": str(timestamp), "sign": signature, **payload}
+        return json_request(self.options.url.reveal(), payload)
 
     def check_body(self, body: bytes) -> Outcome:
         code, message = error_code(body, "code", "StatusCode")

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from liveflow.adapters.notify import render
 from liveflow.adapters.notify.channels.base import Channel, Record, Request, json_request
+from liveflow.adapters.notify.config import SlackOptions
 
 HEADER_CHARS = 150
 
 
-class SlackChannel(Channel):
+class SlackChannel(Channel[SlackOptions]):
+    kind = "slack"
     limits = ((1, 1.0),)
     max_bytes = 2_900
 
     def build(self, records: list[Record], now: float) -> Request:
         title = render.title(records, self.language)
-        text = render.body(records, self.language, self.tz, self.max_bytes)
+        text = render.body(records, self.language, self.tz, self.max_bytes, "slack")
         payload = {
             "text": f"{title}\n{text}",
             "blocks": [
@@ -26,4 +28,4 @@ class SlackChannel(Channel):
                 {"type": "section", "text": {"type": "mrkdwn", "text": text}},
             ],
         }
-        return json_request(self.required("url"), payload)
+        return json_request(self.options.url.reveal(), payload)

@@ -13,23 +13,24 @@ import hmac
 import orjson
 
 from liveflow.adapters.notify.channels.base import Channel, Record, Request
+from liveflow.adapters.notify.config import WebhookOptions
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-class WebhookChannel(Channel):
+class WebhookChannel(Channel[WebhookOptions]):
+    kind = "webhook"
     max_batch = 100
 
     def build(self, records: list[Record], now: float) -> Request:
         body = orjson.dumps({"version": 1, "source": "liveflow", "alerts": records})
         headers = {"Content-Type": "application/json"}
-        for name, value in (self.spec.options.get("headers") or {}).items():
+        for name, value in self.options.headers.items():
             headers[name] = value.reveal()
-        secret = self.optional("secret")
-        if secret is not None:
+        if self.options.secret is not None:
             timestamp = str(int(now))
             headers["X-LiveFlow-Timestamp"] = timestamp
-            headers["X-LiveFlow-Signature"] = signature(secret, timestamp, body)
-        return Request(self.required("url"), body, headers)
+            headers["X-LiveFlow-Signature"] = signature(self.options.secret.reveal(), timestamp, body)
+        return Request(self.options.url.reveal(), body, headers)

@@ -19,6 +19,7 @@ from liveflow.adapters.notify.channels.base import (
     error_code,
     json_request,
 )
+from liveflow.adapters.notify.config import WeComOptions
 
 DEFAULT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 THROTTLED = 45009
@@ -26,21 +27,22 @@ MARKDOWN_BYTES = 4096
 TEXT_BYTES = 2048
 
 
-class WeComChannel(Channel):
-    required_fields = ("key",)
+class WeComChannel(Channel[WeComOptions]):
+    kind = "wecom"
     limits = ((20, 60.0),)
 
     def build(self, records: list[Record], now: float) -> Request:
-        base = self.optional("url") or DEFAULT_URL
-        url = f"{base}?{urlencode({'key': self.required('key')})}"
+        options = self.options
+        base = options.url.reveal() if options.url is not None else DEFAULT_URL
+        url = f"{base}?{urlencode({'key': options.key.reveal()})}"
         title = render.title(records, self.language)
-        if self.spec.options.get("msgtype", "markdown") == "text":
+        if options.msgtype == "text":
             room = TEXT_BYTES - len(title.encode()) - 1
-            text = render.body(records, self.language, self.tz, room)
+            text = render.body(records, self.language, self.tz, room, "text")
             return json_request(url, {"msgtype": "text", "text": {"content": f"{title}\n{text}"}})
         heading = f"**{title}**\n"
         room = MARKDOWN_BYTES - len(heading.encode())
-        text = render.body(records, self.language, self.tz, room, markdown=True)
+        text = render.body(records, self.language, self.tz, room, "markdown")
         return json_request(url, {"msgtype": "markdown", "markdown": {"content": heading + text}})
 
     def check_body(self, body: bytes) -> Outcome:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from liveflow.adapters.notify import render
 from liveflow.adapters.notify.channels import build_channel
 from liveflow.adapters.notify.channels.base import retry_after_seconds
-from liveflow.adapters.notify.config import NotifyConfigError, load_config, parse_config
+from liveflow.adapters.notify.config import DingTalkOptions, load_config, parse_config
+from liveflow.adapters.notify.notifier import STALE_SECONDS, Health
 from liveflow.adapters.notify.offsets import OffsetTracker
 from liveflow.adapters.notify.ratelimit import SlidingWindowLimiter
 from liveflow.adapters.notify.router import Router
 from liveflow.adapters.notify.secret import Secret, redact
+from liveflow.configfile import ConfigFileError
 from liveflow.core.alerts.silences import Silence, SilenceBook
 
 T0 = 1_763_779_200_000
@@ -46,14 +49,15 @@ def test_yaml_and_toml_files_with_env_secrets(tmp_path: Path) -> None:
     )
     cfg = load_config(yaml_file, {"TOK": "t0k", "SEC": "s3c"})
     spec = cfg.channels["d"]
-    assert spec.secret("access_token") == Secret("t0k")
-    assert spec.secret("secret") == Secret("xs3c")
+    assert isinstance(spec, DingTalkOptions)
+    assert spec.access_token == Secret("t0k")
+    assert spec.secret == Secret("xs3c")
     assert "t0k" not in repr(cfg) and "s3c" not in repr(cfg)
     toml_file = tmp_path / "n.toml"
     toml_file.write_text(
         'default_channels = ["w"]\n[channels.w]\ntype = "webhook"\nurl = "http://127.0.0.1:1/x"\n'
     )
-    assert load_config(toml_file, {}).default_channels == ("w",)
+    assert load_config(toml_file, {}).default_channels == ["w"]
 
 
 @pytest.mark.parametrize(
@@ -63,20 +67,15 @@ def test_yaml_and_toml_files_with_env_secrets(tmp_path: Path) -> None:
         ({"channels": {"d": {"type": "fax"}}}, "channels.d.type"),
         ({"default_channels": ["ghost"]}, "unknown channel 'ghost'"),
         ({"routes": [{"match": {"severity": "panic"}}]}, "routes[0].match.severity"),
-        ({"routes": [{"match": {"colour": "red"}}]}, "unknown key 'colour'"),
+        ({"routes": [{"match": {"colour": "red"}}]}, "routes[0].match.colour: unknown key"),
         ({"retry": {"base_delay": "soon"}}, "retry.base_delay"),
+        ({"channels": {"w": {"type": "wecom"}}}, "channels.w.key: required"),
     ],
 )
 def test_bad_routing_files_name_the_field(data: dict[str, object], fragment: str) -> None:
-    with pytest.raises(NotifyConfigError) as info:
+    with pytest.raises(ConfigFileError) as info:
         parse_config(data, {})
     assert fragment in str(info.value)
-
-
-def test_a_channel_without_its_credential_is_refused() -> None:
-    cfg = parse_config({"channels": {"w": {"type": "wecom"}}}, {})
-    with pytest.raises(NotifyConfigError, match=r"channels\.w\.key: required"):
-        build_channel(cfg.channels["w"], "zh", "UTC")
 
 
 def test_the_sliding_window_never_allows_more_than_n_per_period() -> None:
@@ -120,19 +119,17 @@ def test_router_first_match_continue_and_default() -> None:
 def test_rendering_stays_within_the_byte_limit_and_says_how_many_were_left_out() -> None:
     records = [record(room_id=f"room{n}", message="流量骤降 " * 40) for n in range(30)]
     for limit in (300, 1000, 4096):
-        text = render.body(records, "zh", render.zone("Asia/Shanghai"), limit, markdown=True)
+        text = render.body(records, "zh", ZoneInfo("Asia/Shanghai"), limit, "markdown")
         assert len(text.encode()) <= limit
         assert "另有" in text
-    one = render.body([record(message="长" * 5000)], "en", render.zone("UTC"), 2048)
+    one = render.body([record(message="长" * 5000)], "en", ZoneInfo("UTC"), 2048)
     assert len(one.encode()) <= 2048
     assert one.endswith("…")
 
 
 def test_samples_of_banned_words_are_shown_shortened() -> None:
     samples = [{"user_id": "u1", "text": "x" * 100}]
-    text = render.block(
-        record(rule="banned_words", samples=samples), "en", render.zone("UTC"), markdown=False
-    )
+    text = render.block(record(rule="banned_words", samples=samples), "en", ZoneInfo("UTC"), "text")
     assert "· Sample u1: " + "x" * 59 + "…" in text
 
 
@@ -167,7 +164,7 @@ def test_service_error_codes() -> None:
         },
         {},
     )
-    ding, feishu, wecom = (build_channel(cfg.channels[n], "zh", "UTC") for n in "dfw")
+    ding, feishu, wecom = (build_channel(n, cfg.channels[n], cfg) for n in "dfw")
     assert ding.interpret(200, {}, b'{"errcode":130101,"errmsg":"send too fast"}', 0).retry_after == 600.0
     assert ding.interpret(200, {}, b'{"errcode":310000,"errmsg":"sign not match"}', 0).kind == "fail"
     assert feishu.interpret(200, {}, b'{"code":11232,"msg":"frequency limited"}', 0).kind == "throttled"
@@ -199,3 +196,45 @@ def test_the_silence_book_matches_rule_room_pattern_and_time() -> None:
     assert book.is_silenced("banned_words", "r1", 100)
     assert not book.is_silenced("banned_words", "r10", 150)
     assert book.is_silenced("banned_words", "r[", 150)
+
+
+def test_health_is_ready_only_in_the_group_polling_and_with_kafka_answering() -> None:
+    now = [100.0]
+    health = Health(clock=lambda: now[0])
+    assert health.view() == (
+        503,
+        {
+            "status": "unavailable",
+            "problems": [
+                "not in the consumer group",
+                "not consuming",
+                "Kafka does not answer (not asked yet)",
+            ],
+            "assigned": None,
+        },
+    )
+    health.assigned, health.polled_at, health.kafka_at = 0, 100.0, 100.0  # a member without partitions
+    assert health.view() == (200, {"status": "ok", "problems": [], "assigned": 0})
+    now[0] = 100.0 + STALE_SECONDS + 1  # the loop is stuck and the probe has not answered since
+    health.kafka_error = "KafkaConnectionError"
+    assert health.view()[1]["problems"] == ["not consuming", "Kafka does not answer (KafkaConnectionError)"]
+
+
+def test_alertmanager_links_the_room_dashboard_around_the_alert_only_with_a_grafana_url() -> None:
+    channels = {"am": {"type": "alertmanager", "url": "http://127.0.0.1:9093", "labels": {"env": "prod"}}}
+    with_grafana = parse_config({"channels": channels}, {}, grafana_url="https://grafana.example/")
+    am = build_channel("am", with_grafana.channels["am"], with_grafana)
+    firing = am.postable(record(room_id="shop:7"), T0 / 1000)
+    assert firing["generatorURL"] == (
+        "https://grafana.example/d/liveflow-room-detail/liveflow-room-detail"
+        f"?var-room_id=shop%3A7&from={T0 - 1_800_000}&to={T0 + 1_800_000}"
+    )
+    assert firing["labels"]["env"] == "prod"
+    assert firing["endsAt"] == "2025-11-22T08:40:00.000Z"  # now + firing_ttl (6h)
+    resolved = am.postable(record(room_id="shop:7", status="resolved", ended_at=T0 + 600_000), T0 / 1000)
+    assert resolved["generatorURL"].endswith(f"&from={T0 - 1_800_000}&to={T0 + 600_000 + 1_800_000}")
+    assert resolved["labels"] == firing["labels"]  # the same alert for Alertmanager
+    own = parse_config({"channels": channels, "grafana_url": "http://g:3000"}, {}, grafana_url="https://x")
+    assert own.grafana_url == "http://g:3000"  # the file wins over LIVEFLOW_GRAFANA_URL
+    without = parse_config({"channels": channels}, {})
+    assert "generatorURL" not in build_channel("am", without.channels["am"], without).postable(record(), 0)
