@@ -87,7 +87,8 @@ _SECRET_QUERY_NAMES = frozenset(
      "auth", "sig", "sign", "signature"}
 )  # fmt: skip
 _SECRET_QUERY_SUFFIXES = ("password", "_pwd", "token", "secret", "_key")
-_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+# a URL in a line of text: up to a space or a quote, and not its trailing punctuation ("...: error")
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]*[^\s'\"<>`.,;:!?)\]}]")
 MASK = "***"
 
 

@@ -291,6 +291,13 @@ def test_mask_secrets_masks_every_url_in_a_line() -> None:
     )
 
 
+@pytest.mark.parametrize("after", [": AuthenticationError", ".", ", retrying", ")", ";"])
+def test_mask_secrets_keeps_the_punctuation_after_a_url(after: str) -> None:
+    line = f"(at redis://u@h:1/0?password=b2{after}"
+
+    assert mask_secrets(line) == f"(at redis://u@h:1/0?password=***{after}"
+
+
 def test_liveflow_settings_masks_the_redis_password_given_in_the_query() -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("LIVEFLOW_")}
     result = subprocess.run(
