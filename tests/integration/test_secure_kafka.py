@@ -279,3 +279,16 @@ def test_a_worker_with_a_wrong_password_stops_instead_of_waiting(secured: Secure
     assert "waiting for Kafka" not in output
     assert "Traceback" not in output
     assert PASSWORD not in output and WRONG not in output
+
+
+def test_a_broker_certificate_the_client_cannot_verify_is_one_clear_line(secured: Secured) -> None:
+    env = secured.env("sec4")
+    del env["LIVEFLOW_KAFKA_SSL_CAFILE"]  # the system's CAs: the test CA is not one of them
+
+    result = liveflow(env, "dev", "topics")
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"liveflow: Kafka at {secured.broker.brokers}: its TLS certificate is not trusted (unable to get "
+        "local issuer certificate); check LIVEFLOW_KAFKA_SSL_CAFILE and the host names of LIVEFLOW_BROKERS\n"
+    )

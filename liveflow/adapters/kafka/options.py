@@ -83,8 +83,8 @@ def aiokafka_kwargs(settings: Settings) -> dict[str, Any]:
 async def refusal(settings: Settings) -> str | None:
     """Why the brokers refuse this client, if they do: one connection to each bootstrap server, made the
     way every client makes it (TLS, SASL handshake). Returns the one-line reason of the first refusal (a
-    wrong password or user, a mechanism the broker does not enable, a certificate it cannot verify, TLS
-    spoken to a plaintext port), or ``None`` once a broker accepts or when none answers (an outage)."""
+    wrong password or user, a mechanism the broker does not enable, a broker certificate this client cannot
+    verify, a failed TLS handshake), or ``None`` once a broker accepts or when none answers (an outage)."""
     kwargs = aiokafka_kwargs(settings)
     options: dict[str, Any] = {
         key: kwargs.get(key)
@@ -115,7 +115,7 @@ async def refusal(settings: Settings) -> str | None:
         except ssl.SSLCertVerificationError as exc:
             return (
                 f"Kafka at {server}: its TLS certificate is not trusted ({exc.verify_message}); "
-                "check LIVEFLOW_KAFKA_SSL_CAFILE"
+                "check LIVEFLOW_KAFKA_SSL_CAFILE and the host names of LIVEFLOW_BROKERS"
             )
         except ssl.SSLError as exc:
             return (
