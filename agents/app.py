@@ -4,7 +4,8 @@
 :class:`~agents.worker.LiveflowWorker` (the owner of the pipeline, the runtime and the Kafka clients) run as
 a service of the app; a channel the worker's fetch loop fills with whole fetches; the agent
 ``liveflow.rooms`` consuming that channel, one fetch per hand-over (faust's per-message cost is paid per
-fetch, not per event); the ``/metrics`` page. faust starts no Kafka client of its own.
+fetch, not per event); the ``/metrics`` page and ``/healthz`` (:mod:`agents.health`). faust starts no Kafka
+client of its own.
 
 Invariant: importing this module builds the app once from the environment (faust's CLI needs a module-level
 ``app``); a bad setting exits with one line naming it.
@@ -22,6 +23,7 @@ from faust.web import Request, Response, View
 from mode import ServiceT
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from agents import health
 from agents.factory import create_app
 from agents.gc_tuning import tune_for_streaming
 from agents.worker import LiveflowWorker
@@ -63,6 +65,8 @@ def build(settings: Settings) -> tuple[faust.App, LiveflowWorker]:
             response = self.bytes(worker.metrics_text())
             response.headers["Content-Type"] = CONTENT_TYPE_LATEST
             return response
+
+    health.install(app, worker)
 
     # faust starts extra services after the agents subscribed to the channel, and accepts an instance
     # (App._prepare_subservice) although its signature names a class

@@ -6,29 +6,46 @@ environment variables named ``LIVEFLOW_<FIELD>`` and an optional TOML file named
 
 Invariants:
 - durations are given as ``500ms``, ``5s``, ``10m``, ``1h`` or a bare number of seconds and are stored
-  as whole milliseconds (``*_ms`` properties of the parsed values are never negative);
+  as whole milliseconds (never negative); :meth:`Settings.public_view` prints them back in that notation
+  (:func:`format_duration`), so its output pasted into the TOML file gives the same values;
+- every ``LIVEFLOW_*`` environment variable is a field or one of :data:`OTHER_VARIABLES` (read by the
+  tests and benchmarks), and every key of the TOML file is a field: anything else is refused with the
+  nearest valid name;
 - secrets (SASL password, the Redis URL's password, notifier tokens) are ``SecretStr`` and never appear in
-  ``repr``, logs or :meth:`Settings.public_view`;
+  ``repr``, logs or :meth:`Settings.public_view`; :func:`mask_url` is the one masking of a URL's user-info
+  password and secret query parameters, used wherever a URL is printed;
 - a bad value raises :class:`SettingsError` whose message is one line naming the environment variable.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "LIVEFLOW_"
 CONFIG_ENV = "LIVEFLOW_CONFIG"
+# LIVEFLOW_* variables that are not fields and are read by others: refused nowhere (docs/settings.md).
+OTHER_VARIABLES = frozenset(
+    {
+        CONFIG_ENV,  # the TOML file, read by _TomlFileSource
+        "LIVEFLOW_TEST_BROKERS",  # tests/conftest.py: run the suite against a running stack
+        "LIVEFLOW_TEST_REDIS_URL",
+        "LIVEFLOW_BENCH_QUIX_VENV",  # bench/peers/quix_env.py: the Quix Streams venv of the benchmark
+    }
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, None: 1000}
+_UNITS = (("s", 1000), ("m", 60_000), ("h", 3_600_000))
 
 
 class SettingsError(ValueError):
@@ -54,8 +71,60 @@ def parse_duration_ms(value: object) -> int:
     return int(millis)
 
 
+def format_duration(millis: int) -> str:
+    """Whole milliseconds as :func:`parse_duration_ms` reads them: in the smallest of ``s``, ``m``, ``h``
+    that gives a whole count below 100, else the largest that gives a whole count, else ``ms``
+    (``60s``, ``2m``, ``10m``, ``2h``, ``168h``, ``1500ms``)."""
+    whole = [(millis // size, unit) for unit, size in _UNITS if millis % size == 0]
+    if not whole:
+        return f"{millis}ms"
+    count, unit = next((choice for choice in whole if choice[0] < 100), whole[-1])
+    return f"{count}{unit}"
+
+
+_SECRET_QUERY_NAMES = frozenset(
+    {"password", "pass", "passwd", "pwd", "token", "access_token", "secret", "key", "api_key", "apikey",
+     "auth", "sig", "sign", "signature"}
+)  # fmt: skip
+_SECRET_QUERY_SUFFIXES = ("password", "_pwd", "token", "secret", "_key")
+# a URL in a line of text: up to a space or a quote, and not its trailing punctuation ("...: error")
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]*[^\s'\"<>`.,;:!?)\]}]")
+MASK = "***"
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the password of its user info and the values of secret query parameters (``password``,
+    ``token``, ``secret``, ``key``, ``access_token``, ``..._password`` ...) replaced by ``***``; the
+    scheme, user name, host, path and other parameters stay as they were written."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    cut = min((index for index in map(rest.find, "/?#") if index >= 0), default=len(rest))
+    authority, tail = rest[:cut], rest[cut:]
+    userinfo, at, host = authority.rpartition("@")
+    if at and ":" in userinfo:
+        authority = f"{userinfo.partition(':')[0]}:{MASK}@{host}"
+    before_fragment, hash_sign, fragment = tail.partition("#")
+    path, question, query = before_fragment.partition("?")
+    if query:
+        pairs = []
+        for pair in query.split("&"):
+            name, equals, value = pair.partition("=")
+            lowered = unquote(name).lower()
+            secret = lowered in _SECRET_QUERY_NAMES or lowered.endswith(_SECRET_QUERY_SUFFIXES)
+            pairs.append(f"{name}{equals}{MASK}" if equals and value and secret else pair)
+        query = "&".join(pairs)
+    return f"{scheme}{sep}{authority}{path}{question}{query}{hash_sign}{fragment}"
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every URL in it passed through :func:`mask_url` (for log lines and error messages)."""
+    return _URL_IN_TEXT.sub(lambda match: mask_url(match.group(0)), text)
+
+
 WEEK_MS = 7 * 24 * 3600 * 1000
-DurationMs = Annotated[int, BeforeValidator(parse_duration_ms), Field(ge=0)]
+_AS_DURATION = BeforeValidator(parse_duration_ms)
+DurationMs = Annotated[int, _AS_DURATION, Field(ge=0)]
 
 
 class Settings(BaseSettings):
@@ -175,25 +244,52 @@ class Settings(BaseSettings):
         return [part.strip() for part in self.brokers.split(",")]
 
     def redacted_redis_url(self) -> str:
-        """The Redis URL with any password replaced by ``***``."""
-        parts = urlsplit(self.redis_url.get_secret_value())
-        if parts.password is None:
-            return urlunsplit(parts)
-        netloc = parts.netloc.rsplit("@", 1)[1]
-        user = f"{parts.username}:" if parts.username else ":"
-        return urlunsplit(parts._replace(netloc=f"{user}***@{netloc}"))
+        """The Redis URL with its password (user info or ``?password=``) replaced by ``***``."""
+        return mask_url(self.redis_url.get_secret_value())
 
     def public_view(self) -> dict[str, Any]:
-        """Every setting with secrets masked, for `liveflow settings` and start-up logs."""
+        """Every setting as it could be written in the TOML file (durations as ``60s``), secrets masked,
+        for `liveflow settings` and start-up logs."""
         view = self.model_dump(mode="json")
+        for name in DURATION_FIELDS:
+            view[name] = format_duration(view[name])
         view["redis_url"] = self.redacted_redis_url()
         if self.kafka_sasl_password is not None:
-            view["kafka_sasl_password"] = "***"
-        return view
+            view["kafka_sasl_password"] = MASK
+        return {
+            name: mask_secrets(value) if isinstance(value, str) else value for name, value in view.items()
+        }
+
+
+DURATION_FIELDS = tuple(
+    name for name, field in Settings.model_fields.items() if _AS_DURATION in field.metadata
+)
+
+
+def _nearest(name: str, candidates: Iterable[str]) -> str | None:
+    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse a ``LIVEFLOW_*`` variable (any case, as pydantic-settings reads them) that is neither a
+    setting nor one of :data:`OTHER_VARIABLES`: one line naming it and the nearest valid name."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | OTHER_VARIABLES
+    unknown = sorted(
+        key for key in environ if key.upper().startswith(ENV_PREFIX) and key.upper() not in known
+    )
+    if unknown:
+        name = unknown[0]
+        suffixes = {valid.removeprefix(ENV_PREFIX): valid for valid in known}
+        nearest = _nearest(name.upper().removeprefix(ENV_PREFIX), suffixes)
+        hint = f"did you mean {suffixes[nearest]}?" if nearest else "docs/settings.md lists the settings"
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        raise SettingsError(f"unknown setting {name}{more}; {hint}")
 
 
 class _TomlFileSource(PydanticBaseSettingsSource):
-    """Values from the TOML file named by ``LIVEFLOW_CONFIG`` (lowest priority)."""
+    """Values from the TOML file named by ``LIVEFLOW_CONFIG`` (lowest priority); a key that is not a
+    field is refused here, with the nearest field name."""
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
         super().__init__(settings_cls)
@@ -207,6 +303,11 @@ class _TomlFileSource(PydanticBaseSettingsSource):
                 raise SettingsError(f"{CONFIG_ENV}: cannot read {path}: {exc.strerror}") from None
             except tomllib.TOMLDecodeError as exc:
                 raise SettingsError(f"{CONFIG_ENV}: {path} is not valid TOML: {exc}") from None
+            unknown = sorted(set(self._values) - set(settings_cls.model_fields))
+            if unknown:
+                nearest = _nearest(unknown[0], settings_cls.model_fields)
+                hint = f"did you mean {nearest}?" if nearest else "docs/settings.md lists the settings"
+                raise SettingsError(f"unknown setting {unknown[0]!r} in {path}; {hint}")
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return self._values.get(field_name), field_name, False
@@ -216,7 +317,9 @@ class _TomlFileSource(PydanticBaseSettingsSource):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build :class:`Settings`; a bad value raises :class:`SettingsError` with one line naming it."""
+    """Build :class:`Settings` from the environment (checked by :func:`check_environment`) and the TOML
+    file; a bad value raises :class:`SettingsError` with one line naming it."""
+    check_environment(os.environ)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -227,7 +330,9 @@ def load_settings(**overrides: Any) -> Settings:
         if not name and ":" in message:
             name, message = (part.strip() for part in message.split(":", 1))
         env_name = f"{ENV_PREFIX}{name.upper()}" if name else "settings"
-        shown = "" if _is_secret(name) or "input" not in error else f" (got {error['input']!r})"
+        shown = (
+            "" if _is_secret(name) or "input" not in error else f" (got {mask_secrets(repr(error['input']))})"
+        )
         if error["type"] == "extra_forbidden":
             message = "unknown setting"
         raise SettingsError(f"invalid setting {env_name}{shown}: {message}") from None

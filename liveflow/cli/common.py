@@ -1,14 +1,20 @@
 """Shared CLI plumbing: settings loading and the one-line error policy.
 
-Invariant: every error a user can cause ends as ``liveflow: <one line>`` on stderr with exit code 2;
-tracebacks are kept for bugs.
+Invariants: every error a user can cause ends as ``liveflow: <one line>`` on stderr with exit code 2, URLs
+in it masked (:func:`~liveflow.settings.mask_secrets`); tracebacks are kept for bugs. Brokers refusing the
+Kafka credentials are such an error, whichever command met them (:func:`run_cli`).
 """
 
 from __future__ import annotations
 
-import click
+import asyncio
+import logging
 
-from liveflow.settings import Settings, SettingsError, load_settings
+import click
+from aiokafka.errors import KafkaConnectionError
+
+from liveflow.adapters.kafka.options import KafkaConfigError, refusal
+from liveflow.settings import Settings, SettingsError, load_settings, mask_secrets
 
 
 class UserError(click.ClickException):
@@ -17,7 +23,7 @@ class UserError(click.ClickException):
     exit_code = 2
 
     def show(self, file: object = None) -> None:
-        click.echo(f"liveflow: {self.format_message()}", err=True)
+        click.echo(f"liveflow: {mask_secrets(self.format_message())}", err=True)
 
 
 def settings_or_exit(**overrides: object) -> Settings:
@@ -29,9 +35,22 @@ def settings_or_exit(**overrides: object) -> Settings:
 
 
 def run_cli(cli: click.Group) -> int:
-    """Run the group in standalone mode and return its exit code."""
+    """Run the group in standalone mode and return its exit code.
+
+    aiokafka's own log lines reach stderr only where a command configured logging (the worker, the
+    notifier); a command failing because the brokers refuse the credentials ends as one line."""
+    logging.getLogger("aiokafka").addHandler(logging.NullHandler())  # no fallback printing of its records
     try:
         cli.main(prog_name="liveflow", standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    except KafkaConfigError as exc:
+        UserError(str(exc)).show()
+        return UserError.exit_code
+    except KafkaConnectionError:
+        reason = asyncio.run(refusal(load_settings()))  # settings loaded before: they are valid
+        if reason is None:
+            raise
+        UserError(reason).show()
+        return UserError.exit_code
     return 0

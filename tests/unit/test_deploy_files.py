@@ -1,5 +1,6 @@
 """The deployment files: Prometheus config and rules (promtool, unit tests for every alert), Alertmanager
-(amtool), Grafana provisioning and the generated dashboards, the notifier example, docker-compose.yml.
+(amtool), Grafana provisioning and the generated dashboards, the notifier example, docker-compose.yml (its
+healthchecks, the liveflow one run for real against a local endpoint) and .dockerignore.
 
 promtool and amtool are run for real; a missing one fails with the package to install (never skipped).
 Whether every dashboard query returns data is tests/integration/test_dashboards.py's job.
@@ -7,15 +8,18 @@ Whether every dashboard query returns data is tests/integration/test_dashboards.
 
 from __future__ import annotations
 
+import http.server
 import importlib.util
 import json
 import re
 import shutil
 import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -317,3 +321,115 @@ def test_the_compose_simulator_options_are_valid() -> None:
         duration_ms=None,
         scenarios=scenarios,
     )
+
+
+def test_redis_keeps_the_lexicon_silences_and_thresholds_in_an_append_only_file() -> None:
+    redis = compose_services()["redis"]
+    command = redis["command"]
+
+    assert command[0] == "redis-server"
+    assert command[command.index("--appendonly") + 1] == "yes"  # docs/moderation.md: Redis keeps them
+    assert "redis-data:/data" in redis["volumes"]  # the image's working directory: the file survives `down`
+    assert "redis-data" in load_yaml(COMPOSE)["volumes"]
+
+
+ONE_SHOT_OR_NO_ENDPOINT = {"topics", "simulator"}  # exits when done / only produces: nothing to ask
+
+
+def test_every_long_running_service_has_a_healthcheck() -> None:
+    services = {name: spec for name, spec in compose_services().items() if "profiles" not in spec}
+
+    assert set(services) - ONE_SHOT_OR_NO_ENDPOINT == {
+        "kafka", "redis", "worker", "notifier", "prometheus", "alertmanager", "grafana",
+    }  # fmt: skip
+    for name, spec in services.items():
+        if name in ONE_SHOT_OR_NO_ENDPOINT:
+            continue
+        check = spec["healthcheck"]
+        assert check["test"][0] in {"CMD", "CMD-SHELL"}, name
+        assert {"interval", "timeout", "retries"} <= set(check), name
+
+
+def test_the_liveflow_services_are_healthy_only_while_their_healthz_answers() -> None:
+    services = compose_services()
+    notifier = load_config(DEPLOY / "notify" / "notify.yml")
+    ports = {
+        "worker": services["worker"]["environment"]["LIVEFLOW_WEB_PORT"],
+        "notifier": notifier.metrics_port,
+    }
+
+    for name, port in ports.items():
+        command = services[name]["healthcheck"]["test"]
+        assert command[:3] == ["CMD", "python", "-c"], name
+        assert command[4:] == [f"http://127.0.0.1:{port}/healthz"], name
+        compile(command[3], f"{name} healthcheck", "exec")
+    assert services["worker"]["healthcheck"]["test"] == [
+        *services["notifier"]["healthcheck"]["test"][:4],
+        f"http://127.0.0.1:{ports['worker']}/healthz",
+    ]  # one script (the x-healthz anchor)
+
+
+class _Healthz(http.server.BaseHTTPRequestHandler):
+    answers: ClassVar[list[tuple[int, bytes]]] = []
+
+    def do_GET(self) -> None:
+        status, body = self.answers.pop(0)
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_healthcheck_script_passes_on_200_and_fails_with_the_reason_on_503_or_no_answer() -> None:
+    script = compose_services()["worker"]["healthcheck"]["test"][3]
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Healthz)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/healthz"
+    _Healthz.answers[:] = [
+        (200, b'{"ready":true}'),
+        (503, b'{"ready":false,"reason":"restoring partitions [1]"}'),
+    ]
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", script, url], capture_output=True, text=True, timeout=30, check=False
+        )
+
+    try:
+        ready, busy = check(), check()
+    finally:
+        server.shutdown()
+        server.server_close()
+    gone = check()
+
+    assert (ready.returncode, ready.stdout) == (0, '{"ready":true}\n')
+    assert (busy.returncode, busy.stderr) == (1, '{"ready":false,"reason":"restoring partitions [1]"}\n')
+    assert gone.returncode == 1 and "Connection refused" in gone.stderr and "Traceback" not in gone.stderr
+
+
+def test_services_wait_for_the_health_of_what_they_need() -> None:
+    services = compose_services()
+    waits = {
+        (name, needed): condition["condition"]
+        for name, spec in services.items()
+        for needed, condition in spec.get("depends_on", {}).items()
+    }
+
+    for (name, needed), condition in waits.items():
+        if condition == "service_healthy":
+            assert "healthcheck" in services[needed], (name, needed)
+    assert waits[("simulator", "worker")] == "service_healthy"  # traffic once the worker consumes
+    assert waits[("worker", "redis")] == waits[("notifier", "redis")] == "service_healthy"
+    assert waits[("notifier", "alertmanager")] == "service_healthy"
+    assert waits[("grafana", "prometheus")] == "service_healthy"
+    assert waits[("topics", "kafka")] == "service_healthy"
+
+
+def test_the_image_build_context_leaves_out_compiled_modules() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().split()
+
+    assert "**/*.so" in ignored  # the image compiles liveflow/_idset.c itself (Dockerfile, build stage)

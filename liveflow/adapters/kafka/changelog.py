@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from liveflow.adapters.kafka.options import aiokafka_kwargs
+from liveflow.adapters.kafka.options import aiokafka_kwargs, start_client
 from liveflow.core.topics import INPUT_TOPICS
 from liveflow.settings import Settings
 
@@ -32,9 +32,12 @@ def changelog_topic(settings: Settings) -> str:
 
 
 async def ensure_changelog(settings: Settings) -> None:
-    """Create the changelog topic if missing; refuse one whose partition count differs from the inputs'."""
+    """Create the changelog topic if missing; refuse one whose partition count differs from the inputs'.
+
+    Brokers that refuse the credentials raise :class:`~liveflow.adapters.kafka.options.KafkaConfigError`
+    (not a ``KafkaError``: nothing to wait for)."""
     admin = AIOKafkaAdminClient(**aiokafka_kwargs(settings))
-    await admin.start()
+    await start_client(admin, settings)
     try:
         described = {
             t["topic"]: len(t["partitions"]) for t in await admin.describe_topics() if not t["error_code"]

@@ -12,7 +12,9 @@ Invariants:
   ``getmany`` returned (no await in between), and, for every input topic-partition the runtime owns,
   whether the consumer's position has reached the end of the log (the last stable offset) at a fetch
   answer younger than ``FRESH_MS``: stale answers (Kafka away) never count as caught up;
-- while Kafka cannot be reached the loop waits and retries; it never exits on a connection error.
+- while Kafka cannot be reached the loop waits and retries; it never exits on a connection error, but
+  brokers that refuse the credentials are a configuration error
+  (:class:`~liveflow.adapters.kafka.options.KafkaConfigError`), raised instead of waited out.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import IllegalStateError, KafkaConnectionError, KafkaError
 
-from liveflow.adapters.kafka.options import aiokafka_kwargs
+from liveflow.adapters.kafka.options import aiokafka_kwargs, check_access
 from liveflow.core.runtime.ports import Fetch
 from liveflow.core.runtime.ports import TopicPartition as LogicalTP
 from liveflow.core.topics import INPUT_TOPICS
@@ -93,6 +95,7 @@ class KafkaInput:
             except KafkaConnectionError as exc:
                 with contextlib.suppress(Exception):
                     await self.consumer.stop()
+                await check_access(self.settings)  # refused credentials: a configuration error, raised
                 log.warning(
                     "waiting for Kafka at %s (%s); retrying in %.0f s", self.settings.brokers, exc, RETRY_S
                 )

@@ -3,7 +3,10 @@
 Modules, one job each:
 - :mod:`~liveflow.tools.devstack.process`: spawning detached processes, pid checks, stopping, port probes;
 - :mod:`~liveflow.tools.devstack.kafka`: the broker (jar cache, server.properties, format, start, readiness);
-- :mod:`~liveflow.tools.devstack.redis`: redis-server (start, readiness);
+- :mod:`~liveflow.tools.devstack.redis`: redis-server (start, readiness), and one that wants a login
+  (``requirepass`` or an ACL user) for the tests;
+- :mod:`~liveflow.tools.devstack.secure`: a second broker whose only listener is SASL_SSL with
+  SCRAM-SHA-512 (its CA and certificate made with openssl, users added with kafka-configs), for the tests;
 - :mod:`~liveflow.tools.devstack.state`: the state file ``<dev_dir>/state.json`` and the lock around it;
 - :mod:`~liveflow.tools.devstack.stack`: ``up`` / ``down`` / ``status`` of both (the API of the CLI and
   fixtures);

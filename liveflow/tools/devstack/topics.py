@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
-from liveflow.adapters.kafka.options import aiokafka_kwargs
+from liveflow.adapters.kafka.options import aiokafka_kwargs, start_client
 from liveflow.core.topics import ALL_TOPICS, DEAD_LETTER_MAX_BYTES, DEAD_LETTERS, INPUT_TOPICS
 from liveflow.settings import Settings
 from liveflow.tools.devstack import DevStackError
@@ -57,7 +57,7 @@ async def ensure_topics(settings: Settings) -> TopicsReport:
     """Create the missing topics on ``settings.brokers``; report what was created and what existed."""
     admin = AIOKafkaAdminClient(**aiokafka_kwargs(settings))
     try:
-        await admin.start()
+        await start_client(admin, settings)
         described = await admin.describe_topics()
         report = plan(settings, {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0})
         configs = {settings.topic(DEAD_LETTERS): {"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)}}

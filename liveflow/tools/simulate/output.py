@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 
-from liveflow.adapters.kafka.options import aiokafka_kwargs
+from liveflow.adapters.kafka.options import aiokafka_kwargs, start_client
 from liveflow.core.topics import INPUT_TOPICS
 from liveflow.settings import Settings
 from liveflow.tools.simulate.clock import Pacer
@@ -97,7 +97,8 @@ def _write_lines(out: BinaryOut, lines: list[bytes]) -> int:
 async def produce_records(records: Iterable[Record], settings: Settings, pacer: Pacer | None = None) -> int:
     """Send every record to Kafka (see the module docstring); returns the number of acknowledged sends.
 
-    Raises ``aiokafka.errors.KafkaError`` when the brokers cannot be reached or a send fails.
+    Raises ``aiokafka.errors.KafkaError`` when the brokers cannot be reached or a send fails, and
+    :class:`~liveflow.adapters.kafka.options.KafkaConfigError` when they refuse the credentials.
     """
     topics = {logical: settings.topic(logical) for logical in INPUT_TOPICS}
     producer = AIOKafkaProducer(
@@ -108,7 +109,7 @@ async def produce_records(records: Iterable[Record], settings: Settings, pacer: 
         max_batch_size=256 * 1024,
     )
     try:
-        await producer.start()
+        await start_client(producer, settings)
         pending: list[asyncio.Future[Any]] = []
         sent = 0
         paced_ms = -1
