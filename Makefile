@@ -10,7 +10,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SYSTEM_TOOLS := gcc:gcc redis-server:redis-server kcat:kcat promtool:prometheus prometheus:prometheus \
+SYSTEM_TOOLS := gcc:gcc openssl:openssl redis-server:redis-server kcat:kcat promtool:prometheus prometheus:prometheus \
 	prometheus-alertmanager:prometheus-alertmanager tmux:tmux java:openjdk-17-jre-headless mvn:maven
 DEMO_ARGS ?=
 

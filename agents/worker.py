@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -35,6 +36,7 @@ from agents.snapshots import SnapshotHealth, write_snapshots
 from liveflow.adapters.kafka.changelog import ChangelogError, ensure_changelog
 from liveflow.adapters.kafka.connections import KafkaConnections
 from liveflow.adapters.kafka.input import Assignments, KafkaInput
+from liveflow.adapters.kafka.options import KafkaConfigError
 from liveflow.core.build import build_pipeline
 from liveflow.core.pipeline import Output
 from liveflow.core.records import AlertRecord
@@ -100,6 +102,7 @@ class LiveflowWorker(Service):
         self._side_tasks: list[asyncio.Task[None]] = []
         self._processed = 0
         self._crashing: asyncio.Future[None] | None = None
+        self.config_error: str | None = None  # the worker stopped because Kafka refused its settings
 
     # -- the data path ---------------------------------------------------------------------------------------
     def process(self, fetch: Fetch) -> None:
@@ -170,6 +173,11 @@ class LiveflowWorker(Service):
         if task.cancelled() or self.should_stop:
             return
         error = task.exception()
+        if isinstance(error, KafkaConfigError):  # a wrong setting: retrying cannot help, say it once
+            log.error("%s; stopping the worker", error)
+            self.config_error = str(error)
+            os.kill(os.getpid(), signal.SIGTERM)  # a clean stop; `liveflow worker` then exits with 2
+            return
         log.error("a worker task ended: %r; stopping the worker", error)
         self._fatal(error or RuntimeError("a worker task ended"))
 

@@ -13,6 +13,10 @@ def worker_cmd() -> None:
     settings = settings_or_exit()
     from faust.worker import Worker  # imported late: the other commands do not need faust
 
-    from agents.app import app
+    from agents.app import app, worker
 
-    Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+    try:
+        Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+    finally:
+        if worker.config_error is not None:  # the reason was logged in one line
+            raise SystemExit(2)

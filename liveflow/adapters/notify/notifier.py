@@ -35,7 +35,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from redis.exceptions import RedisError
 
-from liveflow.adapters.kafka.options import aiokafka_kwargs
+from liveflow.adapters.kafka.options import KafkaConfigError, aiokafka_kwargs, start_client
 from liveflow.adapters.notify.config import NotifyConfig
 from liveflow.adapters.notify.dispatch import Dispatcher
 from liveflow.adapters.notify.metrics import NotifierMetrics
@@ -218,7 +218,11 @@ async def _started_consumer(
         )
         consumer.subscribe([settings.topic(ALERTS)], listener=_Membership(health))
         try:
-            await consumer.start()
+            await start_client(consumer, settings)
+        except KafkaConfigError:  # refused credentials: retrying cannot help (the CLI says it in one line)
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            raise
         except (KafkaError, OSError) as exc:
             health.kafka_error = type(exc).__name__
             with contextlib.suppress(Exception):
