@@ -5,7 +5,8 @@
 # and for development:
 #   make unit   - the same checks, then only tests/unit (no Kafka broker; a few tests start their own
 #                 redis-server or run promtool/amtool)
-#   make format - ruff format, then ruff check --fix, over liveflow agents tests bench
+#   make format - ruff format, then ruff check --fix, over liveflow agents tests bench deploy
+#   make generate - rewrite what follows from the declarations (schemas, docs tables, dashboards)
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +15,7 @@ SYSTEM_TOOLS := gcc:gcc openssl:openssl redis-server:redis-server kcat:kcat prom
 	prometheus-alertmanager:prometheus-alertmanager tmux:tmux java:openjdk-17-jre-headless mvn:maven
 DEMO_ARGS ?=
 
-.PHONY: demo test unit format install system lint stop clean
+.PHONY: demo test unit format generate install system lint stop clean
 
 demo: install
 	$(BIN)/liveflow demo $(DEMO_ARGS)
@@ -26,11 +27,14 @@ unit: install lint
 	$(BIN)/pytest tests/unit
 
 format: install
-	$(BIN)/ruff format liveflow agents tests bench
-	$(BIN)/ruff check --fix liveflow agents tests bench
+	$(BIN)/ruff format liveflow agents tests bench deploy
+	$(BIN)/ruff check --fix liveflow agents tests bench deploy
+
+generate: install
+	$(BIN)/python -m liveflow.tools.generate
 
 lint: install
-	$(BIN)/ruff check liveflow agents tests bench
+	$(BIN)/ruff check liveflow agents tests bench deploy
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

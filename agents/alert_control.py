@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from agents.silencing import Silencing
 from liveflow.adapters.redis.silence_store import SilenceStore
 from liveflow.adapters.redis.thresholds import ThresholdStore
-from liveflow.core.alerts.config import AlertConfigError
+from liveflow.configfile import ConfigFileError
 from liveflow.core.build import alert_config
 from liveflow.core.pipeline import Pipeline
 from liveflow.settings import Settings
@@ -48,7 +48,7 @@ async def refresh_controls(settings: Settings, pipeline: Pipeline, silencing: Si
                     try:
                         pipeline.reconfigure_alerts(base.with_rooms(overrides))
                         applied = overrides
-                    except AlertConfigError as exc:
+                    except ConfigFileError as exc:
                         log.error(
                             "per-room thresholds in Redis are invalid, keeping the previous ones: %s", exc
                         )

@@ -27,6 +27,7 @@ from agents import health
 from agents.factory import create_app
 from agents.gc_tuning import tune_for_streaming
 from agents.worker import LiveflowWorker
+from liveflow.configfile import ConfigFileError
 from liveflow.core.runtime.ports import Fetch
 from liveflow.settings import Settings, SettingsError, load_settings
 
@@ -75,13 +76,16 @@ def build(settings: Settings) -> tuple[faust.App, LiveflowWorker]:
     return app, worker
 
 
-def _settings_or_exit() -> Settings:
+def _built_or_exit() -> tuple[faust.App, LiveflowWorker]:
+    """The app from the settings; a bad setting or configuration file exits with its lines."""
     try:
-        return load_settings()
+        return build(load_settings())
     except SettingsError as exc:
         raise SystemExit(f"liveflow: {exc}") from None
+    except ConfigFileError as exc:
+        raise SystemExit("\n".join(f"liveflow: {line}" for line in exc.problems)) from None
 
 
-app, worker = build(_settings_or_exit())
+app, worker = _built_or_exit()
 # Everything the worker needs is built: keep the collector off it and off short-lived per-fetch objects.
 tune_for_streaming()

@@ -2,8 +2,7 @@
 
 Layout: :func:`load_table` reads a YAML (``.yaml``/``.yml``, the default), TOML (``.toml``) or JSON
 (``.json``) file into a dict; :func:`validate` checks it against a :class:`ConfigModel` subclass;
-:func:`json_schema` gives the model's JSON Schema for ``schemas/`` (``python -m liveflow.configfile --write``
-rewrites the committed files of :data:`SCHEMA_MODELS`, ``--check`` compares them).
+:func:`json_schema` gives the model's JSON Schema for ``schemas/`` (written by ``liveflow.tools.generate``).
 
 Invariants:
 - every failure is a :class:`ConfigFileError` whose ``problems`` are single lines
@@ -16,12 +15,9 @@ Invariants:
 
 from __future__ import annotations
 
-import argparse
 import difflib
-import importlib
 import json
 import re
-import sys
 import tomllib
 import types
 import typing
@@ -49,10 +45,6 @@ from liveflow.settings import parse_duration_ms
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://liveflow.dev/schemas/v1/{name}.schema.json"
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
-# Models whose schemas are committed in schemas/, as "module:Class" (imported only by the generator, so
-# this module depends on none of them).
-SCHEMA_MODELS: tuple[str, ...] = ("liveflow.adapters.notify.config:NotifyConfig",)
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -436,58 +428,3 @@ def json_schema(model: type[ConfigModel]) -> dict[str, Any]:
         "title": model.schema_title or model.__name__,
         **body,
     }
-
-
-def schema_text(model: type[ConfigModel]) -> str:
-    """The committed form of a schema file: indented JSON, non-ASCII kept, a final newline."""
-    return json.dumps(json_schema(model), indent=2, ensure_ascii=False) + "\n"
-
-
-def schema_models() -> list[type[ConfigModel]]:
-    """The models of :data:`SCHEMA_MODELS`, imported."""
-    models = []
-    for dotted in SCHEMA_MODELS:
-        module, _, name = dotted.partition(":")
-        models.append(getattr(importlib.import_module(module), name))
-    return models
-
-
-def stale_schemas(directory: Path = SCHEMAS_DIR) -> list[str]:
-    """Schema files in ``directory`` that differ from (or lack) what the models generate."""
-    return [
-        f"{model.schema_name}.schema.json"
-        for model in schema_models()
-        if _read(directory / f"{model.schema_name}.schema.json") != schema_text(model)
-    ]
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m liveflow.configfile", description="Write or check the config files' JSON Schemas."
-    )
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--write", action="store_true", help="rewrite the schema files from the models")
-    group.add_argument("--check", action="store_true", help="exit 1 if a committed schema is stale")
-    parser.add_argument("--dir", type=Path, default=SCHEMAS_DIR, help="schema directory (default schemas/)")
-    args = parser.parse_args(argv)
-    if args.write:
-        for model in schema_models():
-            path = args.dir / f"{model.schema_name}.schema.json"
-            path.write_text(schema_text(model), encoding="utf-8")
-            print(f"wrote {path}")
-        return 0
-    stale = stale_schemas(args.dir)
-    for name in stale:
-        print(f"{args.dir / name}: differs from the model; run python -m liveflow.configfile --write")
-    return 1 if stale else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,15 +15,25 @@ from pathlib import Path
 
 import pytest
 
+from liveflow.core.pipeline import Pipeline
 from liveflow.settings import Settings
 from liveflow.tools.devstack import DevStackError, stack
 from liveflow.tools.devstack.process import free_port
+from tests.records import checked_take
 
 
 @dataclass(frozen=True)
 class Stack:
     brokers: str
     redis_url: str
+
+
+@pytest.fixture(scope="session", autouse=True)
+def records_fit_their_schemas() -> Iterator[None]:
+    """Every output of every in-process pipeline is checked against its topic's schema (tests/records.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Pipeline, "take", checked_take(Pipeline.take))
+        yield
 
 
 @pytest.fixture(scope="session")

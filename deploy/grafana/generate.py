@@ -11,13 +11,17 @@ grid units. :func:`layout` places the panels left to right (24 units per line, a
 one does not fit), numbers them from 1 and gives every query a refId (A, B, ...). Every query uses the
 provisioned Prometheus datasource (uid ``liveflow-prometheus``, deploy/grafana/provisioning).
 
-Invariants: the output depends on nothing but this file (no clock, no randomness), so the committed JSON
-equals :func:`render` (tests/unit/test_deploy_files.py checks it); PromQL uses only the metric names of
-docs/control-room.md, the recording rules of deploy/prometheus/recording.rules.yml and the template
-variables ``$room_id``, ``$__rate_interval`` and ``$__range`` (tests/integration/test_dashboards.py runs
-every expression against a real worker and Prometheus). ``liveflow_room_alerts_firing`` has a series only
-while an alert fires, so panels that count firing alerts add ``or vector(0)``; the scan time of the
-moderation summary is shown as a mean (``_sum`` / ``_count``), which holds for a histogram as well.
+The room detail dashboard's audience, interaction and conversion curves query the window metrics declared
+with that ``panel`` (:func:`declared`), so a new declared metric gets its curve without an edit here.
+
+Invariants: the output depends on nothing but this file and the metric declarations (no clock, no
+randomness), so the committed JSON equals :func:`render` (tests/unit/test_deploy_files.py checks it);
+PromQL uses only the metric names of docs/control-room.md, the recording rules of
+deploy/prometheus/recording.rules.yml and the template variables ``$room_id``, ``$__rate_interval`` and
+``$__range`` (tests/integration/test_dashboards.py runs every expression against a real worker and
+Prometheus). ``liveflow_room_alerts_firing`` has a series only while an alert fires, so panels that count
+firing alerts add ``or vector(0)``; the scan time of the moderation summary is shown as a mean (``_sum`` /
+``_count``), which holds for a histogram as well.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from liveflow.core.records import window_metrics
 
 OUT_DIR = Path(__file__).resolve().parent / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "liveflow-prometheus"}
@@ -71,6 +77,17 @@ def per_second(counter: str, selector: str = "", by: str = "") -> str:
 def per_minute(counter: str, selector: str = "", by: str = "") -> str:
     """A counter's increase per minute, summed over workers (``by``: the labels to keep)."""
     return f"{per_second(counter, selector, by)} * 60"
+
+
+def declared(panel: str) -> list[Json]:
+    """One query per window metric declared with this ``panel`` (liveflow/core/records.py), legend = its
+    screen name and where its value comes from."""
+    source = {"now": "window so far", "closed": "last window"}
+    return [
+        q(f"max(liveflow_room_{m.name}{ROOM})", f"{m.shown.zh} ({source[m.shown.gauge or 'now']})")
+        for m in window_metrics()
+        if m.shown.panel == panel and m.shown.gauge is not None
+    ]
 
 
 # -- panels --------------------------------------------------------------------------------------------
@@ -536,11 +553,7 @@ def room_detail() -> Json:
                     ),
                     timeseries(
                         "Online, peak and ACU",
-                        [
-                            q(f"max(liveflow_room_online{ROOM})", "online"),
-                            q(f"max(liveflow_room_online_peak{ROOM})", "peak (window)"),
-                            q(f"max(liveflow_room_online_avg{ROOM})", "ACU (last window)"),
-                        ],
+                        declared("audience"),
                         description="Red marks: alerts of this room (annotation).",
                     ),
                     timeseries(
@@ -558,7 +571,7 @@ def room_detail() -> Json:
                 [
                     timeseries(
                         "Interaction rate (current window)",
-                        [q(f"max(liveflow_room_interaction_rate{ROOM})", "interaction rate")],
+                        declared("interaction"),
                         unit="percentunit",
                         description=(
                             "Share of the window's viewers who liked, commented, shared, followed, gifted."
@@ -600,7 +613,7 @@ def room_detail() -> Json:
                     timeseries(
                         "Conversion and click-through",
                         [
-                            q(f"max(liveflow_room_conversion_rate{ROOM})", "conversion (window)"),
+                            *declared("conversion"),
                             q(
                                 f"{per_second('liveflow_room_product_clicks_total', ROOM)}"
                                 f" / {per_second('liveflow_room_product_exposures_total', ROOM)}",

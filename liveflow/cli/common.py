@@ -26,6 +26,18 @@ class UserError(click.ClickException):
         click.echo(f"liveflow: {mask_secrets(self.format_message())}", err=True)
 
 
+class ConfigProblems(UserError):
+    """A bad configuration file: every problem on its own ``liveflow: <file>: <key.path>: <rule>`` line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+    def show(self, file: object = None) -> None:
+        for line in self.problems:
+            click.echo(f"liveflow: {mask_secrets(line)}", err=True)
+
+
 def settings_or_exit(**overrides: object) -> Settings:
     """Load settings, turning a bad value into a one-line :class:`UserError`."""
     try:

@@ -22,21 +22,9 @@ from liveflow.adapters.notify.config import NotifyConfig, load_config
 from liveflow.adapters.notify.dispatch import Dispatcher
 from liveflow.adapters.notify.metrics import NotifierMetrics
 from liveflow.adapters.notify.notifier import run_notifier
-from liveflow.cli.common import UserError, settings_or_exit
+from liveflow.cli.common import ConfigProblems, UserError, settings_or_exit
 from liveflow.configfile import ConfigFileError
 from liveflow.settings import Settings
-
-
-class ConfigProblems(UserError):
-    """A bad routing file: every problem on its own ``liveflow: <file>: <key.path>: <rule>`` line."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-    def show(self, file: object = None) -> None:
-        for line in self.problems:
-            click.echo(f"liveflow: {line}", err=True)
 
 
 @click.command("notifier")

@@ -11,10 +11,10 @@ from typing import BinaryIO
 import click
 
 from liveflow.adapters.kafka.partitioning import kafka_partition
-from liveflow.cli.common import UserError, settings_or_exit
+from liveflow.cli.common import ConfigProblems, UserError, settings_or_exit
+from liveflow.configfile import ConfigFileError
 from liveflow.core.build import build_pipeline
 from liveflow.replay import encode_output, read_lines, replay
-from liveflow.settings import SettingsError
 
 
 @click.command("replay")
@@ -48,8 +48,8 @@ def replay_cmd(
     )
     try:
         pipeline = build_pipeline(settings, partition_of=kafka_partition(settings.partitions))
-    except SettingsError as exc:
-        raise UserError(str(exc)) from None
+    except ConfigFileError as exc:
+        raise ConfigProblems(exc.problems) from None
     if input_path != "-" and not Path(input_path).is_file():
         raise UserError(f"replay: input file {input_path} does not exist or is not a file")
     out = sys.stdout.buffer if output_path == "-" else _open_output(output_path)

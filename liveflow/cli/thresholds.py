@@ -10,9 +10,10 @@ import click
 import orjson
 
 from liveflow.adapters.redis.thresholds import ThresholdStore
-from liveflow.cli.common import UserError, settings_or_exit
+from liveflow.cli.common import ConfigProblems, UserError, settings_or_exit
 from liveflow.cli.silence import redis_call
-from liveflow.core.alerts.config import RULES, AlertConfigError
+from liveflow.configfile import ConfigFileError
+from liveflow.core.alerts.config import RULES
 
 
 @click.group("thresholds")
@@ -26,7 +27,7 @@ def thresholds() -> None:
 @click.argument("assignments", nargs=-1, required=True, metavar="NAME=VALUE...")
 def set_cmd(room: str, rule: str, assignments: tuple[str, ...]) -> None:
     """Set parameters of RULE for ROOM, e.g. `min_baseline=200 for_ms=45s`."""
-    params: dict[str, object] = {}
+    params: dict[str, str] = {}
     for assignment in assignments:
         name, sep, value = assignment.partition("=")
         if not sep or not name:
@@ -37,8 +38,8 @@ def set_cmd(room: str, rule: str, assignments: tuple[str, ...]) -> None:
         overrides = redis_call(
             settings, lambda client: ThresholdStore(client, settings.app_id).set(room, rule, params)
         )
-    except AlertConfigError as exc:
-        raise UserError(f"thresholds set: {exc}") from None
+    except ConfigFileError as exc:
+        raise ConfigProblems(exc.problems) from None
     click.echo(orjson.dumps({room: overrides}, option=orjson.OPT_SORT_KEYS).decode())
 
 

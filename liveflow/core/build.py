@@ -6,18 +6,14 @@ same lexicon, the same alert rules and the same event-time knobs.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from liveflow.core.alerts.config import AlertConfig, AlertConfigError
+from liveflow.configfile import load_table
+from liveflow.core.alerts.config import AlertConfig
 from liveflow.core.moderation import Moderator, load_default_lexicon
 from liveflow.core.pipeline import CoreConfig, Pipeline
-from liveflow.settings import Settings, SettingsError
+from liveflow.settings import Settings
 
 
 def core_config(settings: Settings) -> CoreConfig:
@@ -30,37 +26,12 @@ def core_config(settings: Settings) -> CoreConfig:
 
 
 def alert_config(settings: Settings) -> AlertConfig:
-    """The rule thresholds: defaults, overridden by ``LIVEFLOW_ALERTS_CONFIG`` (YAML, TOML or JSON)."""
-    data: dict[str, Any] = {}
+    """The rule thresholds: defaults, overridden by ``LIVEFLOW_ALERTS_CONFIG`` (YAML, TOML or JSON); a bad
+    file raises :class:`~liveflow.configfile.ConfigFileError` (one line per problem, naming the file)."""
     path = settings.alerts_config
-    if path is not None:
-        data = _read_table(path)
+    data: dict[str, Any] = load_table(path) if path is not None else {}
     data.setdefault("language", settings.alerts_language)
-    try:
-        return AlertConfig.from_dict(data)
-    except AlertConfigError as exc:
-        raise SettingsError(f"invalid setting LIVEFLOW_ALERTS_CONFIG ({path}): {exc}") from None
-
-
-def _read_table(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SettingsError(
-            f"invalid setting LIVEFLOW_ALERTS_CONFIG: cannot read {path}: {exc.strerror}"
-        ) from None
-    try:
-        if path.suffix == ".toml":
-            data = tomllib.loads(raw.decode())
-        elif path.suffix == ".json":
-            data = json.loads(raw)
-        else:
-            data = yaml.safe_load(raw) or {}
-    except (ValueError, yaml.YAMLError) as exc:
-        raise SettingsError(f"invalid setting LIVEFLOW_ALERTS_CONFIG: {path} does not parse: {exc}") from None
-    if not isinstance(data, dict):
-        raise SettingsError(f"invalid setting LIVEFLOW_ALERTS_CONFIG: {path} must hold a table")
-    return data
+    return AlertConfig.from_dict(data, source=str(path) if path is not None else "LIVEFLOW_ALERTS_LANGUAGE")
 
 
 def build_pipeline(

@@ -1,13 +1,16 @@
 """What a checkpoint holds for one room, and how it is cut into changelog rows and put back together.
 
-A room's checkpoint is one msgpack blob, ``{"v", "room", "partition", "covered", "ingest", "state", ...}``
-where ``covered`` maps each input topic to the last offset of the room's partition already applied to this
-state (on restore, input at or below ``covered`` is skipped for that room, so nothing counts twice), plus
-named segments for the parts that grow with traffic or audience, so each checkpoint rewrites only the
-segments that changed: remembered event ids ``d…`` and reorder-buffer blocks ``p…``
-(:mod:`liveflow.core.ingest`), uv ``u…`` and the present viewers as a base ``lb`` plus deltas ``l…``
-(:mod:`liveflow.core.rooms.presence`), and the users the open window's sets gained, ``w…``
-(:mod:`liveflow.core.rooms.state`).
+A room's checkpoint is one msgpack blob, ``{"v", "versions", "room", "partition", "covered", "ingest",
+"state", ...}`` (``versions``: the state version of each component, refused when newer than this release
+reads; components default counters they did not have before) where ``covered`` maps each input topic to the
+last offset of the room's partition already applied to this state (on restore, input at or below ``covered``
+is skipped for that room, so nothing counts twice), plus named segments for the parts that grow with traffic
+or audience, so each checkpoint rewrites only the segments that changed. Each state component owns its segment
+kinds (:class:`SegmentKind`, by the tag their names start with): remembered event ids ``d…`` and
+reorder-buffer blocks ``q…`` (``p…`` in checkpoints of release 3318122) of :mod:`liveflow.core.ingest`, uv
+``u…`` and the present viewers as a base ``lb`` plus deltas ``l…`` of :mod:`liveflow.core.rooms.presence`,
+orders ``o…`` of :mod:`liveflow.core.rooms.funnel`, and the users the open window's sets gained, ``w…``, of
+:mod:`liveflow.core.rooms.state`; a segment of a kind nobody owns is an incompatibility.
 
 Changelog rows (keys and values are bytes):
 - head row, key ``room_id``: msgpack ``{"gen", "n", "partition", "segments", "blob"?}``; small blobs ride
@@ -33,7 +36,8 @@ from typing import Any
 
 import msgspec
 
-CHECKPOINT_VERSION = 5
+CHECKPOINT_VERSION = 6  # the blob's layout; 6 adds "versions", the state version of each component
+READABLE_VERSIONS = (5, 6)
 CHUNK_BYTES = 256 * 1024
 SEPARATOR = b"\x1f"
 SEGMENT_MARK = b"s"
@@ -46,11 +50,53 @@ def encode_blob(document: dict[str, Any]) -> bytes:
     return _encoder.encode(document)
 
 
+class CheckpointIncompatible(ValueError):
+    """A checkpoint this release cannot read (a newer layout, component state or segment kind): the
+    worker stops with the reason rather than run on without the rooms' state."""
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentKind:
+    """A kind of segment a state component owns: segment names start with ``tag`` (one letter; the rest of
+    the name is the component's index), ``name`` says what it holds. A kind's format never changes under
+    its tag: a new format gets a new tag, and the old one stays readable."""
+
+    tag: str
+    name: str
+
+
 def decode_blob(blob: bytes) -> dict[str, Any]:
     document: dict[str, Any] = _decode(blob)
-    if document.get("v") != CHECKPOINT_VERSION:
-        raise ValueError(f"unsupported checkpoint version {document.get('v')!r}")
+    version = document.get("v")
+    if version not in READABLE_VERSIONS:
+        raise CheckpointIncompatible(
+            f"room {document.get('room')!r}: checkpoint layout {version!r}; this release reads "
+            f"{', '.join(map(str, READABLE_VERSIONS))} (written by a newer LiveFlow?)"
+        )
     return document
+
+
+def check_versions(room_id: str, found: dict[str, int] | None, readable: dict[str, int]) -> None:
+    """Refuse a checkpoint whose components were written in a newer state version than this release reads
+    (``found`` None: a layout-5 checkpoint, every component at version 1)."""
+    for component, version in (found or dict.fromkeys(readable, 1)).items():
+        known = readable.get(component)
+        if known is None or version > known:
+            raise CheckpointIncompatible(
+                f"room {room_id!r}: its {component} state is version {version}; this release reads "
+                f"{'no such component' if known is None else f'up to {known}'} (written by a newer LiveFlow?)"
+            )
+
+
+def segment_owners(owners: dict[str, tuple[SegmentKind, ...]]) -> dict[str, str]:
+    """tag -> owning component, from each component's kinds (a tag is owned once)."""
+    table: dict[str, str] = {}
+    for owner, kinds in owners.items():
+        for kind in kinds:
+            if kind.tag in table:
+                raise AssertionError(f"segment tag {kind.tag!r} owned twice")
+            table[kind.tag] = owner
+    return table
 
 
 @dataclass(frozen=True, slots=True)

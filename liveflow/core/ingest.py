@@ -61,6 +61,7 @@ from typing import Any
 import msgspec
 
 from liveflow import _idset
+from liveflow.core.checkpoint import SegmentKind
 from liveflow.core.events import Event, Heartbeat, Rejection, decode
 
 _encoder = msgspec.msgpack.Encoder()
@@ -80,9 +81,16 @@ def ref_parts(ref: int) -> tuple[int, int]:
     return ref % RANKS, ref // RANKS
 
 
+STATE_VERSION = 1
+DEDUP_IDS = SegmentKind("d", "remembered event ids of a dedup bucket")
+PENDING = SegmentKind("q", "a block of the reorder buffer, by input reference")
+PENDING_RAW = SegmentKind("p", "a block of the reorder buffer as raw messages (release 3318122)")
+SEGMENT_KINDS = (DEDUP_IDS, PENDING, PENDING_RAW)
+
+
 def pending_refs(name: str, data: bytes, released_below: int) -> list[int]:
     """The input references of the events a reorder-buffer segment still holds pending."""
-    if not name.startswith("q"):
+    if not name.startswith(PENDING.tag):
         return []
     entries, base, deltas = _queue_decoder.decode(data)
     return [

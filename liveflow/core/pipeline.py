@@ -30,7 +30,10 @@ from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
+from liveflow.core import ingest as ingest_module
+from liveflow.core import rooms
 from liveflow.core.alerts.config import AlertConfig
+from liveflow.core.alerts.engine import STATE_VERSION as ALERT_STATE_VERSION
 from liveflow.core.alerts.engine import AlertEngine
 from liveflow.core.alerts.facts import (
     Activity,
@@ -45,9 +48,11 @@ from liveflow.core.checkpoint import (
     CHECKPOINT_VERSION,
     Row,
     Written,
+    check_versions,
     decode_blob,
     encode_blob,
     rows_for,
+    segment_owners,
     tombstones_for,
 )
 from liveflow.core.deadletters import dead_letter
@@ -59,6 +64,17 @@ from liveflow.core.rooms import RoomState
 from liveflow.core.topics import ALERTS, DEAD_LETTERS, INPUT_TOPICS, MODERATION_HITS, ROOM_METRICS
 
 RANK = {topic: rank for rank, topic in enumerate(INPUT_TOPICS)}
+# the state version of each checkpointed component (see liveflow.core.checkpoint)
+STATE_VERSIONS: dict[str, int] = {
+    "ingest": ingest_module.STATE_VERSION,
+    "room": rooms.state.STATE_VERSION,
+    "presence": rooms.presence.STATE_VERSION,
+    "window": rooms.window.STATE_VERSION,
+    "funnel": rooms.funnel.STATE_VERSION,
+    "totals": rooms.totals.STATE_VERSION,
+    "alerts": ALERT_STATE_VERSION,
+}
+SEGMENT_OWNERS = segment_owners({"ingest": ingest_module.SEGMENT_KINDS, "room": rooms.state.SEGMENT_KINDS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +140,7 @@ class Room:
         return encode_blob(
             {
                 "v": CHECKPOINT_VERSION,
+                "versions": STATE_VERSIONS,
                 "room": self.state.room_id,
                 "partition": self.partition,
                 "covered": self.covered,
@@ -138,6 +155,7 @@ class Room:
     @classmethod
     def from_blob(cls, blob: bytes, config: CoreConfig) -> Room:
         document = decode_blob(blob)
+        check_versions(document["room"], document.get("versions"), STATE_VERSIONS)
         room = cls(document["room"], config)
         room.partition = document["partition"]
         room.covered = document["covered"]
@@ -490,10 +508,10 @@ class Pipeline:
         room.written = written
         missing = 0
         for name, data in segments.items():
-            if name.startswith(("u", "l", "w", "o")):
-                room.state.load_segment(name, data)
-            else:
+            if SEGMENT_OWNERS.get(name[:1]) == "ingest":
                 missing += room.ingest.load_segment(name, data, inputs)
+            else:
+                room.state.load_segment(name, data)  # refuses a kind nobody owns
         room.ingest.loaded()
         room.state.loaded()
         room.last_arrival = restored_at

@@ -323,7 +323,7 @@ DeadLetterCode = Literal[
 
 
 class DeadLetterRecord(msgspec.Struct, kw_only=True, frozen=True):
-    """dead-letters value: a refused input message and why (exactly one of ``value``, ``value_b64``)."""
+    """dead-letters value: a refused input message and why (exactly one of value and value_b64)."""
 
     schema_version: Literal[1] = 1
     source_topic: str | None
@@ -345,6 +345,11 @@ class DeadLetterRecord(msgspec.Struct, kw_only=True, frozen=True):
 
 
 Record = RoomMetrics | AlertRecord | ModerationHitRecord | DeadLetterRecord
+
+# constraints of a record's schema that its struct cannot say, by topic
+EXTRA_SCHEMA: dict[str, dict[str, Any]] = {
+    DEAD_LETTERS: {"oneOf": [{"required": ["value"]}, {"required": ["value_b64"]}]},
+}
 
 
 # -- the live view -----------------------------------------------------------------------------------

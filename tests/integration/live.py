@@ -24,6 +24,7 @@ from liveflow.adapters.kafka.options import aiokafka_kwargs
 from liveflow.settings import Settings
 from liveflow.tools.devstack.process import free_port
 from liveflow.tools.devstack.topics import ensure_topics
+from tests.records import check
 
 LIVEFLOW = str(Path(sys.executable).with_name("liveflow"))
 
@@ -208,5 +209,6 @@ async def read_topic(settings: Settings, logical: str) -> list[tuple[bytes | Non
     return records
 
 
-def values(records: list[tuple[bytes | None, bytes]]) -> list[dict[str, Any]]:
-    return [orjson.loads(value) for _, value in records]
+def values(records: list[tuple[bytes | None, bytes]], topic: str) -> list[dict[str, Any]]:
+    """The decoded values of ``topic``'s records, each checked against its schema (tests/records.py)."""
+    return [check(topic, orjson.loads(value)) for _, value in records]

@@ -59,10 +59,8 @@ def send(deployment: Deployment, *comments: dict[str, Any]) -> None:
 
 
 def hits_by_event(deployment: Deployment) -> dict[str, dict[str, Any]]:
-    return {
-        record["event_id"]: record
-        for record in values(asyncio.run(read_topic(deployment.settings, "moderation-hits")))
-    }
+    published = asyncio.run(read_topic(deployment.settings, "moderation-hits"))
+    return {record["event_id"]: record for record in values(published, "moderation-hits")}
 
 
 def gauge(worker: Worker, name: str) -> float | None:

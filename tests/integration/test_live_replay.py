@@ -100,7 +100,7 @@ def live_windows(deployment: Deployment) -> tuple[dict[Key, dict[str, Any]], lis
     """Distinct room-metrics records on the topic, and any window re-emitted with different values."""
     seen: dict[Key, dict[str, Any]] = {}
     conflicts = []
-    for record in values(asyncio.run(read_topic(deployment.settings, "room-metrics"))):
+    for record in values(asyncio.run(read_topic(deployment.settings, "room-metrics")), "room-metrics"):
         key = (record["room_id"], record["window_start"])
         if seen.setdefault(key, record) != record:
             conflicts.append(f"{key}: {record} != {seen[key]}")
@@ -134,7 +134,7 @@ def test_live_equals_replay_after_backlog(
     deployment.start_worker()  # the whole stream is a backlog: the worst case for topic alignment
     assert_equal_to_replay(deployment, windows)
     assert expected_alerts, "the scenario should raise alerts"
-    live_alerts = settled_alerts(values(asyncio.run(read_topic(deployment.settings, "alerts"))))
+    live_alerts = settled_alerts(values(asyncio.run(read_topic(deployment.settings, "alerts")), "alerts"))
     assert sorted(set(live_alerts)) == sorted(set(expected_alerts))
 
 

@@ -97,7 +97,7 @@ def test_worker_consumes_reports_dead_letters_and_stops_cleanly(deployment: Depl
     wait_for(
         lambda: len(asyncio.run(read_topic(deployment.settings, "dead-letters"))) == 10, 30, "10 dead letters"
     )
-    live_dead = values(asyncio.run(read_topic(deployment.settings, "dead-letters")))
+    live_dead = values(asyncio.run(read_topic(deployment.settings, "dead-letters")), "dead-letters")
     assert worker.process.poll() is None, "the worker stopped on bad input"
 
     replayed = [

@@ -3,7 +3,6 @@ schemas and the committed schema files."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
@@ -12,7 +11,6 @@ import jsonschema
 import pytest
 from pydantic import Field
 
-from liveflow import configfile
 from liveflow.configfile import (
     ConfigFileError,
     ConfigModel,
@@ -23,8 +21,6 @@ from liveflow.configfile import (
     json_schema,
     key_path,
     load_table,
-    main,
-    stale_schemas,
     validate,
 )
 
@@ -219,21 +215,3 @@ def test_the_json_schema_has_the_project_header_and_checks_the_same_things() -> 
         {"rule": "nope"},
     ):
         assert not validator.is_valid(bad), bad
-
-
-def test_committed_schemas_are_what_the_models_generate() -> None:
-    stale = stale_schemas()
-    assert not stale, f"stale schema files {stale}: run .venv/bin/python -m liveflow.configfile --write"
-
-
-def test_the_generator_writes_and_checks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(configfile, "SCHEMA_MODELS", ("tests.unit.test_configfile:Sample",))
-    assert main(["--check", "--dir", str(tmp_path)]) == 1
-    assert "sample.schema.json: differs from the model" in capsys.readouterr().out
-    assert main(["--write", "--dir", str(tmp_path)]) == 0
-    assert main(["--check", "--dir", str(tmp_path)]) == 0
-    assert json.loads((tmp_path / "sample.schema.json").read_text()) == json_schema(Sample)
-    (tmp_path / "sample.schema.json").write_text("{}\n")
-    assert main(["--check", "--dir", str(tmp_path)]) == 1

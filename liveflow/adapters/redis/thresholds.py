@@ -1,8 +1,8 @@
 """Per-room alert thresholds kept in Redis (``liveflow thresholds``), applied to the engine's config.
 
 Layout: one hash ``<namespace>:alert-thresholds`` (namespace = ``settings.app_id``), field = room id,
-value = JSON ``{rule: {param: value}}`` in the format of :func:`liveflow.core.alerts.config.parse_overrides`
-(durations stored as integer ms).
+value = JSON ``{rule: {param: value}}``, a room's table of the alert-rules file
+(:func:`liveflow.core.alerts.config.parse_overrides`; durations stored as integer ms).
 
 Invariants: every value written was validated by :func:`parse_param`, and :meth:`ThresholdStore.load`
 validates again (a hand-edited bad value fails loudly, naming the room); a room with no parameters left
@@ -11,12 +11,12 @@ has no field.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 import redis.asyncio as aioredis
 
 from liveflow.core.alerts.config import AlertConfig, Overrides, parse_overrides, parse_param
+
+SOURCE = "thresholds in Redis"
 
 
 class ThresholdStore:
@@ -27,16 +27,20 @@ class ThresholdStore:
     async def load(self) -> dict[str, Overrides]:
         raw = await self._client.hgetall(self._key)
         rooms = {_text(room): orjson.loads(value) for room, value in raw.items()}
-        return {room: parse_overrides(value, where=f"rooms.{room}") for room, value in sorted(rooms.items())}
+        return {
+            room: parse_overrides(value, room=room, source=SOURCE) for room, value in sorted(rooms.items())
+        }
 
     async def room(self, room_id: str) -> Overrides:
         raw = await self._client.hget(self._key, room_id)
-        return parse_overrides(orjson.loads(raw), where=f"rooms.{room_id}") if raw is not None else {}
+        return parse_overrides(orjson.loads(raw), room=room_id, source=SOURCE) if raw is not None else {}
 
-    async def set(self, room_id: str, rule: str, params: dict[str, Any]) -> Overrides:
-        """Merge checked ``params`` into the room's overrides of ``rule``; returns the room's overrides."""
+    async def set(self, room_id: str, rule: str, params: dict[str, str]) -> Overrides:
+        """Merge ``params`` (as typed: ``NAME=VALUE``), checked, into the room's overrides of ``rule``;
+        returns the room's overrides."""
         checked = {
-            name: parse_param(rule, name, value, where=f"rooms.{room_id}") for name, value in params.items()
+            name: parse_param(rule, name, value, room=room_id, source="thresholds set")
+            for name, value in params.items()
         }
         overrides = await self.room(room_id)
         overrides.setdefault(rule, {}).update(checked)

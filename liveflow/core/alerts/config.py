@@ -1,7 +1,7 @@
 """Alert parameters: every rule's defaults, the alert-rules file, and per-room overrides.
 
 The alert-rules file (``LIVEFLOW_ALERTS_CONFIG``; YAML, TOML or JSON), the per-room thresholds kept in Redis
-(``liveflow thresholds``) and the CLI's ``--param name=value`` are one format, checked by one model
+(``liveflow thresholds``) and the CLI's ``NAME=VALUE`` are one format, checked by one model
 (:func:`file_model`, built from :data:`liveflow.core.alerts.registry.REGISTRY`; its JSON Schema is
 ``schemas/alert-rules.schema.json``)::
 
@@ -19,21 +19,22 @@ parameters.
 
 Invariants: a parameter of a room is its override, else the file's global value, else the rule's default;
 ``*_ms`` parameters are whole milliseconds of event time (a number is milliseconds, a string a duration
-like ``30s``); everything is validated when the config is built (an unknown rule or parameter, with the
-nearest valid name, or a wrong type or range raises :class:`AlertConfigError` with one line per problem
-naming its key path), so :meth:`AlertConfig.for_room` never fails.
+like ``30s``); everything is validated when the config is built (a wrong key, with the nearest valid name,
+type or range raises :class:`~liveflow.configfile.ConfigFileError` with one line per problem naming its
+key path), so :meth:`AlertConfig.for_room` never fails.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+import yaml
+from pydantic import BaseModel, Field, create_model
 
+from liveflow.configfile import ConfigFileError, ConfigModel, validate
 from liveflow.core.alerts.registry import REGISTRY, RULES
 from liveflow.core.alerts.rule import SEVERITIES, Language, RuleConfig, Severity
 
@@ -41,7 +42,7 @@ __all__ = [
     "RULES",
     "SEVERITIES",
     "AlertConfig",
-    "AlertConfigError",
+    "ConfigFileError",
     "Language",
     "Overrides",
     "RuleSet",
@@ -55,31 +56,28 @@ Overrides = dict[str, dict[str, Any]]  # rule -> parameter -> validated value
 RuleSet = Mapping[str, RuleConfig]  # rule -> the room's parameters
 
 
-class AlertConfigError(ValueError):
-    """Bad alert parameters: ``problems`` has one line per problem, each naming its key path."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
 @cache
-def rules_model() -> type[BaseModel]:
+def rules_model() -> type[ConfigModel]:
     """``{rule: {parameter: value}}`` for every registered rule (each rule's table optional)."""
     fields: dict[str, Any] = {
         rule.name: (rule.config, Field(default_factory=rule.config, description=rule.titles["en"]))
         for rule in REGISTRY
     }
-    return create_model("AlertRules", __config__=ConfigDict(extra="forbid", frozen=True), **fields)
+    return create_model("AlertRules", __base__=ConfigModel, **fields)
+
+
+class _File(ConfigModel):
+    schema_name: ClassVar[str] = "alert-rules"
+    schema_title: ClassVar[str] = "LiveFlow alert rules file (LIVEFLOW_ALERTS_CONFIG)"
 
 
 @cache
-def file_model() -> type[BaseModel]:
+def file_model() -> type[ConfigModel]:
     """The alert-rules file."""
     rules = rules_model()
     return create_model(
         "AlertRulesFile",
-        __config__=ConfigDict(extra="forbid", frozen=True, title="LiveFlow alert rules file"),
+        __base__=_File,
         language=(Language, Field("zh", description="language of alert messages")),
         labels=(dict[str, str], Field(default_factory=dict, description="added to every alert's labels")),
         rules=(rules, Field(default_factory=rules, description="global parameters by rule")),
@@ -116,90 +114,34 @@ class AlertConfig:
             for name, config in self.rules.items()
         }
 
-    def with_rooms(self, rooms: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> AlertConfig:
+    def with_rooms(
+        self, rooms: Mapping[str, Mapping[str, Mapping[str, Any]]], *, source: str = "thresholds"
+    ) -> AlertConfig:
         """A copy whose per-room overrides are ``rooms`` (validated), e.g. as loaded from Redis."""
-        problems: list[str] = []
-        checked: dict[str, Overrides] = {}
-        for room, value in rooms.items():
-            try:
-                checked[room] = parse_overrides(value, where=f"rooms.{room}")
-            except AlertConfigError as exc:
-                problems += exc.problems
-        if problems:
-            raise AlertConfigError(problems)
+        document = validate(file_model(), {"rooms": rooms}, source=source)
+        checked = {room: _overrides(value) for room, value in document.rooms.items()}  # type: ignore[attr-defined]
         return AlertConfig(self.language, self.labels, self.rules, checked)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AlertConfig:
-        """Build from the file's table (see the module docstring)."""
-        document = _validate(file_model(), data, "")
-        globals_ = document.rules  # type: ignore[attr-defined]
-        rules = {name: getattr(globals_, name) for name in RULES}
-        rooms = {room: _overrides(value) for room, value in document.rooms.items()}  # type: ignore[attr-defined]
-        return cls(document.language, dict(document.labels), rules, rooms)  # type: ignore[attr-defined]
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "alert rules") -> AlertConfig:
+        """Build from the file's table (see the module docstring); ``source`` names it in problems."""
+        document: Any = validate(file_model(), data, source=source)
+        rules = {name: getattr(document.rules, name) for name in RULES}
+        rooms = {room: _overrides(value) for room, value in document.rooms.items()}
+        return cls(document.language, dict(document.labels), rules, rooms)
 
 
-def parse_overrides(data: object, *, where: str) -> Overrides:
-    """Validate ``{rule: {param: value}}`` (a room's overrides), keeping only what it sets."""
-    if not isinstance(data, Mapping):
-        raise AlertConfigError([f"{where}: expected a table of rules"])
-    return _overrides(_validate(rules_model(), data, where))
+def parse_overrides(data: object, *, room: str, source: str) -> Overrides:
+    """Validate one room's overrides ``{rule: {param: value}}``, keeping only what they set."""
+    document: Any = validate(file_model(), {"rooms": {room: data}}, source=source)
+    return _overrides(document.rooms[room])
 
 
-def parse_param(rule: str, name: str, value: object, *, where: str = "rules") -> Any:
-    """One checked parameter value of ``rule`` (strings are accepted for numbers, as typed on a CLI)."""
-    return parse_overrides({rule: {name: value}}, where=where)[rule][name]
-
-
-def _validate(model: type[BaseModel], data: Mapping[str, Any], where: str) -> BaseModel:
+def parse_param(rule: str, name: str, text: str, *, room: str, source: str) -> Any:
+    """One parameter as typed on a command line: ``text`` is read as a YAML scalar (``0.6``, ``45s``,
+    ``true``), then checked as in a file."""
     try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        raise AlertConfigError(
-            [_problem(model, where, error["loc"], error) for error in exc.errors(include_url=False)]
-        ) from None
-
-
-def _problem(model: type[BaseModel], where: str, loc: tuple[int | str, ...], error: Any) -> str:
-    path = ".".join(str(part) for part in ((where,) if where else ()) + tuple(loc))
-    if error["type"] == "extra_forbidden":
-        table = _table_at(model, loc[:-1])
-        known = list(table.model_fields) if table is not None else []
-        nearest = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        kind = "key"
-        if table is rules_model():
-            kind = "rule"
-        elif table is not None and issubclass(table, RuleConfig):
-            kind = "parameter"
-        hint = f"; did you mean {nearest[0]!r}?" if nearest else f" (known: {', '.join(known)})"
-        return f"{path}: unknown {kind}{hint}"
-    given = error.get("input")
-    shown = f" (got {given!r})" if isinstance(given, str | int | float | bool) else ""
-    if error["type"] in ("model_type", "dict_type", "model_attributes_type"):
-        return f"{path}: expected a table{shown}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{path}: {message[0].lower()}{message[1:]}{shown}"
-
-
-def _table_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    """The model of the table at ``loc`` in ``model``'s documents (None if it is not a model)."""
-    current: Any = model
-    skip_key = False
-    for part in loc:
-        if skip_key:
-            skip_key = False
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        info = current.model_fields.get(str(part))
-        if info is None:
-            return None
-        annotation = info.annotation
-        args: tuple[Any, ...] = getattr(annotation, "__args__", ())
-        if getattr(annotation, "__origin__", None) is dict and len(args) == 2:
-            current, skip_key = args[1], True
-        else:
-            current = annotation
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return current
-    return None
+        value = yaml.safe_load(text) if text.strip() else text
+    except yaml.YAMLError:
+        value = text
+    return parse_overrides({rule: {name: value}}, room=room, source=source)[rule][name]

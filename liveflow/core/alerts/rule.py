@@ -14,13 +14,13 @@ decisions in replay and live; ``to_state`` is JSON-able and ``from_state`` of it
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Protocol, Self, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
+from liveflow.configfile import ConfigModel
 from liveflow.core.alerts.facts import Gap, RoomFact
 from liveflow.core.records import CommentSample
 from liveflow.settings import parse_duration_ms
@@ -35,29 +35,31 @@ Language = Literal["zh", "en"]
 
 def _duration(value: object) -> object:
     """``*_ms`` parameters: a number is milliseconds, a string a duration (``30s``, ``10m``)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 500ms, 5s, 10m or 1h")
     return parse_duration_ms(value) if isinstance(value, str) else value
 
 
-def _number(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError("expected a number, not true or false")
-    if isinstance(value, float) and math.isnan(value):
-        raise ValueError("expected a number, not NaN")
-    return value
+DurationMs = Annotated[
+    int,
+    BeforeValidator(_duration),
+    Field(ge=0),
+    WithJsonSchema(
+        {
+            "description": "milliseconds, or a duration: 500ms, 30s, 10m, 1h",
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"},
+                {"type": "integer", "minimum": 0},
+            ],
+        }
+    ),
+]
+Count = Annotated[int, Field(ge=1)]
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Ratio = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 
 
-DurationMs = Annotated[int, BeforeValidator(_duration), Field(ge=0)]
-Count = Annotated[int, BeforeValidator(_number), Field(ge=1)]
-Amount = Annotated[float, BeforeValidator(_number), Field(ge=0, allow_inf_nan=False)]
-Ratio = Annotated[float, BeforeValidator(_number), Field(gt=0, le=1)]
-
-
-class RuleConfig(BaseModel):
-    """Parameters every rule has; a rule's own model adds its own (all with defaults)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class RuleConfig(ConfigModel):
+    """Parameters every rule has; a rule's own model adds its own (all with defaults). Strict, as in a
+    file: ``"5"`` is not 5 (the CLI reads its values as YAML scalars first)."""
 
     enabled: bool = True
     cooldown_ms: DurationMs = Field(600_000, description="after a resolution, no new alert for this long")

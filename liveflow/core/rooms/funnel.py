@@ -15,10 +15,14 @@ from typing import Final
 
 import msgspec
 
+from liveflow.core.checkpoint import SegmentKind
 from liveflow.core.rooms.deltas import BaseAndDeltas
 
 STATUS_BIT: Final[dict[str, int]] = {"created": 1, "paid": 2, "refunded": 4, "cancelled": 8}
-PREFIX = "o"
+STATE_VERSION = 1
+ORDERS = SegmentKind("o", "order statuses: a base and deltas")
+SEGMENT_KINDS = (ORDERS,)
+PREFIX = ORDERS.tag
 _decode_statuses = msgspec.msgpack.Decoder(dict[str, int]).decode
 
 

@@ -34,10 +34,15 @@ from typing import Any
 
 import msgspec
 
+from liveflow.core.checkpoint import SegmentKind
 from liveflow.core.rooms.deltas import BaseAndDeltas
 
 ABSENT = -1
 UV_SEGMENT = 4096
+STATE_VERSION = 1
+UV = SegmentKind("u", "viewers ever present, in arrival order")
+LAST_SEEN = SegmentKind("l", "present viewers' last_seen: a base and deltas")
+SEGMENT_KINDS = (UV, LAST_SEEN)
 _encode = msgspec.msgpack.Encoder().encode
 _decode_users = msgspec.msgpack.Decoder(list[str]).decode
 _decode_last_seen = msgspec.msgpack.Decoder(dict[str, int]).decode
@@ -78,7 +83,7 @@ class Presence:
         self.uv_log: list[str] = []
         self.uv_changed: set[int] = set()
         self.touched: set[str] = set()
-        self.checkpoints = BaseAndDeltas("l")
+        self.checkpoints = BaseAndDeltas(LAST_SEEN.tag)
         self.online = 0
 
     def next_expiry(self) -> int | None:
@@ -212,7 +217,7 @@ class Presence:
         presence._now = state["now"]
         presence.started_now = state["started_now"]
         presence.online = state["online"]
-        presence.checkpoints = BaseAndDeltas.from_state("l", state["deltas"])
+        presence.checkpoints = BaseAndDeltas.from_state(LAST_SEEN.tag, state["deltas"])
         return presence
 
     def take_segment_changes(self) -> tuple[dict[str, bytes], list[str]]:
@@ -235,7 +240,7 @@ class Presence:
 
     def load_segment(self, name: str, data: bytes) -> None:
         """Restore one segment (any order; then :meth:`loaded`)."""
-        if name.startswith("l"):
+        if name.startswith(LAST_SEEN.tag):
             self.checkpoints.load(name, data)
             return
         index = int(name[1:])

@@ -2,10 +2,11 @@
 
 Layout: ``presence`` (who is watching), ``window`` (accumulators of the open window, or None when the
 room has no open window), ``funnel`` (order statuses), ``clock`` (the instant up to which presence has been
-integrated). Checkpoint segments besides the presence's (``u…``, ``l…``) and the funnel's (``o…``):
-``"w<k>"``, the users the open window's sets gained between two checkpoints (``window_deltas``: their
-names, oldest first; ``next_delta``: the next ``k``; ``retired``: deltas of windows closed since the last
-checkpoint, to delete).
+integrated). Checkpoint segments (:data:`SEGMENT_KINDS`) besides the presence's (``u…``, ``l…``) and the
+funnel's (``o…``): ``"w<k>"``, the users the open window's sets gained between two checkpoints
+(``window_deltas``: their names, oldest first; ``next_delta``: the next ``k``; ``retired``: deltas of
+windows closed since the last checkpoint, to delete). State versions: :data:`STATE_VERSION` (this object's
+own fields) and those of its parts; fields added since a checkpoint was written take their defaults.
 
 Invariants:
 - events reach :meth:`RoomState.apply` in non-decreasing ``ts`` (the ingest reorder buffer guarantees it);
@@ -26,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from liveflow.core.checkpoint import CheckpointIncompatible, SegmentKind, segment_owners
 from liveflow.core.events import (
     Comment,
     Enter,
@@ -44,7 +46,9 @@ from liveflow.core.events import (
     Share,
 )
 from liveflow.core.records import RoomMetrics, RoomView
+from liveflow.core.rooms.funnel import SEGMENT_KINDS as FUNNEL_KINDS
 from liveflow.core.rooms.funnel import Funnel
+from liveflow.core.rooms.presence import SEGMENT_KINDS as PRESENCE_KINDS
 from liveflow.core.rooms.presence import Presence
 from liveflow.core.rooms.totals import Totals
 from liveflow.core.rooms.window import Window
@@ -62,6 +66,10 @@ STATUS: dict[type[Event], str] = {
     OrderRefunded: "refunded",
     OrderCancelled: "cancelled",
 }
+STATE_VERSION = 1
+WINDOW_USERS = SegmentKind("w", "users the open window's sets gained since the last checkpoint")
+SEGMENT_KINDS = (*PRESENCE_KINDS, *FUNNEL_KINDS, WINDOW_USERS)
+_OWNERS = segment_owners({"presence": PRESENCE_KINDS, "funnel": FUNNEL_KINDS, "window": (WINDOW_USERS,)})
 SAMPLE_MS = 5_000  # online-count samples for the concurrency_drop rule, in event time
 
 
@@ -230,18 +238,24 @@ class RoomState:
         if window is not None:
             added = window.take_additions()
             if added:
-                name = f"w{self.next_delta}"
+                name = f"{WINDOW_USERS.tag}{self.next_delta}"
                 self.next_delta += 1
                 changed[name] = _encode(added)
                 self.window_deltas.append(name)
         return changed, removed
 
     def load_segment(self, name: str, data: bytes) -> None:
-        """Restore one segment of the room's metric state (any order; then :meth:`loaded`)."""
-        if name.startswith("o"):
+        """Restore one segment of the room's metric state (any order; then :meth:`loaded`); its kind
+        (:data:`SEGMENT_KINDS`) says which part owns it."""
+        owner = _OWNERS.get(name[:1])
+        if owner == "funnel":
             self.funnel.load_segment(name, data)
-        elif not name.startswith("w"):
+        elif owner == "presence":
             self.presence.load_segment(name, data)
+        elif owner != "window":
+            raise CheckpointIncompatible(
+                f"room {self.room_id!r}: segment {name!r} is of no kind this release reads"
+            )
         elif self.window is None:
             raise ValueError(f"checkpoint segment {name}: window users without an open window")
         else:

@@ -26,6 +26,8 @@ from liveflow.core.events import (
 )
 from liveflow.core.records import Unit
 
+STATE_VERSION = 1
+
 
 @dataclass(frozen=True, slots=True)
 class Lifetime:

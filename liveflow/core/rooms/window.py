@@ -46,6 +46,7 @@ def _ratio(numerator: float, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
+STATE_VERSION = 1
 SETS = ("ended", "commenters", "likers", "interacting", "exposed", "clickers", "buyers")
 
 

@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from liveflow.core.alignment import PartitionMerge
-from liveflow.core.checkpoint import Row, reassemble
+from liveflow.core.checkpoint import CheckpointIncompatible, Row, reassemble
 from liveflow.core.pipeline import InputRecord, Output, Pipeline, pending_inputs
 from liveflow.core.runtime.commit import (
     DeliveryFailed,
@@ -502,6 +502,10 @@ class Runtime:
                 )
                 self._fenced |= partitions
                 return
+            except CheckpointIncompatible as exc:  # retrying cannot help: say why and stop
+                log.error("cannot restore partitions %s: %s; stopping the worker", sorted(partitions), exc)
+                self._on_fatal(exc)
+                return
             except Exception as exc:
                 attempt += 1
                 log.warning(
@@ -571,6 +575,8 @@ class Runtime:
                         missing,
                     )
                 count += 1
+        except CheckpointIncompatible:
+            raise
         except Exception as exc:
             log.exception("restoring rooms from checkpoints failed; stopping the worker")
             self._on_fatal(exc)

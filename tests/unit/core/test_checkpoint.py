@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +16,7 @@ from liveflow.core.build import build_pipeline
 from liveflow.core.checkpoint import (
     CHUNK_BYTES,
     SEPARATOR,
+    CheckpointIncompatible,
     Row,
     Written,
     reassemble,
@@ -26,7 +28,7 @@ from liveflow.core.ingest import SEGMENT_IDS, input_ref
 from liveflow.core.pipeline import RANK, CoreConfig, Output, Pipeline, pending_inputs
 from liveflow.core.records import to_builtins
 from liveflow.settings import Settings
-from liveflow.tools.simulate import FILE_START_TS, SimConfig, Simulation
+from liveflow.tools.simulate import FILE_START_TS, Scenario, SimConfig, Simulation
 from tests.factories import BASE_TS, event, raw
 from tests.unit.core.rooms.test_room_metrics import SMALL, streams
 
@@ -430,3 +432,68 @@ def test_pending_events_gone_from_the_input_topics_are_counted_and_left_out() ->
     restored = Pipeline(SMALL)
     assert restored.restore(room.room_id, room.blob, room.written, room.segments, inputs=available) == 1
     assert restored.rooms["r1"].ingest.buffered() == 5
+
+
+def test_a_checkpoint_of_release_66a0e7f_restores_and_gives_the_same_records() -> None:
+    """tests/data/checkpoint-66a0e7f.msgpack: the changelog rows release 66a0e7f wrote, checkpointing every
+    997 messages, for two thirds of a simulated stream with a spam wave and an audience drop, alerts and
+    moderation on (layout 5, one untyped alert state per room). Today's code restores them, goes on with
+    the last third, and publishes every record an uninterrupted run of today's code publishes after the
+    cut, identical: windows, alerts (their state came in the old layout) and moderation hits."""
+    fixture = msgspec.msgpack.decode((DATA / "checkpoint-66a0e7f.msgpack").read_bytes())
+    config = SimConfig(
+        start_ms=FILE_START_TS,
+        seed=fixture["seed"],
+        rate=fixture["rate"],
+        duration_ms=fixture["duration_ms"],
+        rooms=fixture["rooms"],
+        malformed_share=0.0,
+        duplicate_share=0.0,
+        disorder_share=0.05,
+        scenarios=tuple(Scenario.parse(text) for text in fixture["scenarios"]),
+    )
+    offsets: Counter[str] = Counter()
+    msgs: list[Message] = []
+    for record in Simulation(config).records():
+        msgs.append((record.topic, offsets[record.topic], record.key, record.value))
+        offsets[record.topic] += 1
+    cut = fixture["cut"]
+    uninterrupted = build_pipeline(Settings())
+    feed(uninterrupted, msgs[:cut])
+    expected = feed(uninterrupted, msgs[cut:])
+    uninterrupted.finish()
+    expected += uninterrupted.take()
+
+    changelog = Changelog()
+    changelog.rows = {bytes(key): bytes(value) for key, value in fixture["rows"]}
+    restored = build_pipeline(Settings())
+    changelog.restore_into(restored, msgs)
+    assert all(room.ingest.buffered() for room in restored.rooms.values())  # events pending at the cut
+    after = feed(restored, msgs[cut:])
+    restored.finish()
+    after += restored.take()
+
+    def published(outputs: list[Output]) -> dict[str, list[bytes]]:
+        by_topic: dict[str, list[bytes]] = {}
+        for output in outputs:
+            by_topic.setdefault(output.topic, []).append(msgspec.json.encode(output.value))
+        return by_topic
+
+    want, got = published(expected), published(after)
+    assert got == want
+    assert len(want["room-metrics"]) >= 3 and len(want["alerts"]) >= 2 and len(want["moderation-hits"]) >= 5
+
+
+def test_a_checkpoint_this_release_cannot_read_is_refused_with_the_reason() -> None:
+    pipeline = Pipeline(CoreConfig())
+    feed(pipeline, messages(one_room("like", 3, 100)))
+    changelog = Changelog()
+    changelog.write(pipeline.checkpoint())
+    (room,) = reassemble(changelog.rows.items())[0]
+    document = msgspec.msgpack.decode(room.blob)
+
+    newer = msgspec.msgpack.encode(document | {"versions": document["versions"] | {"window": 7}})
+    with pytest.raises(CheckpointIncompatible, match="room 'r1': its window state is version 7; this"):
+        Pipeline(CoreConfig()).restore("r1", newer, room.written, room.segments)
+    with pytest.raises(CheckpointIncompatible, match="segment 'z1' is of no kind this release reads"):
+        Pipeline(CoreConfig()).restore("r1", room.blob, room.written, {**room.segments, "z1": b""})

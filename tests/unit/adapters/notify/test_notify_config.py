@@ -95,7 +95,7 @@ def test_every_problem_of_a_file_at_once(tmp_path: Path, monkeypatch: pytest.Mon
         "liveflow: notify.yaml: routes[0].match.severity[0]: unknown severity 'panic'; "
         "expected one of info, warning, critical",
         "liveflow: notify.yaml: routes[0].match.rule[0]: unknown rule 'conversion_dorp'; expected one of "
-        "concurrency_drop, interaction_drop, conversion_drop, banned_words, room_stalled; "
+        "room_stalled, concurrency_drop, interaction_drop, conversion_drop, banned_words; "
         "did you mean 'conversion_drop'?",
         "liveflow: notify.yaml: routes[0].match.colour: unknown key; "
         "valid keys: severity, rule, room, status",

@@ -1,7 +1,7 @@
 import pytest
 
 from liveflow.core.alerts import messages
-from liveflow.core.alerts.config import RULES, AlertConfig, AlertConfigError, Language, parse_param
+from liveflow.core.alerts.config import RULES, AlertConfig, ConfigFileError, Language, parse_param
 from liveflow.core.alerts.registry import BY_NAME
 
 
@@ -34,9 +34,7 @@ def test_global_and_per_room_overrides_with_durations() -> None:
             "language": "en",
             "labels": {"env": "prod"},
             "rules": {"concurrency_drop": {"for_ms": "45s", "fire_ratio": 0.6}},
-            "rooms": {
-                "vip": {"concurrency_drop": {"min_baseline": "500"}, "banned_words": {"enabled": "off"}}
-            },
+            "rooms": {"vip": {"concurrency_drop": {"min_baseline": 500}, "banned_words": {"enabled": False}}},
         }
     )
     assert config.for_room("other")["concurrency_drop"].for_ms == 45_000
@@ -48,68 +46,82 @@ def test_global_and_per_room_overrides_with_durations() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "fragment"),
+    ("data", "line"),
     [
-        ({"rules": {"nope": {}}}, "rules.nope: unknown rule (known: room_stalled, concurrency_drop"),
+        ({"rules": {"nope": {}}}, "rules.nope: unknown key; valid keys: room_stalled, concurrency_drop, "),
         (
             {"rooms": {"r1": {"banned_word": {}}}},
-            "rooms.r1.banned_word: unknown rule; did you mean 'banned_words'?",
+            "rooms.r1.banned_word: unknown key; did you mean 'banned_words'?",
         ),
         (
             {"rules": {"concurrency_drop": {"ratio": 1}}},
-            "rules.concurrency_drop.ratio: unknown parameter; did you mean 'fire_ratio'?",
+            "concurrency_drop.ratio: unknown key; did you mean 'fire_ratio'?",
         ),
         (
             {"rules": {"concurrency_drop": {"fire_ratio": 1.5}}},
-            "fire_ratio: input should be less than or equal to 1",
+            "rules.concurrency_drop.fire_ratio: must be <= 1",
+        ),
+        (
+            {"rules": {"concurrency_drop": {"fire_ratio": "0.6"}}},
+            "rules.concurrency_drop.fire_ratio: expected a number",
         ),
         (
             {"rules": {"concurrency_drop": {"min_baseline": float("nan")}}},
-            "min_baseline: expected a number, not NaN",
+            "min_baseline: expected a finite number",
         ),
-        (
-            {"rules": {"concurrency_drop": {"min_baseline": True}}},
-            "min_baseline: expected a number, not true or",
-        ),
+        ({"rules": {"concurrency_drop": {"min_baseline": True}}}, "min_baseline: expected a number"),
         (
             {"rules": {"interaction_drop": {"history_windows": 0}}},
-            "should be greater than or equal to 1 (got 0)",
+            "interaction_drop.history_windows: must be >= 1",
         ),
         ({"rules": {"room_stalled": {"stall_ms": "soon"}}}, "stall_ms: expected a duration such as 500ms"),
-        ({"rules": {"room_stalled": {"severity": "panic"}}}, "should be 'info', 'warning' or 'critical'"),
-        ({"rules": {"room_stalled": 5}}, "rules.room_stalled: expected a table (got 5)"),
+        (
+            {"rules": {"room_stalled": {"severity": "panic"}}},
+            "severity: expected one of info, warning, critical",
+        ),
+        ({"rules": {"room_stalled": 5}}, "rules.room_stalled: expected a table"),
         (
             {"rooms": {"r1": {"banned_words": {"enabled": "maybe"}}}},
-            "rooms.r1.banned_words.enabled: input should",
+            "rooms.r1.banned_words.enabled: expected true or",
         ),
-        ({"language": "fr"}, "language: input should be 'zh' or 'en' (got 'fr')"),
-        ({"colour": "red"}, "colour: unknown key (known: language, labels, rules, rooms)"),
+        ({"language": "fr"}, "language: expected one of zh, en"),
+        ({"colour": "red"}, "colour: unknown key; valid keys: language, labels, rules, rooms"),
     ],
 )
-def test_bad_parameters_name_their_path(data: dict[str, object], fragment: str) -> None:
-    with pytest.raises(AlertConfigError) as info:
-        AlertConfig.from_dict(data)
-    assert fragment in str(info.value)
+def test_bad_parameters_name_the_file_and_their_path(data: dict[str, object], line: str) -> None:
+    with pytest.raises(ConfigFileError) as info:
+        AlertConfig.from_dict(data, source="alerts.yaml")
+    (problem,) = info.value.problems
+    assert problem.startswith("alerts.yaml: ") and line in problem
 
 
 def test_every_problem_is_reported_one_line_each() -> None:
-    with pytest.raises(AlertConfigError) as info:
+    with pytest.raises(ConfigFileError) as info:
         AlertConfig.from_dict(
-            {"rules": {"concurrency_drop": {"for_ms": -1, "fire_ratio": 0}}, "rooms": {"r": {"x": {}}}}
+            {"rules": {"concurrency_drop": {"for_ms": -1, "fire_ratio": 0}}, "rooms": {"r": {"x": {}}}},
+            source="a.yaml",
         )
     assert info.value.problems == [
-        "rules.concurrency_drop.for_ms: input should be greater than or equal to 0 (got -1)",
-        "rules.concurrency_drop.fire_ratio: input should be greater than 0 (got 0)",
-        "rooms.r.x: unknown rule (known: room_stalled, concurrency_drop, interaction_drop, conversion_drop, "
-        "banned_words)",
+        "a.yaml: rules.concurrency_drop.for_ms: must be >= 0",
+        "a.yaml: rules.concurrency_drop.fire_ratio: must be > 0.0",
+        "a.yaml: rooms.r.x: unknown key; valid keys: room_stalled, concurrency_drop, interaction_drop, "
+        "conversion_drop, banned_words",
     ]
 
 
-def test_parse_param_accepts_cli_strings() -> None:
-    assert parse_param("concurrency_drop", "cooldown_ms", "30m") == 1_800_000
-    assert parse_param("concurrency_drop", "cooldown_ms", 90_000) == 90_000  # a number is milliseconds
-    assert parse_param("concurrency_drop", "min_baseline_samples", "6") == 6
-    assert parse_param("conversion_drop", "drop_ratio", "0.4") == 0.4
+def test_parse_param_reads_what_is_typed_on_a_command_line() -> None:
+    def parsed(rule: str, name: str, text: str) -> object:
+        return parse_param(rule, name, text, room="r1", source="thresholds set")
+
+    assert parsed("concurrency_drop", "cooldown_ms", "30m") == 1_800_000
+    assert parsed("concurrency_drop", "cooldown_ms", "90000") == 90_000  # a number is milliseconds
+    assert parsed("concurrency_drop", "min_baseline_samples", "6") == 6
+    assert parsed("conversion_drop", "drop_ratio", "0.4") == 0.4
+    assert parsed("banned_words", "enabled", "off") is False
+    with pytest.raises(
+        ConfigFileError, match=r"thresholds set: rooms.r1.concurrency_drop.fire_ratio: must be"
+    ):
+        parsed("concurrency_drop", "fire_ratio", "2")
 
 
 FACTS = {

@@ -20,6 +20,7 @@ from liveflow.core.moderation import (
     action,
     load_default_lexicon,
 )
+from liveflow.core.records import ModerationHitRecord, to_builtins
 
 
 @pytest.fixture(scope="module")
@@ -148,14 +149,14 @@ def test_hits_fit_the_moderation_hits_topic_schema(default_moderator: Moderator)
     schema_file = Path(__file__).resolve().parents[4] / "schemas" / "moderation-hits.schema.json"
     validator = jsonschema.Draft202012Validator(json.loads(schema_file.read_text(encoding="utf-8")))
     hits = default_moderator.scan("加vx：abc123 138 1234 5678 全网最低 https://t.cn/x")
-    record = {
-        "event_id": "e1",
-        "room_id": "r1",
-        "user_id": "u1",
-        "ts": 1_700_000_000_000,
-        "text": "...",
-        "hits": [hit.as_dict() for hit in hits],
-        "action": action(hits),
-    }
+    record = ModerationHitRecord(
+        event_id="e1",
+        room_id="r1",
+        user_id="u1",
+        ts=1_700_000_000_000,
+        text="...",
+        hits=hits,
+        action=action(hits),
+    )
     assert {hit.kind for hit in hits} == {None, "wechat_id", "mobile", "url"}
-    assert list(validator.iter_errors(record)) == []
+    assert list(validator.iter_errors(to_builtins(record))) == []

@@ -398,3 +398,33 @@ def test_each_room_checkpoints_into_its_input_partition() -> None:
                 assert head["partition"] == partition == kafka.partition_of(record.key)
                 heads += 1
     assert heads > 0
+
+
+def test_a_checkpoint_this_release_cannot_read_stops_the_worker_with_the_reason() -> None:
+    """A newer release's checkpoint (here: a layout this one does not know) is not retried for ever and
+    not half-applied: the worker is told to stop, with a reason naming the room and the versions."""
+    kafka = new_kafka()
+    blob = msgspec.msgpack.encode({"v": 99, "room": "room-9"})
+    head = msgspec.msgpack.encode({"gen": 1, "n": 0, "partition": 0, "segments": {}, "blob": blob})
+    kafka.append(CHANGELOG, 0, b"room-9", head, None)
+    reasons: list[BaseException] = []
+    runtime = Runtime(
+        build_pipeline(Settings()),
+        RuntimeConfig(group_id="memory", exactly_once=True),
+        MemoryConsumer(kafka, Crash()),
+        MemoryConnections(kafka, Crash()),
+        encode,
+        on_fatal=reasons.append,
+    )
+
+    async def assign() -> None:
+        await runtime.on_assigned({0})
+        await runtime.wait_restored()
+
+    run(assign())
+    (reason,) = reasons
+    assert (
+        str(reason)
+        == "room 'room-9': checkpoint layout 99; this release reads 5, 6 (written by a newer LiveFlow?)"
+    )
+    assert 0 not in runtime.owned
