@@ -79,6 +79,10 @@ def per_minute(counter: str, selector: str = "", by: str = "") -> str:
     return f"{per_second(counter, selector, by)} * 60"
 
 
+BUILT_IN_PANELS = ("audience", "interaction", "conversion")  # declared panels placed by hand below
+UNITS = {"ratio": "percentunit", "seconds": "s", "ms": "ms"}
+
+
 def declared(panel: str) -> list[Json]:
     """One query per window metric declared with this ``panel`` (liveflow/core/records.py), legend = its
     screen name and where its value comes from."""
@@ -88,6 +92,33 @@ def declared(panel: str) -> list[Json]:
         for m in window_metrics()
         if m.shown.panel == panel and m.shown.gauge is not None
     ]
+
+
+def declared_panels() -> list[Json]:
+    """A curve panel for each other panel name declared by window metrics (in declaration order), titled
+    with its metrics' screen names; money is plotted in yuan."""
+    names: dict[str, list[Any]] = {}
+    for metric in window_metrics():
+        panel = metric.shown.panel
+        if panel is not None and panel not in BUILT_IN_PANELS and metric.shown.gauge is not None:
+            names.setdefault(panel, []).append(metric)
+    panels = []
+    for panel, metrics in names.items():
+        unit = metrics[0].shown.unit
+        targets = declared(panel)
+        if unit == "cents":
+            targets = [target | {"expr": f"{target['expr']} / 100"} for target in targets]
+        title = " · ".join(metric.shown.zh for metric in metrics)
+        description = "; ".join(f"{metric.name}: {metric.description}" for metric in metrics)
+        panels.append(
+            timeseries(
+                title,
+                targets,
+                unit=YUAN if unit == "cents" else UNITS.get(unit, "short"),
+                description=description,
+            )
+        )
+    return panels
 
 
 # -- panels --------------------------------------------------------------------------------------------
@@ -656,6 +687,7 @@ def room_detail() -> Json:
                     ),
                 ],
             ),
+            *([("Window metrics", declared_panels())] if declared_panels() else []),
             (
                 "Moderation and alerts",
                 [
