@@ -30,7 +30,7 @@ from liveflow.core.topics import ALERTS, DEAD_LETTERS, MODERATION_HITS, ROOM_MET
 
 SCHEMA_VERSION: Final = 1
 
-Unit = Literal["viewers", "count", "users", "cents", "ratio", "seconds", "ms"]
+Unit = Literal["viewers", "count", "users", "cents", "ratio", "per_1k", "seconds", "ms"]
 Gauge = Literal["now", "closed"]
 
 
@@ -221,6 +221,10 @@ class RoomMetrics(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     ] = None
     uv_value_cents: Annotated[Ratio, metric("gmv_cents / viewers", "UV价值", "cents")] = None
     aov_cents: Annotated[Ratio, metric("gmv_cents / orders_paid", "客单价", "cents")] = None
+    follows_per_1k_viewers: Annotated[
+        Ratio,
+        metric("follows * 1000 / viewers", "千人涨粉", "per_1k", gauge="closed", panel="growth"),
+    ] = None
 
 
 @dataclass(frozen=True, slots=True)

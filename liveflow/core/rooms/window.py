@@ -238,6 +238,7 @@ class Window:
             gpm_cents=_ratio(gmv * 1000, viewers),
             uv_value_cents=_ratio(gmv, viewers),
             aov_cents=_ratio(gmv, self.orders_paid),
+            follows_per_1k_viewers=_ratio(self.follows * 1000, viewers),
         )
 
 

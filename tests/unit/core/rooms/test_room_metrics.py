@@ -129,6 +129,16 @@ def test_staff_comments_neither_mark_presence_nor_interact() -> None:
     assert records[0]["viewers"] == 1 and records[0]["interaction_rate"] == 1.0
 
 
+def test_follows_per_thousand_viewers() -> None:
+    events = [event("enter", BASE_TS + i, f"u{i}") for i in range(8)]
+    events += [event("follow", BASE_TS + 10_000, "u1"), event("follow", BASE_TS + 11_000, "u2")]
+    (first, *_) = run(events, CONFIG)
+    assert first["viewers"] == 8 and first["follows"] == 2
+    assert first["follows_per_1k_viewers"] == 250.0
+    (alone,) = run([event("leave", BASE_TS, "x")], CONFIG)
+    assert alone["follows_per_1k_viewers"] is None  # no viewers
+
+
 def test_funnel_rates() -> None:
     records = run(
         [
@@ -249,6 +259,9 @@ def reference(events: list[dict[str, Any]], size: int, timeout: int) -> list[dic
                 "gpm_cents": ratio(gmv * 1000, len(viewers)),
                 "uv_value_cents": ratio(gmv, len(viewers)),
                 "aov_cents": ratio(gmv, len(paid)),
+                "follows_per_1k_viewers": ratio(
+                    1000 * sum(1 for e in inside if e["type"] == "follow"), len(viewers)
+                ),
             }
         )
     return records
