@@ -173,7 +173,7 @@ def test_thresholds_cli_set_show_unset_and_apply(app_id: str, redis_url: str) ->
         finally:
             await client.aclose()
 
-    rules = asyncio.run(applied()).for_room("vip").concurrency_drop
+    rules = asyncio.run(applied()).for_room("vip")["concurrency_drop"]
     assert (rules.min_baseline, rules.for_ms) == (200.0, 45_000)
     unset = runner.invoke(
         cli, ["thresholds", "unset", "--room", "vip", "--rule", "concurrency_drop", "for_ms"]

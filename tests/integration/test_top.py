@@ -22,7 +22,9 @@ import orjson
 import pytest
 import redis
 
-from liveflow.adapters.redis.snapshot import active_key, room_key
+from liveflow.adapters.redis.snapshot import active_key, room_fields, room_key
+from liveflow.core.records import RoomMetrics, RoomView
+from liveflow.core.rooms.totals import COUNTERS
 from liveflow.tools.devstack.process import free_port
 from liveflow.tools.devstack.redis import ping
 from liveflow.tools.top.view import NUMBER_COLUMNS
@@ -115,24 +117,22 @@ def table_cells(screen: str) -> dict[str, dict[str, str]]:
 
 
 def write_room(client: redis.Redis, app_id: str, room_id: str, online: int, **fields: str) -> None:
-    now = str(time.time_ns() // 1_000_000)
-    values = {
-        "room_id": room_id,
-        "online": str(online),
-        "online_peak": str(online + 10),
-        "viewers": str(online * 2),
-        "uv_total": str(online * 5),
-        "interaction_rate": "0.125",
-        "conversion_rate": "0.02",
-        "gmv_cents": "1234500",
-        "comments": "7",
-        "likes": "9",
-        "orders_paid": "3",
-        "window_start": now,
-        "last_window_online": "",
-        "event_ts": now,
-        "updated_at": now,
-    }
+    now = time.time_ns() // 1_000_000
+    window = RoomMetrics(
+        room_id=room_id,
+        online=online,
+        online_peak=online + 10,
+        viewers=online * 2,
+        uv_total=online * 5,
+        interaction_rate=0.125,
+        conversion_rate=0.02,
+        orders_paid=3,
+    )
+    totals = dict.fromkeys(COUNTERS, 0) | {"gmv_cents": 1_234_500, "comments": 7, "likes": 9}
+    view = RoomView(
+        room_id=room_id, event_ts=now, window_start=now, now=window, last=None, totals=totals, moderation={}
+    )
+    values = room_fields(view, now)  # what a worker writes
     client.hset(room_key(app_id, room_id), mapping=values | fields)  # type: ignore[arg-type]
     client.expire(room_key(app_id, room_id), 120)
     client.sadd(active_key(app_id), room_id)
