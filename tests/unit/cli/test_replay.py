@@ -70,3 +70,18 @@ def test_corrupt_gzip_is_one_line(tmp_path: Path) -> None:
     broken.write_bytes(b"not gzip at all")
     code, _, stderr = run([str(broken)])
     assert code == 2 and "cannot read" in stderr and "Traceback" not in stderr
+
+
+def test_a_bad_alert_rules_file_is_one_line_per_problem(tmp_path: Path) -> None:
+    rules = tmp_path / "alerts.toml"
+    rules.write_text('[rules.concurrency_drop]\nratio = 0.6\nfor_ms = "soon"\n[rooms.vip.banned_word]\n')
+    plain = tmp_path / "events.jsonl"
+    plain.write_bytes(LINES[0] + b"\n")
+    result = CliRunner(env={"LIVEFLOW_ALERTS_CONFIG": str(rules)}).invoke(cli, ["replay", str(plain)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"liveflow: {rules}: rules.concurrency_drop.ratio: unknown key; did you mean 'fire_ratio'?",
+        f"liveflow: {rules}: rules.concurrency_drop.for_ms: expected a duration such as 500ms, 5s, 10m or 1h",
+        f"liveflow: {rules}: rooms.vip.banned_word: unknown key; did you mean 'banned_words'?",
+    ]
+    assert result.stdout == ""
