@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from agents.lexicon import LexiconState
 from agents.snapshots import SnapshotHealth
 from liveflow.core.pipeline import Pipeline, Room
-from liveflow.core.records import window_metrics
+from liveflow.core.records import room_gauges
 from liveflow.core.rooms.totals import COUNTERS
 from liveflow.core.runtime.runtime import Runtime
 from liveflow.settings import Settings
@@ -31,8 +31,7 @@ from liveflow.settings import Settings
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 LAG_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
 
-GAUGE_SOURCE = {"now": "current window so far", "closed": "last closed window"}
-ROOM_GAUGES = tuple(metric for metric in window_metrics() if metric.shown.gauge is not None)
+ROOM_GAUGES = room_gauges()
 
 
 class WorkerMetrics:
@@ -203,11 +202,24 @@ class PipelineCollector(Collector):
         position = GaugeMetricFamily(
             "liveflow_consumer_position", "Next offset to fetch.", labels=["topic", "partition"]
         )
-        for (topic, partition), (next_offset, end) in sorted(self._runtime.lag.items()):
-            position.add_metric([topic, str(partition)], next_offset)
-            lag.add_metric([topic, str(partition)], max(end - next_offset, 0))
+        seconds = GaugeMetricFamily(
+            "liveflow_consumer_lag_seconds",
+            "While records are unread: seconds since the Kafka timestamp of the last record read (0 when "
+            "caught up).",
+            labels=["topic", "partition"],
+        )
+        now = time.time()
+        read_at = self._runtime.last_timestamps
+        for tp, (next_offset, end) in sorted(self._runtime.lag.items()):
+            labels = [tp[0], str(tp[1])]
+            behind = max(end - next_offset, 0)
+            position.add_metric(labels, next_offset)
+            lag.add_metric(labels, behind)
+            stamp = read_at.get(tp)
+            seconds.add_metric(labels, max(now - stamp / 1000, 0.0) if behind and stamp is not None else 0.0)
         yield lag
         yield position
+        yield seconds
 
 
 class RoomExposition:
@@ -240,22 +252,25 @@ class RoomExposition:
         active = [room for room in self._pipeline.rooms.values() if room.last_arrival >= horizon]
         active.sort(key=lambda room: room.state.presence.online, reverse=True)
         exported: list[Room] = active[: self._settings.metrics_room_cap]
-        gauges: dict[str, list[str]] = {metric.name: [] for metric in ROOM_GAUGES}
+        gauges: dict[str, list[str]] = {gauge.name: [] for gauge in ROOM_GAUGES}
         counters: dict[str, list[str]] = {name: [] for name in COUNTERS}
+        by_source: list[str] = []
         moderation: list[str] = []
         firing: list[str] = []
         for room in exported:
             view = room.state.live_view()
             room_id = label_value(view.room_id)
-            for metric in ROOM_GAUGES:
-                source = view.now if metric.shown.gauge == "now" else view.last
-                value = getattr(source, metric.name) if source is not None else None
+            for gauge in ROOM_GAUGES:
+                source = view.now if gauge.source == "now" else view.last
+                value = getattr(source, gauge.field) if source is not None else None
                 if value is not None:
-                    line = f'liveflow_room_{metric.name}{{room_id="{room_id}"}} {float(value)!r}\n'
-                    gauges[metric.name].append(line)
+                    gauges[gauge.name].append(f'{gauge.name}{{room_id="{room_id}"}} {float(value)!r}\n')
             for name, value in view.totals.items():
                 line = f'liveflow_room_{name}_total{{room_id="{room_id}"}} {float(value)!r}\n'
                 counters[name].append(line)
+            for source_name, count in sorted(view.enters_by_source.items()):
+                labels = f'room_id="{room_id}",source="{label_value(source_name)}"'
+                by_source.append(f"liveflow_room_enters_by_source_total{{{labels}}} {float(count)!r}\n")
             for category, count in sorted(view.moderation.items()):
                 labels = f'category="{label_value(category)}",room_id="{room_id}"'
                 moderation.append(f"liveflow_room_moderation_hits_total{{{labels}}} {float(count)!r}\n")
@@ -264,17 +279,20 @@ class RoomExposition:
                 labels = f'room_id="{room_id}",rule="{label_value(rule)}"'
                 firing.append(f"liveflow_room_alerts_firing{{{labels}}} 1.0\n")
         parts: list[str] = []
-        for metric in ROOM_GAUGES:
-            help_text = f"{metric.description} ({GAUGE_SOURCE[metric.shown.gauge or 'now']})"
-            name = f"liveflow_room_{metric.name}"
-            parts.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
-            parts.extend(gauges[metric.name])
+        for gauge in ROOM_GAUGES:
+            parts.append(f"# HELP {gauge.name} {gauge.help}\n# TYPE {gauge.name} gauge\n")
+            parts.extend(gauges[gauge.name])
         for name, counter in COUNTERS.items():
             parts.append(
                 f"# HELP liveflow_room_{name}_total {counter.help}\n"
                 f"# TYPE liveflow_room_{name}_total counter\n"
             )
             parts.extend(counters[name])
+        parts.append(
+            "# HELP liveflow_room_enters_by_source_total Enter events by their traffic source.\n"
+            "# TYPE liveflow_room_enters_by_source_total counter\n"
+        )
+        parts.extend(by_source)
         parts.append(
             "# HELP liveflow_room_moderation_hits_total Moderation hits by category.\n"
             "# TYPE liveflow_room_moderation_hits_total counter\n"

@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from liveflow.core.records import window_metrics
+from liveflow.core.records import room_gauges, window_metrics
 
 OUT_DIR = Path(__file__).resolve().parent / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "liveflow-prometheus"}
@@ -87,10 +87,11 @@ def declared(panel: str) -> list[Json]:
     """One query per window metric declared with this ``panel`` (liveflow/core/records.py), legend = its
     screen name and where its value comes from."""
     source = {"now": "window so far", "closed": "last window"}
+    declared = {m.name: m for m in window_metrics()}
     return [
-        q(f"max(liveflow_room_{m.name}{ROOM})", f"{m.shown.zh} ({source[m.shown.gauge or 'now']})")
-        for m in window_metrics()
-        if m.shown.panel == panel and m.shown.gauge is not None
+        q(f"max({g.name}{ROOM})", f"{declared[g.field].shown.zh} ({source[g.source]})")
+        for g in room_gauges()
+        if declared[g.field].shown.panel == panel and not g.deprecated
     ]
 
 
@@ -100,7 +101,8 @@ def declared_panels() -> list[Json]:
     names: dict[str, list[Any]] = {}
     for metric in window_metrics():
         panel = metric.shown.panel
-        if panel is not None and panel not in BUILT_IN_PANELS and metric.shown.gauge is not None:
+        shown = metric.shown
+        if panel is not None and panel not in BUILT_IN_PANELS and (shown.gauge or shown.window_gauge):
             names.setdefault(panel, []).append(metric)
     panels = []
     for panel, metrics in names.items():
@@ -576,7 +578,7 @@ def room_detail() -> Json:
                         description="Average concurrent viewers of the last closed window.",
                     ),
                     stat("Viewers (window)", f"max(liveflow_room_viewers{ROOM})"),
-                    stat("UV total (场观)", f"max(liveflow_room_uv_total{ROOM})"),
+                    stat("UV total (场观)", f"max(liveflow_room_uv{ROOM})"),
                     stat(
                         "Alerts firing",
                         f"sum(liveflow_room_alerts_firing{ROOM}) or vector(0)",
@@ -678,7 +680,7 @@ def room_detail() -> Json:
                         [
                             q(
                                 f"1000 * max(liveflow_room_gmv_cents_total{ROOM}) / 100 "
-                                f"/ max(liveflow_room_uv_total{ROOM})",
+                                f"/ max(liveflow_room_uv{ROOM})",
                                 "GPM",
                             )
                         ],

@@ -21,7 +21,7 @@ lacks a field newer than it gets that field's default.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, NamedTuple
 
 import msgspec
 
@@ -38,17 +38,27 @@ Gauge = Literal["now", "closed"]
 class WindowMetric:
     """Where a room-metrics field is shown, beside its definition.
 
-    ``gauge``: exported as the per-room Prometheus gauge ``liveflow_room_<name>``, from the open window so
-    far (``now``) or from the last closed window (``closed``); ``snapshot``: a field of the Redis live view
+    ``gauge``: exported as the per-room Prometheus gauge ``liveflow_room_<name>`` (``gauge_name`` if
+    set), from the open window so far (``now``) or from the last closed window (``closed``);
+    ``window_gauge``: also exported from the last closed window as ``liveflow_room_window_<name>`` (the
+    steady value for wall screens, beside the running one); ``snapshot``: a field of the Redis live view
     (``<name>`` so far and ``last_window_<name>`` of the last closed window); ``top``: the column header in
-    ``liveflow top`` (the value so far); ``panel``: the room dashboard panel that plots the gauge."""
+    ``liveflow top`` (the value so far); ``panel``: the room dashboard panel that plots the gauges;
+    ``deprecated_gauge``: an earlier name of the gauge, still exported for one release."""
 
     zh: str
     unit: Unit
     gauge: Gauge | None = None
+    window_gauge: bool = False
     snapshot: bool = False
     top: str | None = None
     panel: str | None = None
+    gauge_name: str | None = None
+    deprecated_gauge: str | None = None
+
+    def gauge_of(self, field: str) -> str:
+        """The name of the field's primary gauge."""
+        return f"liveflow_room_{self.gauge_name or field}"
 
 
 def metric(
@@ -57,12 +67,15 @@ def metric(
     unit: Unit,
     *,
     gauge: Gauge | None = None,
+    window_gauge: bool = False,
     snapshot: bool = False,
     top: str | None = None,
     panel: str | None = None,
+    gauge_name: str | None = None,
+    deprecated_gauge: str | None = None,
 ) -> msgspec.Meta:
     """The metadata of one room-metrics field (used inside ``Annotated``)."""
-    declared = WindowMetric(zh, unit, gauge, snapshot, top, panel)
+    declared = WindowMetric(zh, unit, gauge, window_gauge, snapshot, top, panel, gauge_name, deprecated_gauge)
     return msgspec.Meta(description=description, extra={"metric": declared})
 
 
@@ -98,6 +111,7 @@ class RoomMetrics(msgspec.Struct, kw_only=True, frozen=True, gc=False):
             "最高在线 PCU",
             "viewers",
             gauge="now",
+            window_gauge=True,
             snapshot=True,
             top="Peak",
             panel="audience",
@@ -116,6 +130,16 @@ class RoomMetrics(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     watch_seconds: Annotated[
         NonNegativeFloat, metric("total presence time inside the window, seconds", "观看时长", "seconds")
     ] = 0.0
+    watch_seconds_per_viewer: Annotated[
+        Ratio,
+        metric(
+            "watch_seconds / viewers",
+            "人均停留时长",
+            "seconds",
+            window_gauge=True,
+            panel="audience",
+        ),
+    ] = None
     viewers: Annotated[
         NonNegativeInt,
         metric(
@@ -129,12 +153,14 @@ class RoomMetrics(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     uv_total: Annotated[
         NonNegativeInt,
         metric(
-            "distinct viewers ever present in the room up to the window's end",
+            "distinct viewers present in the room's broadcast up to the window's end",
             "场观 (cumulative UV)",
             "viewers",
             gauge="now",
             snapshot=True,
             top="UV",
+            gauge_name="uv",
+            deprecated_gauge="liveflow_room_uv_total",
         ),
     ] = 0
     enters: Annotated[NonNegativeInt, metric("`enter` events in the window", "进入人次", "count")] = 0
@@ -158,6 +184,7 @@ class RoomMetrics(msgspec.Struct, kw_only=True, frozen=True, gc=False):
             "互动率",
             "ratio",
             gauge="now",
+            window_gauge=True,
             snapshot=True,
             top="Interact",
             panel="interaction",
@@ -168,7 +195,10 @@ class RoomMetrics(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     ] = 0
     clicks: Annotated[NonNegativeInt, metric("`product_click` events", "点击次数", "count")] = 0
     clickers: Annotated[NonNegativeInt, metric("distinct viewers who clicked", "点击人数", "users")] = 0
-    ctr: Annotated[Ratio, metric("clickers / exposed_users", "商品点击率", "ratio")] = None
+    ctr: Annotated[
+        Ratio,
+        metric("clickers / exposed_users", "商品点击率", "ratio", window_gauge=True, panel="conversion"),
+    ] = None
     orders_created: Annotated[
         NonNegativeInt, metric("orders whose first `created` is in the window", "下单数", "count")
     ] = 0
@@ -178,6 +208,7 @@ class RoomMetrics(msgspec.Struct, kw_only=True, frozen=True, gc=False):
             "orders whose first `paid` is in the window",
             "成交订单",
             "count",
+            window_gauge=True,
             snapshot=True,
             top="Paid",
         ),
@@ -186,7 +217,8 @@ class RoomMetrics(msgspec.Struct, kw_only=True, frozen=True, gc=False):
         NonNegativeInt, metric("distinct users of the orders paid in the window", "成交人数", "users")
     ] = 0
     gmv_cents: Annotated[
-        NonNegativeInt, metric("sum of `amount_cents` of the orders paid in the window", "GMV", "cents")
+        NonNegativeInt,
+        metric("sum of `amount_cents` of the orders paid in the window", "GMV", "cents", window_gauge=True),
     ] = 0
     orders_refunded: Annotated[
         NonNegativeInt, metric("orders whose first `refunded` is in the window", "退款订单", "count")
@@ -209,12 +241,15 @@ class RoomMetrics(msgspec.Struct, kw_only=True, frozen=True, gc=False):
             "观看-成交转化率",
             "ratio",
             gauge="now",
+            window_gauge=True,
             snapshot=True,
             top="Convert",
             panel="conversion",
         ),
     ] = None
-    click_to_pay_rate: Annotated[Ratio, metric("buyers / clickers", "点击-成交转化率", "ratio")] = None
+    click_to_pay_rate: Annotated[
+        Ratio, metric("buyers / clickers", "点击-成交转化率", "ratio", window_gauge=True)
+    ] = None
     gpm_cents: Annotated[
         Ratio,
         metric("gmv_cents * 1000 / viewers (per thousand *viewers*, not per thousand views)", "GPM", "cents"),
@@ -258,6 +293,41 @@ def window_metrics() -> tuple[DeclaredMetric, ...]:
             )
         )
     return tuple(declared)
+
+
+GAUGE_SOURCE = {"now": "current window so far", "closed": "last closed window"}
+
+
+class RoomGauge(NamedTuple):
+    """One per-room Prometheus gauge: its name, the declared field it shows and from which view (``now``:
+    the open window so far, ``closed``: the last closed window)."""
+
+    name: str
+    field: str
+    source: Gauge
+    help: str
+    deprecated: bool
+
+
+def room_gauges() -> tuple[RoomGauge, ...]:
+    """The per-room gauges of the declared window metrics: the primary one (``gauge``), its deprecated
+    alias for one release, and the steady ``liveflow_room_window_<name>`` (``window_gauge``)."""
+    gauges: list[RoomGauge] = []
+    for metric in window_metrics():
+        shown = metric.shown
+        if shown.gauge is not None:
+            text = f"{metric.description} ({GAUGE_SOURCE[shown.gauge]})"
+            name = shown.gauge_of(metric.name)
+            gauges.append(RoomGauge(name, metric.name, shown.gauge, text, False))
+            if shown.deprecated_gauge is not None:
+                old = f"Deprecated: the same as {name}, removed in the next release."
+                gauges.append(RoomGauge(shown.deprecated_gauge, metric.name, shown.gauge, old, True))
+        if shown.window_gauge:
+            text = f"{metric.description} ({GAUGE_SOURCE['closed']})"
+            gauges.append(
+                RoomGauge(f"liveflow_room_window_{metric.name}", metric.name, "closed", text, False)
+            )
+    return tuple(gauges)
 
 
 # -- moderation-hits ---------------------------------------------------------------------------------
@@ -363,7 +433,8 @@ class RoomView(msgspec.Struct, kw_only=True, frozen=True):
     ``now``: the open window so far, as the record it would be if it closed at ``event_ts`` (with
     ``online_peak`` including the present instant; all zeros but ``online`` and ``uv_total`` when no
     window is open); ``last``: the last closed window; ``totals``: the room's lifetime counters
-    (:data:`liveflow.core.rooms.totals.COUNTERS`); ``moderation``: moderation hits by category."""
+    (:data:`liveflow.core.rooms.totals.COUNTERS`); ``enters_by_source``: enters by their ``source``;
+    ``moderation``: moderation hits by category."""
 
     room_id: str
     event_ts: int
@@ -371,7 +442,8 @@ class RoomView(msgspec.Struct, kw_only=True, frozen=True):
     now: RoomMetrics
     last: RoomMetrics | None
     totals: dict[str, int]
-    moderation: dict[str, int]
+    enters_by_source: dict[str, int] = {}
+    moderation: dict[str, int] = {}
 
 
 def record_types() -> dict[str, type[msgspec.Struct]]:

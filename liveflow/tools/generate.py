@@ -34,13 +34,13 @@ from liveflow.adapters.notify.config import NotifyConfig
 from liveflow.adapters.redis.snapshot import SNAPSHOT_METRICS
 from liveflow.configfile import ConfigModel, json_schema
 from liveflow.core.alerts.config import file_model
-from liveflow.core.records import EXTRA_SCHEMA, RoomView, record_types, window_metrics
+from liveflow.core.records import EXTRA_SCHEMA, RoomView, record_types, room_gauges, window_metrics
 from liveflow.core.rooms.totals import COUNTERS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://liveflow.dev/schemas/v1/{name}.schema.json"
-GAUGE_SOURCE = {"now": "the open window so far", "closed": "the last closed window"}
+GAUGE_SOURCE = {"now": "the open window so far", "closed": "the last closed window"}  # in the docs
 _BLOCK = re.compile(r"(<!-- generated: (?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
 
 
@@ -112,15 +112,24 @@ def room_series_table(with_labels: bool) -> str:
     else:
         rows = ["| metric | type | meaning |", "|---|---|---|"]
     room = "`room_id` | " if with_labels else ""
-    for metric in window_metrics():
-        if metric.shown.gauge is not None:
-            meaning = f"{metric.description}: {GAUGE_SOURCE[metric.shown.gauge]} ({metric.shown.zh})"
-            if metric.nullable:
-                meaning += "; absent while null"
-            rows.append(f"| `liveflow_room_{metric.name}` | gauge | {room}{meaning} |")
+    declared = {metric.name: metric for metric in window_metrics()}
+    for gauge in room_gauges():
+        metric = declared[gauge.field]
+        meaning = f"{metric.description}: {GAUGE_SOURCE[gauge.source]} ({metric.shown.zh})"
+        if gauge.deprecated:
+            meaning = (
+                f"deprecated alias of `{metric.shown.gauge_of(metric.name)}`, removed in the next release"
+            )
+        elif metric.nullable:
+            meaning += "; absent while null"
+        rows.append(f"| `{gauge.name}` | gauge | {room}{meaning} |")
     for name, counter in COUNTERS.items():
         meaning = f"{counter.help.rstrip('.')} (room lifetime)"
         rows.append(f"| `liveflow_room_{name}_total` | counter | {room}{meaning} |")
+    labels = "`room_id`, `source` | " if with_labels else ""
+    rows.append(
+        f"| `liveflow_room_enters_by_source_total` | counter | {labels}enter events by traffic source |"
+    )
     labels = "`room_id`, `category` | " if with_labels else ""
     rows.append(f"| `liveflow_room_moderation_hits_total` | counter | {labels}moderation hits by category |")
     labels = "`room_id`, `rule` | " if with_labels else ""

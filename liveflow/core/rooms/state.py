@@ -192,6 +192,7 @@ class RoomState:
             now=now,
             last=self.last_closed,
             totals=self.totals.counters(),
+            enters_by_source=dict(self.totals.enters_by_source),
             moderation=dict(self.totals.moderation),
         )
 

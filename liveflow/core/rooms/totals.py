@@ -17,12 +17,15 @@ from liveflow.core.events import (
     Comment,
     Enter,
     Event,
+    Follow,
+    Gift,
     Heartbeat,
     Leave,
     Like,
     OrderPaid,
     ProductClick,
     ProductExposure,
+    Share,
 )
 from liveflow.core.records import Unit
 
@@ -47,11 +50,17 @@ COUNTERS: dict[str, Lifetime] = {
     "leaves": Lifetime("Leave events.", "count"),
     "product_exposures": Lifetime("Product exposure events.", "count"),
     "product_clicks": Lifetime("Product click events.", "count"),
+    "follows": Lifetime("Follow events (涨粉).", "count"),
+    "shares": Lifetime("Share events.", "count"),
+    "gifts": Lifetime("Gift events.", "count"),
+    "gift_value_cents": Lifetime("Value of gifts, cents.", "cents"),
 }
+BY_SOURCE = "enters_by_source"  # the labelled counter liveflow_room_enters_by_source_total{source}
+NO_SOURCE = "unknown"  # an enter without a source
 
 
 class Totals:
-    __slots__ = (*COUNTERS, "moderation")
+    __slots__ = (*COUNTERS, "enters_by_source", "moderation")
 
     def __init__(self) -> None:
         self.gmv_cents = 0
@@ -62,6 +71,11 @@ class Totals:
         self.leaves = 0
         self.product_exposures = 0
         self.product_clicks = 0
+        self.follows = 0
+        self.shares = 0
+        self.gifts = 0
+        self.gift_value_cents = 0
+        self.enters_by_source: dict[str, int] = {}
         self.moderation: dict[str, int] = {}  # hits by category
 
     def count(self, event: Event, first: bool) -> None:
@@ -70,8 +84,10 @@ class Totals:
         match event:
             case Heartbeat():
                 pass
-            case Enter():
+            case Enter(source=source):
                 self.enters += 1
+                key = source if isinstance(source, str) else NO_SOURCE
+                self.enters_by_source[key] = self.enters_by_source.get(key, 0) + 1
             case Leave():
                 self.leaves += 1
             case Comment(role="viewer"):
@@ -82,6 +98,13 @@ class Totals:
                 self.product_exposures += 1
             case ProductClick():
                 self.product_clicks += 1
+            case Follow():
+                self.follows += 1
+            case Share():
+                self.shares += 1
+            case Gift(value_cents=value):
+                self.gifts += 1
+                self.gift_value_cents += value
             case OrderPaid(amount_cents=amount) if first:
                 self.orders_paid += 1
                 self.gmv_cents += amount
@@ -92,6 +115,7 @@ class Totals:
 
     def to_state(self) -> dict[str, Any]:
         state: dict[str, Any] = self.counters()
+        state["enters_by_source"] = self.enters_by_source
         state["moderation"] = self.moderation
         return state
 
@@ -101,5 +125,6 @@ class Totals:
         totals = cls()
         for name in COUNTERS:
             setattr(totals, name, int(state.get(name, 0)))
+        totals.enters_by_source = dict(state.get("enters_by_source", {}))
         totals.moderation = dict(state["moderation"])
         return totals

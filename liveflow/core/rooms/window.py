@@ -208,6 +208,7 @@ class Window:
             online_peak=self.peak if peak is None else peak,
             online_avg=self.presence_ms / self.size,
             watch_seconds=self.presence_ms / 1000,
+            watch_seconds_per_viewer=_ratio(self.presence_ms / 1000, viewers),
             viewers=viewers,
             uv_total=uv_total,
             enters=self.enters,

@@ -128,6 +128,7 @@ class Runtime:
         self.merges: dict[int, PartitionMerge[InputRecord]] = {}
         self.committed: dict[TopicPartition, int] = {}
         self.lag: dict[TopicPartition, tuple[int, int]] = {}
+        self.last_timestamps: dict[TopicPartition, int] = {}  # Kafka timestamp of the last record fetched
         self.producers: dict[int, TransactionalProducer] = {}
         self.producer: Producer | None = None
         self.shipped: list[tuple[int, Delivery]] = []
@@ -159,8 +160,11 @@ class Runtime:
     def process(self, fetch: Fetch) -> None:
         merges, epochs = self.merges, self.epochs
         touched: set[int] = set()
+        last_timestamps = self.last_timestamps
         for (topic, partition), records in fetch.records.items():
             self.stats.fetched += len(records)
+            if records:
+                last_timestamps[topic, partition] = records[-1].timestamp
             merge = merges.get(partition)
             if merge is None or fetch.epochs.get(partition) != epochs.get(partition):
                 self.stats.stale += len(records)
@@ -406,6 +410,7 @@ class Runtime:
         self._paused_full = {tp for tp in self._paused_full if tp[1] not in partitions}
         for tp in [tp for tp in self.lag if tp[1] in partitions]:
             del self.lag[tp]
+            self.last_timestamps.pop(tp, None)
 
     def _rewind(self, partitions: set[int]) -> None:
         """Back to the last commit: drop, then restore (unless fenced: then wait for the group)."""
@@ -453,6 +458,7 @@ class Runtime:
         self._paused_full = {tp for tp in self._paused_full if tp[1] not in partitions}
         for tp in [tp for tp in self.lag if tp[1] in partitions]:
             del self.lag[tp]
+            self.last_timestamps.pop(tp, None)
 
     async def on_assigned(self, partitions: set[int]) -> None:
         """The group gives partitions: restore them in the background (the rebalance callback must return

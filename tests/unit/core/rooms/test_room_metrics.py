@@ -229,6 +229,7 @@ def reference(events: list[dict[str, Any]], size: int, timeout: int) -> list[dic
                 "online_peak": max(online_at(x) for x in candidates),
                 "online_avg": presence / size,
                 "watch_seconds": presence / 1000,
+                "watch_seconds_per_viewer": ratio(presence / 1000, len(viewers)),
                 "viewers": len(viewers),
                 "uv_total": len({u for u, s, _ in spans if s < end}),
                 "enters": sum(1 for e in inside if e["type"] == "enter"),
