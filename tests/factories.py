@@ -28,6 +28,10 @@ def event(kind: str, ts: int, user: str = "u1", room: str = "r1", **fields: Any)
         doc["text"] = "hello"
     if kind in {"created", "paid", "refunded", "cancelled"}:
         doc.update(order_id="o1", product_id="p1", amount_cents=1000)
+    if kind == "ad_spend":
+        doc["amount_cents"] = 1000
+    if kind in {"broadcast_start", "broadcast_end", "ad_spend"}:
+        del doc["user_id"]  # events of the room service and of the ads platform have none
     doc.update(fields)
     return doc
 

@@ -1,8 +1,10 @@
 """Input events, version 1: types, fast decoding and validation, and dead-letter classification.
 
 Layout: every event type is a msgspec ``Struct`` tagged by its ``type`` field; all share the common fields
-(``event_id``, ``room_id``, ``ts``, ``user_id``, ``schema_version``). ``EVENT_TOPIC`` maps each type to its
-one input topic (type names are unique across topics, so an event is self-describing).
+(``event_id``, ``room_id``, ``ts``, ``schema_version``), and every event of a viewer or a buyer also has
+``user_id`` (:class:`UserEvent`); the room service's events (``broadcast_start``, ``broadcast_end``) and
+the ads platform's ``ad_spend`` (:data:`ROOM_EVENTS`) have none. ``EVENT_TOPIC`` maps each type to its one
+input topic (type names are unique across topics, so an event is self-describing).
 
 Invariants:
 - :func:`decode` never raises for any input bytes: it returns an event or a :class:`Rejection` with a
@@ -39,14 +41,35 @@ NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}\Z")]
 
 
-class BaseEvent(msgspec.Struct, tag_field="type", frozen=True, gc=False, kw_only=True):
+class EventBase(msgspec.Struct, tag_field="type", frozen=True, gc=False, kw_only=True):
     """Fields common to every event."""
 
     event_id: EventId
     room_id: RoomId
     ts: Timestamp
-    user_id: UserId
     schema_version: int = SCHEMA_VERSION
+
+
+class BaseEvent(EventBase, frozen=True, gc=False, kw_only=True):
+    """An event of one user: a viewer, a commenter (or staff), a buyer."""
+
+    user_id: UserId
+
+
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+OptionalId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | msgspec.UnsetType
+
+
+class BroadcastStart(EventBase, tag="broadcast_start", frozen=True, gc=False):
+    """The room service starts a broadcast (场次) of the room (an open one ends here)."""
+
+    title: Title | msgspec.UnsetType = msgspec.UNSET
+    host_id: OptionalId = msgspec.UNSET
+    shop_id: OptionalId = msgspec.UNSET
+
+
+class BroadcastEnd(EventBase, tag="broadcast_end", frozen=True, gc=False):
+    """The room service ends the room's broadcast."""
 
 
 # -- viewer-events -----------------------------------------------------------------------------------
@@ -117,7 +140,15 @@ class OrderCancelled(OrderEvent, tag="cancelled", frozen=True, gc=False):
     pass
 
 
-Event = (
+class AdSpend(EventBase, tag="ad_spend", frozen=True, gc=False):
+    """Money spent in the ads platform (投流) for the room since its previous report."""
+
+    amount_cents: NonNegative
+    campaign_id: OptionalId = msgspec.UNSET
+    currency: Currency = "CNY"
+
+
+UserEvent = (
     Enter
     | Leave
     | Heartbeat
@@ -133,6 +164,9 @@ Event = (
     | OrderRefunded
     | OrderCancelled
 )
+RoomEvent = BroadcastStart | BroadcastEnd | AdSpend
+Event = UserEvent | RoomEvent
+ROOM_EVENTS: Final[frozenset[type[EventBase]]] = frozenset({BroadcastStart, BroadcastEnd, AdSpend})
 
 EVENT_TOPIC: Final[dict[str, str]] = {
     **dict.fromkeys(
@@ -146,11 +180,13 @@ EVENT_TOPIC: Final[dict[str, str]] = {
             "gift",
             "product_exposure",
             "product_click",
+            "broadcast_start",
+            "broadcast_end",
         ),
         VIEWER_EVENTS,
     ),
     "comment": COMMENT_EVENTS,
-    **dict.fromkeys(("created", "paid", "refunded", "cancelled"), ORDER_EVENTS),
+    **dict.fromkeys(("created", "paid", "refunded", "cancelled", "ad_spend"), ORDER_EVENTS),
 }
 
 TOPIC_TYPES: Final[dict[str, frozenset[str]]] = {

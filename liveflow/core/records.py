@@ -26,7 +26,7 @@ from typing import Annotated, Any, Final, Literal, NamedTuple
 import msgspec
 
 from liveflow.core.moderation import Hit, Severity
-from liveflow.core.topics import ALERTS, DEAD_LETTERS, MODERATION_HITS, ROOM_METRICS
+from liveflow.core.topics import ALERTS, BROADCAST_SUMMARIES, DEAD_LETTERS, MODERATION_HITS, ROOM_METRICS
 
 SCHEMA_VERSION: Final = 1
 
@@ -90,6 +90,9 @@ class RoomMetrics(msgspec.Struct, kw_only=True, frozen=True, gc=False):
 
     schema_version: Literal[1] = 1
     room_id: str = ""
+    broadcast_id: Annotated[
+        str | None, msgspec.Meta(description="the broadcast (场次) the window belongs to; null between two")
+    ] = None
     window_start: Annotated[Ms, msgspec.Meta(description="start of the window W, ms since the epoch")] = 0
     window_end: Annotated[Ms, msgspec.Meta(description="W + size, ms since the epoch")] = 0
     online: Annotated[
@@ -418,7 +421,108 @@ class DeadLetterRecord(msgspec.Struct, kw_only=True, frozen=True):
     event_id: str | msgspec.UnsetType = msgspec.UNSET
 
 
-Record = RoomMetrics | AlertRecord | ModerationHitRecord | DeadLetterRecord
+# -- broadcast-summaries -----------------------------------------------------------------------------
+def _d(text: str) -> msgspec.Meta:
+    return msgspec.Meta(description=text)
+
+
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class ProductSummary(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """One product of a broadcast."""
+
+    product_id: str
+    exposures: Annotated[Count, _d("`product_exposure` events of the product")]
+    exposed_users: Annotated[Count, _d("distinct viewers exposed to the product")]
+    clicks: Annotated[Count, _d("`product_click` events of the product")]
+    clickers: Annotated[Count, _d("distinct viewers who clicked the product")]
+    orders_paid: Annotated[Count, _d("orders of the product paid (once per order)")]
+    gmv_cents: Annotated[Count, _d("amount of those orders")]
+
+
+class AlertSpan(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """An alert of the room that started during the broadcast."""
+
+    alert_id: str
+    rule: str
+    severity: AlertSeverity
+    started_at: int
+    ended_at: Annotated[int | None, _d("null: still firing when the broadcast ended")]
+    message: Annotated[str, _d("the firing record's message")]
+
+
+class BroadcastSummary(msgspec.Struct, kw_only=True, frozen=True):
+    """broadcast-summaries value: one record per broadcast (场次) of a room, when it ends."""
+
+    schema_version: Literal[1] = 1
+    room_id: str
+    broadcast_id: Annotated[str, _d("`<room_id>:<started_at>`, stable")]
+    started_at: Annotated[int, _d("ms: the `broadcast_start`, or the first event after a gap")]
+    ended_at: Annotated[int, _d("ms: the `broadcast_end`, or when the room last had an event or a viewer")]
+    duration_seconds: Annotated[float, _d("ended_at - started_at, seconds")]
+    started_by: Literal["broadcast_start", "first_event"]
+    ended_by: Annotated[
+        Literal["broadcast_end", "broadcast_start", "gap", "end_of_input"],
+        _d(
+            "what ended it: its end event, the next start, `broadcast_gap` without events, or end of a replay"
+        ),
+    ]
+    title: str | None
+    host_id: str | None
+    shop_id: str | None
+    uv_total: Annotated[Count, _d("场观: distinct viewers present during the broadcast")]
+    online_peak: Annotated[Count, _d("PCU: the most viewers present at one instant")]
+    online_peak_at: Annotated[int | None, _d("the first instant with that many (ms); null without viewers")]
+    online_avg: Annotated[float, _d("ACU: watch_seconds / duration_seconds")]
+    watch_seconds: Annotated[float, _d("total presence time of all viewers inside the broadcast, seconds")]
+    watch_seconds_per_viewer: Annotated[float | None, _d("人均停留时长: watch_seconds / uv_total")]
+    retained_1m: Annotated[Count, _d("留存: viewers with one uninterrupted presence of at least 1 minute")]
+    retained_5m: Annotated[Count, _d("viewers with one uninterrupted presence of at least 5 minutes")]
+    retained_30m: Annotated[Count, _d("viewers with one uninterrupted presence of at least 30 minutes")]
+    enters: Count
+    leaves: Count
+    enters_by_source: Annotated[dict[str, int], _d("enters by `source` (`unknown` without one)")]
+    comments: Annotated[Count, _d("viewer comments")]
+    commenters: Count
+    likes: Annotated[Count, _d("sum of like `count`")]
+    likers: Count
+    shares: Count
+    follows: Annotated[Count, _d("涨粉: `follow` events")]
+    gifts: Count
+    gift_value_cents: Count
+    interacting_users: Annotated[Count, _d("distinct viewers with a comment, like, share, follow or gift")]
+    interaction_rate: Annotated[float | None, _d("互动率: interacting_users / uv_total")]
+    product_exposures: Annotated[Count, _d("`product_exposure` events")]
+    exposed_users: Count
+    clicks: Count
+    clickers: Count
+    ctr: Annotated[float | None, _d("clickers / exposed_users")]
+    orders_created: Annotated[Count, _d("orders whose first `created` is in the broadcast")]
+    orders_paid: Annotated[Count, _d("orders whose first `paid` is in the broadcast")]
+    orders_refunded: Count
+    orders_cancelled: Count
+    buyers: Annotated[Count, _d("distinct users of the paid orders")]
+    gmv_cents: Annotated[Count, _d("GMV: amount of the paid orders")]
+    refund_cents: Annotated[Count, _d("amount of all `refunded` events (partial refunds add up)")]
+    net_gmv_cents: Annotated[int, _d("gmv_cents - refund_cents")]
+    conversion_rate: Annotated[float | None, _d("观看-成交转化率: buyers / uv_total")]
+    click_to_pay_rate: Annotated[float | None, _d("buyers / clickers")]
+    gpm_cents: Annotated[float | None, _d("GPM: gmv_cents * 1000 / uv_total")]
+    uv_value_cents: Annotated[float | None, _d("UV价值: gmv_cents / uv_total")]
+    aov_cents: Annotated[float | None, _d("客单价: gmv_cents / orders_paid")]
+    ad_spend_cents: Annotated[Count, _d("投流: sum of `ad_spend` amount_cents")]
+    ad_gmv_cents: Annotated[
+        Count, _d("GMV of buyers whose first presence in the broadcast was an enter with source `ad`")
+    ]
+    roi: Annotated[float | None, _d("gmv_cents / ad_spend_cents")]
+    ad_roi: Annotated[float | None, _d("ad_gmv_cents / ad_spend_cents")]
+    products: Annotated[list[ProductSummary], _d("the products by GMV, then exposed users (at most 50)")]
+    alerts: Annotated[list[AlertSpan], _d("alerts of the room that started during the broadcast")]
+    moderation_hits: Annotated[dict[str, int], _d("moderation hits by category")]
+
+
+Record = RoomMetrics | AlertRecord | ModerationHitRecord | DeadLetterRecord | BroadcastSummary
 
 # constraints of a record's schema that its struct cannot say, by topic
 EXTRA_SCHEMA: dict[str, dict[str, Any]] = {
@@ -453,6 +557,7 @@ def record_types() -> dict[str, type[msgspec.Struct]]:
         ALERTS: AlertRecord,
         MODERATION_HITS: ModerationHitRecord,
         DEAD_LETTERS: DeadLetterRecord,
+        BROADCAST_SUMMARIES: BroadcastSummary,
     }
 
 

@@ -13,9 +13,10 @@ ROOM_METRICS = "room-metrics"
 ALERTS = "alerts"
 MODERATION_HITS = "moderation-hits"
 DEAD_LETTERS = "dead-letters"
+BROADCAST_SUMMARIES = "broadcast-summaries"
 
 INPUT_TOPICS: tuple[str, ...] = (VIEWER_EVENTS, COMMENT_EVENTS, ORDER_EVENTS)
-DERIVED_TOPICS: tuple[str, ...] = (ROOM_METRICS, ALERTS, MODERATION_HITS, DEAD_LETTERS)
+DERIVED_TOPICS: tuple[str, ...] = (ROOM_METRICS, ALERTS, MODERATION_HITS, DEAD_LETTERS, BROADCAST_SUMMARIES)
 ALL_TOPICS: tuple[str, ...] = INPUT_TOPICS + DERIVED_TOPICS
 
 # A dead letter carries the refused message whole: an input of up to the brokers' usual 1 MiB limit, base64

@@ -29,6 +29,7 @@ import msgspec
 
 from liveflow.core.checkpoint import CheckpointIncompatible, SegmentKind, segment_owners
 from liveflow.core.events import (
+    ROOM_EVENTS,
     Comment,
     Enter,
     Event,
@@ -278,15 +279,17 @@ class RoomState:
         window = self._open_window(t)
         kind = type(event)
         first = True
-        if kind in MARKING:
-            presence.mark(event.user_id, t)
+        if kind in ROOM_EVENTS:
+            pass  # the room service's and the ads platform's events: no viewer, no order
+        elif kind in MARKING:
+            presence.mark(event.user_id, t)  # type: ignore[union-attr]
         elif kind is Leave:
-            user = event.user_id
+            user = event.user_id  # type: ignore[union-attr]
             if presence.leave(user) and t > window.start:
                 window.ended[user] = None
         elif kind is Comment:
             if event.role == "viewer":  # type: ignore[union-attr]
-                presence.mark(event.user_id, t)
+                presence.mark(event.user_id, t)  # type: ignore[union-attr]
             # staff messages: no presence, no interaction (moderation scans them elsewhere)
         else:
             first = self.funnel.first(event.order_id, STATUS[kind])  # type: ignore[union-attr]

@@ -1,4 +1,4 @@
-"""Create LiveFlow's seven topics (``liveflow.core.topics.ALL_TOPICS``) on a Kafka cluster, idempotently.
+"""Create LiveFlow's topics (``liveflow.core.topics.ALL_TOPICS``) on a Kafka cluster, idempotently.
 
 Physical names are ``settings.topic(logical)``; new topics get ``settings.partitions`` partitions and
 ``settings.replication_factor`` replicas; ``dead-letters`` gets a ``max.message.bytes`` of

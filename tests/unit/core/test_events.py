@@ -22,6 +22,7 @@ TOPIC_VALIDATORS = {
     for topic in ("viewer-events", "comment-events", "order-events")
 }
 
+ROOM_KINDS = {"broadcast_start", "broadcast_end", "ad_spend"}  # events without a user_id
 text = st.text(min_size=1, max_size=20)
 ident = st.text(min_size=1, max_size=128)
 room = st.from_regex(r"\A[A-Za-z0-9_.:-]{1,64}\Z")
@@ -35,8 +36,9 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
         "room_id": draw(room),
         "type": kind,
         "ts": draw(st.integers(TS_MIN, TS_MAX)),
-        "user_id": draw(ident),
     }
+    if kind not in ROOM_KINDS:
+        doc["user_id"] = draw(ident)
     if draw(st.booleans()):
         doc["schema_version"] = 1
     if kind == "enter" and draw(st.booleans()):
@@ -51,6 +53,14 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
         doc["text"] = draw(st.text(min_size=1, max_size=500))
         if draw(st.booleans()):
             doc["role"] = draw(st.sampled_from(["viewer", "host", "moderator"]))
+    if kind == "broadcast_start":
+        for field in ("title", "host_id", "shop_id"):
+            if draw(st.booleans()):
+                doc[field] = draw(st.text(min_size=1, max_size=128))
+    if kind == "ad_spend":
+        doc["amount_cents"] = draw(st.integers(0, 10**9))
+        if draw(st.booleans()):
+            doc["campaign_id"] = draw(ident)
     if kind in {"created", "paid", "refunded", "cancelled"}:
         doc.update(order_id=draw(ident), product_id=draw(ident), amount_cents=draw(st.integers(0, 10**9)))
         if draw(st.booleans()):
@@ -65,14 +75,15 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _required_fields(kind: str) -> list[str]:
-    fields = ["event_id", "room_id", "type", "ts", "user_id"]
+    fields = ["event_id", "room_id", "type", "ts"] + ([] if kind in ROOM_KINDS else ["user_id"])
     fields += {
         "gift": ["value_cents"],
         "product_exposure": ["product_id"],
         "product_click": ["product_id"],
         "comment": ["text"],
+        "ad_spend": ["amount_cents"],
     }.get(kind, [])
-    if EVENT_TOPIC[kind] == "order-events":
+    if kind in {"created", "paid", "refunded", "cancelled"}:
         fields += ["order_id", "product_id", "amount_cents"]
     return fields
 
@@ -84,8 +95,12 @@ def _drop_field(doc: dict[str, Any], data: st.DataObject) -> bytes:
     return raw(doc)
 
 
+def _common_fields(doc: dict[str, Any]) -> list[str]:
+    return ["event_id", "room_id", "ts"] + ([] if doc["type"] in ROOM_KINDS else ["user_id"])
+
+
 def _bad_type_value(doc: dict[str, Any], data: st.DataObject) -> bytes:
-    field = data.draw(st.sampled_from(["event_id", "room_id", "ts", "user_id"]))
+    field = data.draw(st.sampled_from(_common_fields(doc)))
     doc[field] = data.draw(
         st.one_of(st.none(), st.booleans(), st.lists(st.integers(-(2**63), 2**63 - 1), max_size=2))
         if field != "ts"
@@ -95,7 +110,9 @@ def _bad_type_value(doc: dict[str, Any], data: st.DataObject) -> bytes:
 
 
 def _out_of_range(doc: dict[str, Any], data: st.DataObject) -> bytes:
-    choice = data.draw(st.sampled_from(["ts_low", "ts_high", "event_id", "room_id", "user_id"]))
+    choice = data.draw(
+        st.sampled_from(["ts_low", "ts_high", *_common_fields(doc)[:2], *_common_fields(doc)[3:]])
+    )
     if choice == "ts_low":
         doc["ts"] = data.draw(st.integers(min_value=-(2**63), max_value=TS_MIN - 1))
     elif choice == "ts_high":
@@ -139,12 +156,8 @@ def test_valid_events_are_accepted_on_their_topic(doc: dict[str, Any]) -> None:
     result = decode(raw(doc), EVENT_TOPIC[doc["type"]])
     assert not isinstance(result, Rejection), result
     assert event_type(result) == doc["type"]
-    assert (result.event_id, result.room_id, result.ts, result.user_id) == (
-        doc["event_id"],
-        doc["room_id"],
-        doc["ts"],
-        doc["user_id"],
-    )
+    assert (result.event_id, result.room_id, result.ts) == (doc["event_id"], doc["room_id"], doc["ts"])
+    assert getattr(result, "user_id", None) == doc.get("user_id")
 
 
 @settings(max_examples=100)

@@ -223,6 +223,7 @@ def reference(events: list[dict[str, Any]], size: int, timeout: int) -> list[dic
             {
                 "schema_version": 1,
                 "room_id": "r1",
+                "broadcast_id": None,
                 "window_start": w,
                 "window_end": end,
                 "online": online_at(end - 1),

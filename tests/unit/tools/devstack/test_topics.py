@@ -1,4 +1,4 @@
-"""Topic planning: which of the seven topics to create, and the co-partitioning rule of the inputs."""
+"""Topic planning: which of the topics to create, and the co-partitioning rule of the inputs."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_existing_topics_are_kept_even_with_another_partition_count() -> None:
     report = plan(settings, existing)
 
     assert set(report.existing) == set(existing)
-    assert set(report.created) == {"room-metrics", "moderation-hits", "dead-letters"}
+    assert set(report.created) == {"room-metrics", "moderation-hits", "dead-letters", "broadcast-summaries"}
 
 
 def test_inputs_that_would_not_be_co_partitioned_are_an_error() -> None:
