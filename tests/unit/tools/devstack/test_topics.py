@@ -10,7 +10,7 @@ from liveflow.tools.devstack import DevStackError
 from liveflow.tools.devstack.topics import TopicsReport, plan
 
 
-def test_an_empty_cluster_gets_all_seven_prefixed_topics() -> None:
+def test_an_empty_cluster_gets_every_prefixed_topic() -> None:
     settings = Settings(topic_prefix="dev.", partitions=4)
 
     report = plan(settings, {"unrelated": 1})
