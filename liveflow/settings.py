@@ -164,6 +164,7 @@ class Settings(BaseSettings):
     idle_timeout: DurationMs = Field(30_000, validate_default=False)  # 30s
     room_retention: DurationMs = Field(7_200_000, validate_default=False)  # 2h
     dedup_horizon: DurationMs = Field(600_000, validate_default=False)  # 10m
+    broadcast_gap: DurationMs = Field(1_800_000, validate_default=False, gt=0)  # 30m
     checkpoint_interval: DurationMs = Field(1_000, validate_default=False)  # 1s
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -22,6 +22,7 @@ def core_config(settings: Settings) -> CoreConfig:
         allowed_lateness=settings.allowed_lateness,
         presence_timeout=settings.presence_timeout,
         dedup_horizon=settings.dedup_horizon,
+        broadcast_gap=settings.broadcast_gap,
     )
 
 

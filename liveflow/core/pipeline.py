@@ -61,7 +61,14 @@ from liveflow.core.ingest import Admission, RoomIngest, input_ref, pending_refs
 from liveflow.core.moderation import Moderator, action
 from liveflow.core.records import AlertRecord, ModerationHitRecord, Record, RoomMetrics
 from liveflow.core.rooms import RoomState
-from liveflow.core.topics import ALERTS, DEAD_LETTERS, INPUT_TOPICS, MODERATION_HITS, ROOM_METRICS
+from liveflow.core.topics import (
+    ALERTS,
+    BROADCAST_SUMMARIES,
+    DEAD_LETTERS,
+    INPUT_TOPICS,
+    MODERATION_HITS,
+    ROOM_METRICS,
+)
 
 RANK = {topic: rank for rank, topic in enumerate(INPUT_TOPICS)}
 # the state version of each checkpointed component (see liveflow.core.checkpoint)
@@ -85,6 +92,7 @@ class CoreConfig:
     allowed_lateness: int = 5_000
     presence_timeout: int = 60_000
     dedup_horizon: int = 600_000
+    broadcast_gap: int = 1_800_000
 
 
 class Output(NamedTuple):
@@ -125,7 +133,7 @@ class Room:
 
     def __init__(self, room_id: str, config: CoreConfig) -> None:
         self.ingest = RoomIngest(config.allowed_lateness, config.dedup_horizon)
-        self.state = RoomState(room_id, config.window_size, config.presence_timeout)
+        self.state = RoomState(room_id, config.window_size, config.presence_timeout, config.broadcast_gap)
         self.partition: int | None = None
         self.covered: dict[str, int] = {}
         self.dirty = False
@@ -161,7 +169,11 @@ class Room:
         room.covered = document["covered"]
         room.ingest = RoomIngest.from_state(config.allowed_lateness, config.dedup_horizon, document["ingest"])
         room.state = RoomState.from_state(
-            document["room"], config.window_size, config.presence_timeout, document["state"]
+            document["room"],
+            config.window_size,
+            config.presence_timeout,
+            config.broadcast_gap,
+            document["state"],
         )
         room.ended = document["ended"]
         room.alerts_state = document["alerts"]
@@ -392,6 +404,11 @@ class Pipeline:
                 room_id = state.room_id
                 facts.extend(OnlineSample(room_id, at, online) for at, online in samples)
             samples.clear()
+        summaries = state.summaries
+        if summaries:
+            self.urgent = True
+            self.outputs.extend(Output(BROADCAST_SUMMARIES, s.room_id, s, partition) for s in summaries)
+            summaries.clear()
         if not records:
             return
         outputs = self.outputs
@@ -403,9 +420,13 @@ class Pipeline:
         records.clear()
 
     def _alerts(self, alerts: list[AlertRecord], partition: int | None) -> None:
+        rooms = self.rooms
         for alert in alerts:
             self.urgent = True
             self.outputs.append(Output(ALERTS, alert.room_id, alert, partition))
+            room = rooms.get(alert.room_id)
+            if room is not None:
+                room.state.alert(alert)
 
     def _reject(
         self,
@@ -451,6 +472,8 @@ class Pipeline:
                 continue
             if room.state.idle and not room.ingest.buffered():
                 if silent >= retention:
+                    room.state.close_broadcast()  # its summary, if the gap was not reached yet
+                    self._drain(room.state, None, room.partition)
                     del self.rooms[room_id]
                     if room.partition is not None and room.written.generation:
                         evicted.extend(tombstones_for(room_id, room.partition, room.written))
@@ -539,9 +562,12 @@ class Pipeline:
         self.outputs = [output for output in self.outputs if output.partition not in partitions]
 
     def finish(self) -> None:
-        """End of input: release every buffered event and close every window (replay)."""
+        """End of input (replay): release every buffered event, close every window, then end every open
+        broadcast as a silence of ``broadcast_gap`` would (after the alert engine heard the room's end)."""
         for room in self.rooms.values():
             self._run(room, room.ingest.release(bound=room.ingest.max_ts + 1), None)
+            room.state.close_broadcast()
+            self._drain(room.state, None, room.partition)
 
     def take(self) -> list[Output]:
         """Hand the pending outputs to the driver."""

@@ -463,9 +463,10 @@ class BroadcastSummary(msgspec.Struct, kw_only=True, frozen=True):
     duration_seconds: Annotated[float, _d("ended_at - started_at, seconds")]
     started_by: Literal["broadcast_start", "first_event"]
     ended_by: Annotated[
-        Literal["broadcast_end", "broadcast_start", "gap", "end_of_input"],
+        Literal["broadcast_end", "broadcast_start", "gap"],
         _d(
-            "what ended it: its end event, the next start, `broadcast_gap` without events, or end of a replay"
+            "what ended it: its end event, the next start, or `broadcast_gap` without events"
+            " (also at the end of a replay's input)"
         ),
     ]
     title: str | None
@@ -536,13 +537,16 @@ class RoomView(msgspec.Struct, kw_only=True, frozen=True):
 
     ``now``: the open window so far, as the record it would be if it closed at ``event_ts`` (with
     ``online_peak`` including the present instant; all zeros but ``online`` and ``uv_total`` when no
-    window is open); ``last``: the last closed window; ``totals``: the room's lifetime counters
+    window is open); ``last``: the last closed window; ``broadcast_online_peak`` / ``_avg``: PCU and ACU of
+    the open broadcast so far (None between broadcasts); ``totals``: the counters of the room's broadcast
     (:data:`liveflow.core.rooms.totals.COUNTERS`); ``enters_by_source``: enters by their ``source``;
     ``moderation``: moderation hits by category."""
 
     room_id: str
     event_ts: int
     window_start: int | None
+    broadcast_online_peak: int | None = None
+    broadcast_online_avg: float | None = None
     now: RoomMetrics
     last: RoomMetrics | None
     totals: dict[str, int]

@@ -35,7 +35,6 @@ from liveflow.core.alerts.facts import (
     Gap,
     OnlineSample,
     RoomEnded,
-    RoomFact,
     StreamTime,
     WindowClosed,
 )
@@ -130,30 +129,33 @@ class AlertEngine:
     def feed(self, facts: Iterable[Fact]) -> list[AlertRecord]:
         """Take facts in production order; the records they lead to, in order."""
         out: list[AlertRecord] = []
+        rooms, dirty = self._rooms, self._dirty
         for fact in facts:
-            if isinstance(fact, StreamTime):
-                self._advance(fact.ts, out)
-            elif isinstance(fact, RoomEnded):
-                room = self._rooms.get(fact.room_id)
+            kind = type(fact)
+            if kind is StreamTime:
+                if fact.ts > self._stream_time:  # type: ignore[union-attr]
+                    self._advance(fact.ts, out)  # type: ignore[union-attr]
+                continue
+            room_id: str = fact.room_id  # type: ignore[union-attr]
+            room = rooms.get(room_id)
+            if kind is RoomEnded:
                 if room is not None:
-                    self._end(room, fact.ts, out)
+                    self._end(room, fact.ts, out)  # type: ignore[union-attr]
                     self._schedule(room)
-            else:
-                self._observe(fact, out)
+                continue
+            if room is None:
+                room = self._room(room_id)
+            if kind in DATA_FACTS:
+                rules, configs = room.rules, room.configs
+                if not all(rules[i].admits(fact, configs[i]) for i in FILTERS):
+                    continue
+            elif kind is Activity:
+                room.ended = False
+            dirty.add(room_id)
+            self._dispatch(room, fact, out)
+            if room.scheduled is None or kind in RESCHEDULING:
+                self._schedule(room)
         return out
-
-    def _observe(self, fact: RoomFact, out: list[AlertRecord]) -> None:
-        room = self._room(fact.room_id)
-        kind = type(fact)
-        rules, configs = room.rules, room.configs
-        if kind in DATA_FACTS and not all(rules[i].admits(fact, configs[i]) for i in FILTERS):
-            return
-        if kind is Activity:
-            room.ended = False
-        self._dirty.add(room.room_id)
-        self._dispatch(room, fact, out)
-        if room.scheduled is None or kind in RESCHEDULING:
-            self._schedule(room)
 
     def _dispatch(self, room: RoomAlerts, fact: Any, out: list[AlertRecord]) -> None:
         rules, configs = room.rules, room.configs
@@ -166,8 +168,7 @@ class AlertEngine:
             self._schedule(room)
 
     def _advance(self, ts: int, out: list[AlertRecord]) -> None:
-        if ts <= self._stream_time:
-            return
+        """Stream time moved on to ``ts`` (later than before): run the timers due."""
         self._stream_time = ts
         timers = self._timers
         while timers and timers[0][0] <= ts:

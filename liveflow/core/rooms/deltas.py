@@ -53,6 +53,12 @@ class BaseAndDeltas:
         self.base_bytes, self.delta_bytes = len(base), 0
         return {f"{self.prefix}b": base}, retired
 
+    def names(self) -> list[str]:
+        """The segments written and not retired: the base (named even if none was written: deleting a name
+        nobody wrote does nothing) and the deltas since it."""
+        base = [f"{self.prefix}b"] if self.base_bytes != 0 or self.first > 0 else []
+        return base + [f"{self.prefix}{k}" for k in range(self.first, self.next)]
+
     def to_state(self) -> list[int]:
         return [self.first, self.next, self.base_bytes, self.delta_bytes]
 

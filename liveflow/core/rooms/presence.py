@@ -1,8 +1,12 @@
 """Who is watching a room: presence intervals in event time, swept in time order.
 
 Layout:
-- ``last_seen``: ``user_id -> ms`` of the user's latest presence-marking event while present, or
-  ``ABSENT`` (-1) for a user who left but still owns an expiry entry;
+- ``last_seen``: ``user_id -> (so_far << TS_BITS) | seen`` while present, ``seen`` being the ms of the
+  user's latest presence-marking event and ``so_far`` how long its current interval (stretch) had lasted
+  then, saturating at ``STRETCH_CAP`` (longer than any retention threshold, and it keeps the value within
+  63 bits), or ``ABSENT`` (-1) for a user who left but still owns an expiry entry (:func:`seen_of`);
+- ``stretches``: ``(user, length, end)`` of the intervals that ended since the caller last drained it
+  (length saturating at ``STRETCH_CAP``);
 - expiry entries, in two tiers so a viewer costs one list slot rather than a heap tuple:
   ``due``: ``second -> users`` whose interval end by timeout (``last_seen + timeout``) was in that second
   of event time when the entry was (re-)armed; ``seconds``: a heap of the keys of ``due``; ``soon``: a
@@ -39,7 +43,10 @@ from liveflow.core.rooms.deltas import BaseAndDeltas
 
 ABSENT = -1
 UV_SEGMENT = 4096
-STATE_VERSION = 1
+TS_BITS = 42  # event times (< 2^42 ms, year 2109) fit below the stretch length in one int
+TS_MASK = (1 << TS_BITS) - 1
+STRETCH_CAP = (1 << 21) - 1  # ms (about 35 minutes): stretch lengths saturate there
+STATE_VERSION = 2  # 2: last_seen values carry the stretch length (a version-1 reader would misread them)
 UV = SegmentKind("u", "viewers ever present, in arrival order")
 LAST_SEEN = SegmentKind("l", "present viewers' last_seen: a base and deltas")
 SEGMENT_KINDS = (UV, LAST_SEEN)
@@ -54,6 +61,16 @@ def _visible(seen: int) -> int | None:
     return None if seen == ABSENT else seen
 
 
+def seen_of(value: int) -> int:
+    """The time of a present user's latest presence-marking event, from its ``last_seen`` value."""
+    return value & TS_MASK
+
+
+def stretch_at(value: int, at: int) -> int:
+    """How long a present user's current interval has lasted at ``at`` (saturating at ``STRETCH_CAP``)."""
+    return min((value >> TS_BITS) + at - (value & TS_MASK), STRETCH_CAP)
+
+
 class Presence:
     __slots__ = (
         "_now",
@@ -65,10 +82,12 @@ class Presence:
         "seconds",
         "soon",
         "started_now",
+        "stretches",
         "touched",
         "uv",
         "uv_changed",
         "uv_log",
+        "uv_removed",
     )
 
     def __init__(self, timeout: int) -> None:
@@ -82,9 +101,11 @@ class Presence:
         self.uv: set[str] = set()
         self.uv_log: list[str] = []
         self.uv_changed: set[int] = set()
+        self.uv_removed: list[str] = []  # uv segments to delete (a broadcast start emptied them)
         self.touched: set[str] = set()
         self.checkpoints = BaseAndDeltas(LAST_SEEN.tag)
         self.online = 0
+        self.stretches: list[tuple[str, int, int]] = []
 
     def next_expiry(self) -> int | None:
         """Time of the earliest pending interval end by timeout, fixing stale entries on the way."""
@@ -101,7 +122,7 @@ class Presence:
                 heapq.heappop(soon)
                 del last_seen[user]
                 continue
-            actual = seen + timeout
+            actual = (seen & TS_MASK) + timeout
             if actual == end:
                 return end
             heapq.heappop(soon)
@@ -116,7 +137,7 @@ class Presence:
             if seen == ABSENT:
                 del last_seen[user]
                 continue
-            end = seen + timeout
+            end = (seen & TS_MASK) + timeout
             if end // 1000 == second:
                 soon.append((end, user))
             else:
@@ -137,8 +158,8 @@ class Presence:
 
     def expire_next(self) -> str:
         """End the interval returned by :meth:`next_expiry` (which must have been called just before)."""
-        _, user = heapq.heappop(self.soon)
-        del self.last_seen[user]
+        end, user = heapq.heappop(self.soon)
+        self.stretches.append((user, stretch_at(self.last_seen.pop(user), end), end))
         self._touch_ended(user)
         self.online -= 1
         return user
@@ -164,7 +185,8 @@ class Presence:
         seen = self.last_seen.get(user)
         self.touched.add(user)
         if seen is not None and seen != ABSENT:
-            self.last_seen[user] = ts
+            so_far = (seen >> TS_BITS) + ts - (seen & TS_MASK)
+            self.last_seen[user] = ((so_far if so_far < STRETCH_CAP else STRETCH_CAP) << TS_BITS) | ts
             return False
         self.last_seen[user] = ts
         if seen is None:
@@ -185,6 +207,9 @@ class Presence:
         if seen is None or seen == ABSENT:
             return None
         self.last_seen[user] = ABSENT
+        length = stretch_at(seen, self._now)
+        if length > 0:
+            self.stretches.append((user, length, self._now))
         self._touch_ended(user)
         self.online -= 1
         first_time = self.started_now.pop(user, None)
@@ -212,7 +237,8 @@ class Presence:
 
     @classmethod
     def from_state(cls, timeout: int, state: dict[str, Any]) -> Presence:
-        """The presence without its segments: :meth:`load_segment` each, then :meth:`loaded`."""
+        """The presence without its segments: :meth:`load_segment` each, then :meth:`loaded`. (A version-1
+        ``last_seen`` value is the plain time: read as a stretch that had lasted nothing so far.)"""
         presence = cls(timeout)
         presence._now = state["now"]
         presence.started_now = state["started_now"]
@@ -236,7 +262,18 @@ class Presence:
         delta = {user: _visible(last_seen.get(user, ABSENT)) for user in touched}
         written, retired = self.checkpoints.take(delta, lambda: last_seen)
         changed.update(written)
+        retired += [name for name in self.uv_removed if name not in changed]  # not those filled again
+        self.uv_removed = []
         return changed, retired
+
+    def restart_uv(self) -> None:
+        """A broadcast starts: 场观 counts again from the viewers present now."""
+        segments = (len(self.uv_log) + UV_SEGMENT - 1) // UV_SEGMENT
+        self.uv_log = self.present_users()
+        self.uv = set(self.uv_log)
+        kept = (len(self.uv_log) + UV_SEGMENT - 1) // UV_SEGMENT
+        self.uv_changed = set(range(kept))
+        self.uv_removed += [f"{UV.tag}{index}" for index in range(kept, segments)]
 
     def load_segment(self, name: str, data: bytes) -> None:
         """Restore one segment (any order; then :meth:`loaded`)."""
@@ -266,7 +303,7 @@ class Presence:
                     last_seen[user] = seen
         self.last_seen = {user: seen for user, seen in last_seen.items() if seen != ABSENT}
         for user, seen in self.last_seen.items():
-            self._arm(user, seen + self._timeout)
+            self._arm(user, (seen & TS_MASK) + self._timeout)
 
     def is_present(self, user: str) -> bool:
         seen = self.last_seen.get(user)
@@ -274,3 +311,7 @@ class Presence:
 
     def present_users(self) -> list[str]:
         return [user for user, seen in self.last_seen.items() if seen != ABSENT]
+
+    def present_stretches(self, at: int) -> list[tuple[str, int]]:
+        """``(user, length at at)`` of every present user's current interval."""
+        return [(user, stretch_at(seen, at)) for user, seen in self.last_seen.items() if seen != ABSENT]

@@ -29,7 +29,8 @@ import msgspec
 
 from liveflow.core.checkpoint import CheckpointIncompatible, SegmentKind, segment_owners
 from liveflow.core.events import (
-    ROOM_EVENTS,
+    BroadcastEnd,
+    BroadcastStart,
     Comment,
     Enter,
     Event,
@@ -46,11 +47,13 @@ from liveflow.core.events import (
     ProductExposure,
     Share,
 )
-from liveflow.core.records import RoomMetrics, RoomView
+from liveflow.core.records import AlertRecord, BroadcastSummary, RoomMetrics, RoomView
+from liveflow.core.rooms.broadcast import Broadcast, EndedBy, summary
 from liveflow.core.rooms.funnel import SEGMENT_KINDS as FUNNEL_KINDS
 from liveflow.core.rooms.funnel import Funnel
 from liveflow.core.rooms.presence import SEGMENT_KINDS as PRESENCE_KINDS
 from liveflow.core.rooms.presence import Presence
+from liveflow.core.rooms.totals import SEGMENT_KINDS as TOTALS_KINDS
 from liveflow.core.rooms.totals import Totals
 from liveflow.core.rooms.window import Window
 
@@ -67,18 +70,26 @@ STATUS: dict[type[Event], str] = {
     OrderRefunded: "refunded",
     OrderCancelled: "cancelled",
 }
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the broadcast (version 1 rooms go on in a broadcast started at their clock)
+DEFAULT_GAP = 1_800_000  # broadcast_gap, ms
 WINDOW_USERS = SegmentKind("w", "users the open window's sets gained since the last checkpoint")
-SEGMENT_KINDS = (*PRESENCE_KINDS, *FUNNEL_KINDS, WINDOW_USERS)
-_OWNERS = segment_owners({"presence": PRESENCE_KINDS, "funnel": FUNNEL_KINDS, "window": (WINDOW_USERS,)})
+SEGMENT_KINDS = (*PRESENCE_KINDS, *FUNNEL_KINDS, *TOTALS_KINDS, WINDOW_USERS)
+_OWNERS = segment_owners(
+    {"presence": PRESENCE_KINDS, "funnel": FUNNEL_KINDS, "totals": TOTALS_KINDS, "window": (WINDOW_USERS,)}
+)
 SAMPLE_MS = 5_000  # online-count samples for the concurrency_drop rule, in event time
 
 
 class RoomState:
     __slots__ = (
+        "broadcast",
+        "broadcast_gap",
         "clock",
+        "ended_explicitly",
         "funnel",
+        "last_broadcast",
         "last_closed",
+        "last_event",
         "next_delta",
         "next_sample",
         "presence",
@@ -86,12 +97,15 @@ class RoomState:
         "room_id",
         "samples",
         "size",
+        "summaries",
         "totals",
         "window",
         "window_deltas",
     )
 
-    def __init__(self, room_id: str, window_size: int, presence_timeout: int) -> None:
+    def __init__(
+        self, room_id: str, window_size: int, presence_timeout: int, broadcast_gap: int = DEFAULT_GAP
+    ) -> None:
         self.room_id = room_id
         self.size = window_size
         self.presence = Presence(presence_timeout)
@@ -105,6 +119,79 @@ class RoomState:
         self.window_deltas: list[str] = []
         self.next_delta = 0
         self.retired: list[str] = []
+        self.broadcast_gap = broadcast_gap
+        self.broadcast: Broadcast | None = None
+        self.last_broadcast: str | None = None  # the id of the last broadcast, once it ended
+        self.ended_explicitly = False  # by a broadcast_end: the next one starts only after a gap
+        self.last_event = -1  # ts of the room's latest event
+        self.summaries: list[BroadcastSummary] = []  # review records of ended broadcasts, for the caller
+
+    # -- broadcasts ----------------------------------------------------------------------------------
+    def _begin(self, kind: type[Event], t: int, event: Event) -> None:
+        """Before an event at ``t``: a ``broadcast_start`` ends the open broadcast and starts one; without
+        an open broadcast, any other event but an end starts one (after an explicit end, only once the
+        room was silent for ``broadcast_gap``)."""
+        if kind is BroadcastStart:
+            if self.broadcast is not None:
+                self._end(t, "broadcast_start")
+            self._start(t, event)
+        elif kind is not BroadcastEnd and (
+            not self.ended_explicitly or t - self.last_event >= self.broadcast_gap
+        ):
+            self._start(t, None)
+
+    def _start(self, t: int, event: Event | None) -> None:
+        broadcast = Broadcast(self.room_id, t, "broadcast_start" if event is not None else "first_event")
+        if isinstance(event, BroadcastStart):
+            broadcast.title = _text(event.title)
+            broadcast.host_id = _text(event.host_id)
+            broadcast.shop_id = _text(event.shop_id)
+        self.totals, retired = self.totals.restart()
+        self.retired += retired
+        self.presence.restart_uv()
+        online = self.presence.online
+        broadcast.peak, broadcast.peak_at = online, (t if online else None)
+        self.broadcast = broadcast
+        self.ended_explicitly = False
+
+    def _end(self, at: int, ended_by: EndedBy) -> None:
+        """End the open broadcast at ``at``: its record goes to ``summaries``."""
+        broadcast = self.broadcast
+        assert broadcast is not None
+        self._settle_stretches()
+        retain, since = self.totals.retain, broadcast.started_at
+        for user, length in self.presence.present_stretches(at):
+            retain(user, min(length, at - since))
+        self.summaries.append(
+            summary(self.room_id, broadcast, self.totals, len(self.presence.uv), at, ended_by)
+        )
+        self.last_broadcast = broadcast.broadcast_id
+        self.broadcast = None
+
+    def _settle_stretches(self) -> None:
+        """Count the presence intervals that ended towards the open broadcast's retention."""
+        stretches = self.presence.stretches
+        if not stretches:
+            return
+        broadcast = self.broadcast
+        if broadcast is not None:
+            retain, since = self.totals.retain, broadcast.started_at
+            for user, length, end in stretches:
+                retain(user, min(length, end - since))
+                broadcast.active_until = max(broadcast.active_until, end)
+        stretches.clear()
+
+    def close_broadcast(self) -> None:
+        """End of input (replay): the open broadcast ends as after ``broadcast_gap`` of silence."""
+        broadcast = self.broadcast
+        if broadcast is not None:
+            self._settle_stretches()
+            self._end(broadcast.active_until, "gap")
+
+    def alert(self, record: AlertRecord) -> None:
+        """An alert record of the room, for the open broadcast's review."""
+        if self.broadcast is not None:
+            self.broadcast.alert(record)
 
     # -- time ----------------------------------------------------------------------------------------
     def advance_to(self, t: int, out: list[RoomMetrics]) -> None:
@@ -125,6 +212,15 @@ class RoomState:
                     window.ended[user] = None
             else:
                 break
+        if presence.stretches:
+            self._settle_stretches()
+        broadcast = self.broadcast
+        if (
+            broadcast is not None
+            and presence.online == 0
+            and t - broadcast.active_until >= self.broadcast_gap
+        ):
+            self._end(broadcast.active_until, "gap")
         self._move_clock(t)
 
     def _move_clock(self, t: int) -> None:
@@ -136,7 +232,13 @@ class RoomState:
             if self.next_sample < t:
                 self._sample(t, online)
             window.peak = max(window.peak, online)
-            window.presence_ms += online * (t - self.clock)
+            presence_ms = online * (t - self.clock)
+            window.presence_ms += presence_ms
+            broadcast = self.broadcast
+            if broadcast is not None:
+                broadcast.presence_ms += presence_ms
+                if online > broadcast.peak:
+                    broadcast.peak, broadcast.peak_at = online, self.clock
         self.clock = t
 
     def _sample(self, t: int, online: int) -> None:
@@ -152,7 +254,9 @@ class RoomState:
         online = presence.online
         viewers = window.viewers(presence.last_seen, online)
         if viewers or window.events:
-            record = window.record(self.room_id, online, viewers, len(presence.uv))
+            broadcast = self.broadcast
+            broadcast_id = broadcast.broadcast_id if broadcast is not None else self.last_broadcast
+            record = window.record(self.room_id, online, viewers, len(presence.uv), broadcast_id)
             self.last_closed = record
             out.append(record)
         self.window = Window(window.end, self.size) if online else None
@@ -181,13 +285,30 @@ class RoomState:
         presence, window = self.presence, self.window
         online = presence.online
         uv_total = len(presence.uv)
+        broadcast = self.broadcast
+        broadcast_id = broadcast.broadcast_id if broadcast is not None else self.last_broadcast
         if window is None:
-            now = RoomMetrics(room_id=self.room_id, online=online, online_peak=online, uv_total=uv_total)
+            now = RoomMetrics(
+                room_id=self.room_id,
+                broadcast_id=broadcast_id,
+                online=online,
+                online_peak=online,
+                uv_total=uv_total,
+            )
         else:
             viewers = window.viewers(presence.last_seen, online)
-            now = window.record(self.room_id, online, viewers, uv_total, peak=max(window.peak, online))
+            peak = max(window.peak, online)
+            now = window.record(self.room_id, online, viewers, uv_total, broadcast_id, peak=peak)
+        peak_so_far: int | None = None
+        acu_so_far: float | None = None
+        if broadcast is not None:
+            peak_so_far = max(broadcast.peak, online)
+            elapsed = self.clock - broadcast.started_at
+            acu_so_far = broadcast.presence_ms / elapsed if elapsed > 0 else None
         return RoomView(
             room_id=self.room_id,
+            broadcast_online_peak=peak_so_far,
+            broadcast_online_avg=acu_so_far,
             event_ts=self.clock,
             window_start=window.start if window is not None else None,
             now=now,
@@ -209,13 +330,25 @@ class RoomState:
             "next_sample": self.next_sample,
             "window_deltas": self.window_deltas,
             "next_delta": self.next_delta,
+            "broadcast": self.broadcast.to_state() if self.broadcast is not None else None,
+            "last_broadcast": self.last_broadcast,
+            "ended_explicitly": self.ended_explicitly,
+            "last_event": self.last_event,
         }
 
     @classmethod
     def from_state(
-        cls, room_id: str, window_size: int, presence_timeout: int, state: dict[str, Any]
+        cls,
+        room_id: str,
+        window_size: int,
+        presence_timeout: int,
+        broadcast_gap: int,
+        state: dict[str, Any],
     ) -> RoomState:
-        room = cls(room_id, window_size, presence_timeout)
+        """The room from its checkpoint. A room of a
+        release before broadcasts goes on in a broadcast taken to start at its restored clock, its tallies
+        kept (their distinct users of each kind start empty)."""
+        room = cls(room_id, window_size, presence_timeout, broadcast_gap)
         room.clock = state["clock"]
         room.presence = Presence.from_state(presence_timeout, state["presence"])
         room.window = Window.from_state(state["window"]) if state["window"] is not None else None
@@ -226,6 +359,16 @@ class RoomState:
         room.next_sample = state["next_sample"]
         room.window_deltas = state["window_deltas"]
         room.next_delta = state["next_delta"]
+        if "broadcast" in state:
+            room.broadcast = (
+                Broadcast.from_state(state["broadcast"]) if state["broadcast"] is not None else None
+            )
+            room.last_broadcast = state["last_broadcast"]
+            room.ended_explicitly = state["ended_explicitly"]
+            room.last_event = state["last_event"]
+        elif room.clock >= 0:
+            room.broadcast = Broadcast(room_id, room.clock, "first_event")
+            room.last_event = room.clock
         return room
 
     def take_segment_changes(self) -> tuple[dict[str, bytes], list[str]]:
@@ -233,8 +376,10 @@ class RoomState:
         and the names of segments to delete."""
         changed, removed = self.presence.take_segment_changes()
         funnel_changed, funnel_removed = self.funnel.take_segment_changes()
+        totals_changed, totals_removed = self.totals.take_segment_changes()
         changed.update(funnel_changed)
-        removed += funnel_removed + self.retired
+        changed.update(totals_changed)
+        removed += funnel_removed + totals_removed + self.retired
         self.retired = []
         window = self.window
         if window is not None:
@@ -252,6 +397,8 @@ class RoomState:
         owner = _OWNERS.get(name[:1])
         if owner == "funnel":
             self.funnel.load_segment(name, data)
+        elif owner == "totals":
+            self.totals.load_segment(name, data)
         elif owner == "presence":
             self.presence.load_segment(name, data)
         elif owner != "window":
@@ -267,22 +414,30 @@ class RoomState:
         """Every segment is loaded."""
         self.presence.loaded()
         self.funnel.loaded()
+        self.totals.loaded()
 
     # -- events --------------------------------------------------------------------------------------
     def apply(self, event: Event, out: list[RoomMetrics]) -> None:
-        """Apply one accepted event (events arrive in non-decreasing ``ts``): presence and the funnel here,
-        the window's and the lifetime accumulators in :meth:`Window.count` and :meth:`Totals.count`."""
+        """Apply one accepted event (events arrive in non-decreasing ``ts``): the broadcast's start and end,
+        presence and the funnel here, the window's and the broadcast's tallies in :meth:`Window.count` and
+        :meth:`Totals.count`."""
         t = event.ts
         self.advance_to(t, out)
+        kind = type(event)
+        if self.broadcast is None or kind is BroadcastStart:
+            self._begin(kind, t, event)
         presence = self.presence
         presence.tick(t)
         window = self._open_window(t)
-        kind = type(event)
         first = True
-        if kind in ROOM_EVENTS:
-            pass  # the room service's and the ads platform's events: no viewer, no order
-        elif kind in MARKING:
-            presence.mark(event.user_id, t)  # type: ignore[union-attr]
+        if kind in MARKING:
+            user = event.user_id  # type: ignore[union-attr]
+            if kind is Enter and user not in presence.uv:
+                presence.mark(user, t)
+                if user in presence.uv:
+                    self.totals.first_presence(user, event)
+            else:
+                presence.mark(user, t)
         elif kind is Leave:
             user = event.user_id  # type: ignore[union-attr]
             if presence.leave(user) and t > window.start:
@@ -291,7 +446,22 @@ class RoomState:
             if event.role == "viewer":  # type: ignore[union-attr]
                 presence.mark(event.user_id, t)  # type: ignore[union-attr]
             # staff messages: no presence, no interaction (moderation scans them elsewhere)
-        else:
+        elif kind in STATUS:
             first = self.funnel.first(event.order_id, STATUS[kind])  # type: ignore[union-attr]
+        # the room service's and the ads platform's events (ROOM_EVENTS): no viewer, no order
         window.count(event, first)
         self.totals.count(event, first)
+        self.last_event = t
+        broadcast = self.broadcast
+        if broadcast is not None:
+            broadcast.active_until = max(broadcast.active_until, t)
+            if presence.stretches:
+                self._settle_stretches()
+            if kind is BroadcastEnd:
+                self._end(t, "broadcast_end")
+        if kind is BroadcastEnd:
+            self.ended_explicitly = True
+
+
+def _text(value: str | msgspec.UnsetType) -> str | None:
+    return value if isinstance(value, str) else None

@@ -191,7 +191,13 @@ class Window:
         return online + also_ended
 
     def record(
-        self, room_id: str, online: int, viewers: int, uv_total: int, peak: int | None = None
+        self,
+        room_id: str,
+        online: int,
+        viewers: int,
+        uv_total: int,
+        broadcast_id: str | None,
+        peak: int | None = None,
     ) -> RoomMetrics:
         """The window's record; ``peak`` overrides the peak (the live view's "so far" includes the present
         instant, which the sweep adds only when time moves on)."""
@@ -202,6 +208,7 @@ class Window:
         gmv = self.gmv_cents
         return RoomMetrics(
             room_id=room_id,
+            broadcast_id=broadcast_id,
             window_start=self.start,
             window_end=self.start + self.size,
             online=online,

@@ -125,6 +125,12 @@ def test_crash_after_checkpoint_and_replay_from_earlier_offset_is_exact(
     _assert_no_conflicts(produced)
 
 
+def before_broadcasts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records without what a checkpoint written before broadcasts existed cannot know: a restored room
+    goes on in a broadcast taken to start at its restored clock, so its ``broadcast_id`` differs."""
+    return [{k: v for k, v in record.items() if k != "broadcast_id"} for record in records]
+
+
 def _distinct(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: dict[tuple[str, int], dict[str, Any]] = {}
     for record in records:
@@ -401,7 +407,8 @@ def test_a_checkpoint_of_the_previous_release_restores_and_gives_the_same_record
     after = feed(restored, msgs[cut:])
     restored.finish()
     after += restored.take()
-    assert _distinct(metrics(after)) == _distinct(metrics(expected)) and len(metrics(after)) > 5
+    assert _distinct(before_broadcasts(metrics(after))) == _distinct(before_broadcasts(metrics(expected)))
+    assert len(metrics(after)) > 5
 
     def alerts(outputs: list[Output]) -> list[bytes]:
         return sorted(
@@ -439,7 +446,9 @@ def test_a_checkpoint_of_release_66a0e7f_restores_and_gives_the_same_records() -
     997 messages, for two thirds of a simulated stream with a spam wave and an audience drop, alerts and
     moderation on (layout 5, one untyped alert state per room). Today's code restores them, goes on with
     the last third, and publishes every record an uninterrupted run of today's code publishes after the
-    cut, identical: windows, alerts (their state came in the old layout) and moderation hits."""
+    cut, identical: windows, alerts (their state came in the old layout) and moderation hits; of what
+    came after that release, only what the old checkpoint cannot hold differs (the broadcast's start, so
+    its id and its summary)."""
     fixture = msgspec.msgpack.decode((DATA / "checkpoint-66a0e7f.msgpack").read_bytes())
     config = SimConfig(
         start_ms=FILE_START_TS,
@@ -476,7 +485,10 @@ def test_a_checkpoint_of_release_66a0e7f_restores_and_gives_the_same_records() -
     def published(outputs: list[Output]) -> dict[str, list[bytes]]:
         by_topic: dict[str, list[bytes]] = {}
         for output in outputs:
-            by_topic.setdefault(output.topic, []).append(msgspec.json.encode(output.value))
+            if output.topic != "broadcast-summaries":
+                document = to_builtins(output.value)
+                document.pop("broadcast_id", None)
+                by_topic.setdefault(output.topic, []).append(orjson.dumps(document))
         return by_topic
 
     want, got = published(expected), published(after)
