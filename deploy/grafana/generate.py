@@ -1,18 +1,31 @@
-"""Generate LiveFlow's Grafana dashboards, ``deploy/grafana/dashboards/*.json``, from this one description.
+"""Generate LiveFlow's Grafana dashboards, ``deploy/grafana/dashboards/<lang>/*.json``, from this file.
 
 Usage::
 
     python deploy/grafana/generate.py          # rewrite the JSON files
     python deploy/grafana/generate.py --check  # exit 1 and name the files that differ from the output
 
-Data layout: :func:`dashboards` returns ``{file name: dashboard}`` (Grafana dashboard JSON, schema 39).
-Each dashboard is a list of rows; a row is a title and panels, each panel with its width and height in
-grid units. :func:`layout` places the panels left to right (24 units per line, a new line when the next
-one does not fit), numbers them from 1 and gives every query a refId (A, B, ...). Every query uses the
-provisioned Prometheus datasource (uid ``liveflow-prometheus``, deploy/grafana/provisioning).
+Data layout: :func:`dashboards` returns ``{"<lang>/<file name>": dashboard}`` (Grafana dashboard JSON,
+schema 39) for each language of :data:`LANGUAGES`: the same panels and queries, titles and descriptions
+in Chinese (``zh``, the dashboards' original uids) or English (``en``, uids ending in ``-en``). Every text
+is written once as a pair ``t("中文", "English")`` (:class:`Lang`). Each dashboard is a list of
+:class:`Row`; a row is a title, panels with their width and height in grid units, and optionally the
+variable it repeats for. :func:`layout` places the panels left to right (24 units per line, a new line
+when the next one does not fit), numbers them from 1 and gives every query a refId (A, B, ...).
 
-The room detail dashboard's audience, interaction and conversion curves query the window metrics declared
-with that ``panel`` (:func:`declared`), so a new declared metric gets its curve without an edit here.
+Datasource: every query uses the template variable ``$datasource`` (type prometheus, the default
+Prometheus datasource when none is picked), so the files import into any Grafana; the provisioned one
+(uid ``liveflow-prometheus``, deploy/grafana/provisioning) is the default in docker compose.
+
+Window metrics: curves plot the last *closed* window of each declared metric (:func:`declared`: the
+steady ``liveflow_room_window_<name>`` gauges, or the gauge of a metric that is only exported closed); a
+metric with both a running and a closed gauge gets its running value as a "this minute so far" stat
+(:func:`this_minute`), never as a curve (the running value restarts at every window). A new declared
+metric gets its curve and stat without an edit here.
+
+Rooms: the room dashboard's ``room_id`` is multi-select; its first row repeats per selected room and the
+curves draw one series per room (``max by (room_id)``), so rooms compare side by side. Every room cell,
+bar and series on the overview links to that dashboard (:data:`room_link`).
 
 Invariants: the output depends on nothing but this file and the metric declarations (no clock, no
 randomness), so the committed JSON equals :func:`render` (tests/unit/test_deploy_files.py checks it);
@@ -29,20 +42,44 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
-from liveflow.core.records import room_gauges, window_metrics
+from liveflow.core.records import DeclaredMetric, RoomGauge, room_gauges, window_metrics
 
 OUT_DIR = Path(__file__).resolve().parent / "dashboards"
-DATASOURCE = {"type": "prometheus", "uid": "liveflow-prometheus"}
-ROOM = '{room_id="$room_id"}'  # the room detail dashboard's selector
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+ROOM = '{room_id=~"$room_id"}'  # the room dashboard's selector (multi-select: a regex of the rooms)
 DEAD = '{outcome!~"accepted|duplicate|restored"}'  # every other outcome is a dead-letter code
 YUAN = "prefix:¥"
-ROOM_DETAIL_URL = (
-    "/d/liveflow-room-detail/liveflow-room-detail?var-room_id=${__value.raw}&${__url_time_range}"
-)
+BY_ROOM = "{{room_id}}"
 
 Json = dict[str, Any]
+Code = Literal["zh", "en"]
+LANGUAGES: tuple[Code, ...] = ("zh", "en")
+
+
+class Lang(NamedTuple):
+    """The language of one set of dashboards: ``t("中文", "English")`` picks the text."""
+
+    code: Code
+
+    def __call__(self, zh: str, en: str) -> str:
+        return zh if self.code == "zh" else en
+
+    def uid(self, base: str) -> str:
+        """Dashboard uid: the zh set keeps the original uids (alert messages link to them)."""
+        return base if self.code == "zh" else f"{base}-en"
+
+    def name(self, metric: DeclaredMetric) -> str:
+        """A declared metric's screen name: its Chinese name, or its field name in words."""
+        return metric.shown.zh if self.code == "zh" else metric.name.replace("_", " ")
+
+
+def room_link(t: Lang, value: str = "${__value.raw}") -> list[Json]:
+    """A data link to the room dashboard for ``value`` (a table cell, or ``${__field.labels.room_id}``)."""
+    uid = t.uid("liveflow-room-detail")
+    url = f"/d/{uid}/{uid}?var-room_id={value}&${{__url_time_range}}&var-datasource=${{datasource}}"
+    return [{"title": t("打开房间详情", "Room detail"), "url": url}]
 
 
 # -- queries -------------------------------------------------------------------------------------------
@@ -79,45 +116,93 @@ def per_minute(counter: str, selector: str = "", by: str = "") -> str:
     return f"{per_second(counter, selector, by)} * 60"
 
 
+def in_range(counter: str) -> str:
+    """A per-room counter's increase within the dashboard's time range, for the selected rooms."""
+    return f"sum by (room_id) (increase({counter}{ROOM}[$__range]))"
+
+
+def room_max(metric: str) -> str:
+    """A per-room gauge of the selected rooms, one series per room whatever the number of workers."""
+    return f"max by (room_id) ({metric}{ROOM})"
+
+
 BUILT_IN_PANELS = ("audience", "interaction", "conversion")  # declared panels placed by hand below
-UNITS = {"ratio": "percentunit", "seconds": "s", "ms": "ms"}
+UNITS = {"ratio": "percentunit", "seconds": "s", "ms": "ms", "cents": YUAN}
 
 
-def declared(panel: str) -> list[Json]:
-    """One query per window metric declared with this ``panel`` (liveflow/core/records.py), legend = its
-    screen name and where its value comes from."""
-    source = {"now": "window so far", "closed": "last window"}
-    declared = {m.name: m for m in window_metrics()}
-    return [
-        q(f"max({g.name}{ROOM})", f"{declared[g.field].shown.zh} ({source[g.source]})")
-        for g in room_gauges()
-        if declared[g.field].shown.panel == panel and not g.deprecated
-    ]
+def _gauges() -> dict[str, dict[str, RoomGauge]]:
+    """``{field: {"now" | "closed": its gauge}}`` of the declared gauges (deprecated aliases left out)."""
+    found: dict[str, dict[str, RoomGauge]] = {}
+    for gauge in room_gauges():
+        if not gauge.deprecated:
+            found.setdefault(gauge.field, {})[gauge.source] = gauge
+    return found
 
 
-def declared_panels() -> list[Json]:
+def _scaled(metric: DeclaredMetric, expr: str) -> str:
+    """Money is declared in cents and shown in yuan."""
+    return f"{expr} / 100" if metric.shown.unit == "cents" else expr
+
+
+def declared(panel: str, t: Lang, *, units: tuple[str, ...] | None = None) -> list[Json]:
+    """One query per window metric declared with this ``panel`` (and one of ``units``, if given): its last
+    closed window if it has such a gauge, else its running gauge (``online``: an instant, the same in any
+    window); legend = room and screen name."""
+    gauges = _gauges()
+    targets = []
+    for metric in window_metrics():
+        shown = metric.shown
+        if shown.panel != panel or metric.name not in gauges or (units and shown.unit not in units):
+            continue
+        gauge = gauges[metric.name].get("closed") or gauges[metric.name]["now"]
+        suffix = t("（上一分钟）", " (last window)") if gauge.source == "closed" else ""
+        expr = _scaled(metric, room_max(gauge.name))
+        targets.append(q(expr, f"{BY_ROOM} {t.name(metric)}{suffix}"))
+    return targets
+
+
+def this_minute(t: Lang) -> list[Json]:
+    """A "this minute so far" stat for every declared metric with both a running and a closed gauge."""
+    gauges = _gauges()
+    stats = []
+    for metric in window_metrics():
+        both = gauges.get(metric.name, {})
+        if "now" in both and "closed" in both:
+            stats.append(
+                stat(
+                    t(f"本分钟至今 · {t.name(metric)}", f"This minute so far · {t.name(metric)}"),
+                    _scaled(metric, f"max({both['now'].name}{ROOM})"),
+                    unit=UNITS.get(metric.shown.unit, "short"),
+                    decimals=2 if metric.shown.unit == "ratio" else 0,
+                    description=t(
+                        f"当前窗口开始至今：{metric.description}。窗口结束时重新累计，曲线图用上一分钟的值。",
+                        f"The open window so far: {metric.description}. It restarts with every window; "
+                        "the curves plot the last closed window.",
+                    ),
+                    graph=False,
+                )
+            )
+    return stats
+
+
+def declared_panels(t: Lang) -> list[Json]:
     """A curve panel for each other panel name declared by window metrics (in declaration order), titled
     with its metrics' screen names; money is plotted in yuan."""
-    names: dict[str, list[Any]] = {}
+    names: dict[str, list[DeclaredMetric]] = {}
+    gauges = _gauges()
     for metric in window_metrics():
         panel = metric.shown.panel
-        shown = metric.shown
-        if panel is not None and panel not in BUILT_IN_PANELS and (shown.gauge or shown.window_gauge):
+        if panel is not None and panel not in BUILT_IN_PANELS and metric.name in gauges:
             names.setdefault(panel, []).append(metric)
     panels = []
     for panel, metrics in names.items():
-        unit = metrics[0].shown.unit
-        targets = declared(panel)
-        if unit == "cents":
-            targets = [target | {"expr": f"{target['expr']} / 100"} for target in targets]
-        title = " · ".join(metric.shown.zh for metric in metrics)
-        description = "; ".join(f"{metric.name}: {metric.description}" for metric in metrics)
         panels.append(
             timeseries(
-                title,
-                targets,
-                unit=YUAN if unit == "cents" else UNITS.get(unit, "short"),
-                description=description,
+                " · ".join(t.name(metric) for metric in metrics),
+                declared(panel, t),
+                unit=UNITS.get(metrics[0].shown.unit, "short"),
+                description="; ".join(f"{metric.name}: {metric.description}" for metric in metrics),
+                links=room_series_links(t),
             )
         )
     return panels
@@ -145,6 +230,11 @@ def _defaults(unit: str, **extra: Any) -> Json:
     return {"defaults": {"unit": unit, **{k: v for k, v in extra.items() if v is not None}}, "overrides": []}
 
 
+def room_series_links(t: Lang) -> list[Json]:
+    """Data links of series or bars labelled with ``room_id``: that room's dashboard."""
+    return room_link(t, "${__field.labels.room_id}")
+
+
 def timeseries(
     title: str,
     targets: list[Json],
@@ -155,6 +245,7 @@ def timeseries(
     description: str = "",
     stack: bool = False,
     overrides: list[Json] | None = None,
+    links: list[Json] | None = None,
 ) -> Json:
     custom = {
         "drawStyle": "line",
@@ -164,7 +255,7 @@ def timeseries(
         "spanNulls": False,
         "stacking": {"mode": "normal" if stack else "none", "group": "A"},
     }
-    field_config = _defaults(unit, custom=custom, min=0 if stack else None)
+    field_config = _defaults(unit, custom=custom, min=0 if stack else None, links=links)
     field_config["overrides"] = overrides or []
     options = {
         "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
@@ -184,6 +275,7 @@ def stat(
     thresholds: list[tuple[float | None, str]] | None = None,
     mappings: list[Json] | None = None,
     decimals: int | None = None,
+    graph: bool = True,
 ) -> Json:
     steps = [{"value": value, "color": color} for value, color in (thresholds or [(None, "blue")])]
     field_config = _defaults(
@@ -196,7 +288,7 @@ def stat(
     options = {
         "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
         "colorMode": "value",
-        "graphMode": "area",
+        "graphMode": "area" if graph else "none",
         "justifyMode": "auto",
         "orientation": "auto",
         "textMode": "auto",
@@ -205,9 +297,16 @@ def stat(
 
 
 def bargauge(
-    title: str, targets: list[Json], *, unit: str = "short", w: int = 8, h: int = 9, description: str = ""
+    title: str,
+    targets: list[Json],
+    *,
+    unit: str = "short",
+    w: int = 8,
+    h: int = 9,
+    description: str = "",
+    links: list[Json] | None = None,
 ) -> Json:
-    field_config = _defaults(unit, min=0, color={"mode": "continuous-BlPu"})
+    field_config = _defaults(unit, min=0, color={"mode": "continuous-BlPu"}, links=links)
     options = {
         "displayMode": "gradient",
         "orientation": "horizontal",
@@ -228,9 +327,11 @@ def table(
     w: int = 24,
     h: int = 12,
     description: str = "",
+    hide: tuple[str, ...] = (),
 ) -> Json:
-    """Instant queries merged on their labels; ``columns`` renames ``Value #<refId>`` and label fields."""
-    hidden = {"Time": True, "job": True, "instance": True, "__name__": True}
+    """Instant queries merged on their labels; ``columns`` renames ``Value #<refId>`` and label fields
+    (and orders them); ``hide``: more fields to leave out."""
+    hidden = {"Time": True, "job": True, "instance": True, "__name__": True} | dict.fromkeys(hide, True)
     transformations = [
         {"id": "merge", "options": {}},
         {
@@ -262,7 +363,7 @@ def table(
 
 
 def firing_timeline(
-    title: str, targets: list[Json], *, w: int = 12, h: int = 8, description: str = ""
+    t: Lang, title: str, targets: list[Json], *, w: int = 12, h: int = 8, description: str = ""
 ) -> Json:
     """0/1 series (liveflow_room_alerts_firing) as coloured bands: green ok, red firing."""
     field_config = _defaults(
@@ -275,9 +376,13 @@ def firing_timeline(
         mappings=[
             {
                 "type": "value",
-                "options": {"0": {"text": "ok", "index": 0}, "1": {"text": "firing", "index": 1}},
+                "options": {
+                    "0": {"text": t("正常", "ok"), "index": 0},
+                    "1": {"text": t("告警中", "firing"), "index": 1},
+                },
             }
         ],
+        links=room_series_links(t),
     )
     options = {
         "mergeValues": True,
@@ -310,35 +415,45 @@ def cell(kind: str, steps: list[tuple[float | None, str]]) -> dict[str, Any]:
     }
 
 
-UP_DOWN = [
-    {
-        "type": "value",
-        "options": {"0": {"text": "DOWN", "color": "red"}, "1": {"text": "OK", "color": "green"}},
-    }
-]
+def up_down(t: Lang) -> list[Json]:
+    return [
+        {
+            "type": "value",
+            "options": {
+                "0": {"text": t("故障", "DOWN"), "color": "red"},
+                "1": {"text": t("正常", "OK"), "color": "green"},
+            },
+        }
+    ]
 
 
 # -- layout and dashboards -----------------------------------------------------------------------------
-Row = tuple[str, list[Json]]
+class Row(NamedTuple):
+    """A dashboard row: its title, its panels, and the variable it is repeated for (one copy per value)."""
+
+    title: str
+    panels: list[Json]
+    repeat: str | None = None
 
 
 def layout(rows: list[Row]) -> list[Json]:
     """Rows and panels with gridPos, ids 1..n and refIds; panels fill lines of 24 units."""
     placed: list[Json] = []
     y = 0
-    for title, panels in rows:
-        placed.append(
-            {
-                "type": "row",
-                "title": title,
-                "collapsed": False,
-                "panels": [],
-                "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
-            }
-        )
+    for row in rows:
+        header: Json = {
+            "type": "row",
+            "title": row.title,
+            "collapsed": False,
+            "panels": [],
+            "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+        }
+        if row.repeat:
+            header["repeat"] = row.repeat
+        placed.append(header)
         y += 1
         x = line_height = 0
-        for source in panels:
+        for source in row.panels:
             panel = dict(source)
             w, h = panel.pop("w"), panel.pop("h")
             if x + w > 24:
@@ -356,15 +471,35 @@ def layout(rows: list[Row]) -> list[Json]:
     return placed
 
 
-def dashboard(
-    uid: str,
-    title: str,
-    description: str,
-    rows: list[Row],
-    *,
-    variables: list[Json] | None = None,
-    annotations: list[Json] | None = None,
-) -> Json:
+def datasource_variable(t: Lang) -> Json:
+    """``$datasource``: any Prometheus datasource of the Grafana the dashboard is imported into."""
+    return {
+        "name": "datasource",
+        "label": t("数据源", "Data source"),
+        "type": "datasource",
+        "query": "prometheus",
+        "regex": "",
+        "current": {},
+        "options": [],
+        "refresh": 1,
+        "includeAll": False,
+        "multi": False,
+        "hide": 0,
+    }
+
+
+class Board(NamedTuple):
+    """One dashboard before rendering; ``uid`` is the zh one (:meth:`Lang.uid` gives the other)."""
+
+    uid: str
+    title: str
+    description: str
+    rows: list[Row]
+    variables: tuple[Json, ...] = ()
+    annotations: tuple[Json, ...] = ()
+
+
+def dashboard(t: Lang, board: Board) -> Json:
     builtin = {
         "builtIn": 1,
         "datasource": {"type": "grafana", "uid": "-- Grafana --"},
@@ -374,11 +509,12 @@ def dashboard(
         "name": "Annotations & Alerts",
         "type": "dashboard",
     }
+    other = Lang("en" if t.code == "zh" else "zh")
     return {
-        "uid": uid,
-        "title": title,
-        "description": description,
-        "tags": ["liveflow"],
+        "uid": t.uid(board.uid),
+        "title": board.title,
+        "description": board.description,
+        "tags": ["liveflow", t.code],
         "timezone": "browser",
         "editable": False,
         "graphTooltip": 1,
@@ -393,137 +529,232 @@ def dashboard(
             {
                 "type": "dashboards",
                 "title": "LiveFlow",
-                "tags": ["liveflow"],
+                "tags": ["liveflow", t.code],
                 "asDropdown": True,
                 "keepTime": True,
                 "includeVars": False,
-            }
+            },
+            {
+                "type": "link",
+                "title": t("English", "中文"),
+                "url": f"/d/{other.uid(board.uid)}",
+                "icon": "doc",
+                "tags": [],
+                "asDropdown": False,
+                "keepTime": True,
+                "includeVars": True,
+                "targetBlank": False,
+            },
         ],
-        "annotations": {"list": [builtin, *(annotations or [])]},
-        "templating": {"list": variables or []},
-        "panels": layout(rows),
+        "annotations": {"list": [builtin, *board.annotations]},
+        "templating": {"list": [datasource_variable(t), *board.variables]},
+        "panels": layout(board.rows),
     }
 
 
-def live_overview() -> Json:
+def live_overview(t: Lang) -> Board:
     online = "room_id:liveflow_room_online:max"
+    live = f"{online} > 0"
+    columns = {
+        "room_id": t("房间", "Room"),
+        "Value #A": t("实时在线", "Online"),
+        "Value #B": t("1分钟变化", "Trend 1m"),
+        "Value #C": t("本场 PCU", "PCU (broadcast)"),
+        "Value #D": t("本场 ACU", "ACU (broadcast)"),
+        "Value #E": t("人均停留", "Watch / viewer"),
+        "Value #F": t("互动率", "Interaction"),
+        "Value #G": t("转化率", "Conversion"),
+        "Value #H": t("本场 GMV", "GMV (broadcast)"),
+        "Value #I": t("GMV / 分钟", "GMV / min"),
+        "Value #J": t("告警", "Alerts firing"),
+    }
     rooms_table = table(
-        "Rooms",
+        t("全部房间", "Rooms"),
         [
             q(online, table=True),
             q("room_id:liveflow_room_online:delta1m", table=True),
-            q("max by (room_id) (liveflow_room_online_peak)", table=True),
-            q("max by (room_id) (liveflow_room_interaction_rate)", table=True),
-            q("max by (room_id) (liveflow_room_conversion_rate)", table=True),
+            q("max by (room_id) (liveflow_room_broadcast_online_peak)", table=True),
+            q("max by (room_id) (liveflow_room_broadcast_online_avg)", table=True),
+            q("max by (room_id) (liveflow_room_window_watch_seconds_per_viewer)", table=True),
+            q("max by (room_id) (liveflow_room_window_interaction_rate)", table=True),
+            q("max by (room_id) (liveflow_room_window_conversion_rate)", table=True),
             q("max by (room_id) (liveflow_room_gmv_cents_total) / 100", table=True),
             q("room_id:liveflow_room_gmv_yuan_per_minute:rate1m", table=True),
             q("sum by (room_id) (liveflow_room_alerts_firing)", table=True),
         ],
-        {
-            "room_id": "Room",
-            "Value #A": "Online",
-            "Value #B": "Trend 1m",
-            "Value #C": "Peak (window)",
-            "Value #D": "Interaction",
-            "Value #E": "Conversion",
-            "Value #F": "GMV",
-            "Value #G": "GMV / min",
-            "Value #H": "Alerts firing",
-        },
-        sort_by="Online",
+        columns,
+        sort_by=columns["Value #A"],
         h=14,
-        description=(
+        description=t(
+            "所有导出的房间，在线人数多的在前。1分钟变化 = 现在在线减一分钟前；PCU/ACU 为本场最高/平均在线；"
+            "人均停留、互动率、转化率为上一个完整窗口（分钟）的值，不随窗口重置而跳变；GMV 为本场成交金额。"
+            "点击房间打开房间详情。",
             "Every exported room, largest audience first. Trend 1m = online now minus one minute ago; "
-            "interaction and conversion are shares of the current window's viewers; GMV is the room's "
-            "lifetime paid amount. Click a room for its detail dashboard."
+            "PCU and ACU are the peak and average online of the current broadcast; watch time per viewer, "
+            "interaction and conversion are of the last closed window (steady, no drop at each window "
+            "start); GMV is the broadcast's paid amount. Click a room for its dashboard.",
         ),
         overrides=[
-            by_name("Room", {"links": [{"title": "Room detail", "url": ROOM_DETAIL_URL}]}),
-            by_name("Trend 1m", cell("color-text", [(None, "red"), (0, "green")])),
-            by_name("Interaction", {"unit": "percentunit", "decimals": 1}),
-            by_name("Conversion", {"unit": "percentunit", "decimals": 2}),
-            by_name("GMV", {"unit": YUAN, "decimals": 0}),
-            by_name("GMV / min", {"unit": YUAN, "decimals": 0}),
-            by_name("Alerts firing", cell("color-background", [(None, "transparent"), (1, "red")])),
+            by_name(columns["room_id"], {"links": room_link(t)}),
+            by_name(columns["Value #B"], cell("color-text", [(None, "red"), (0, "green")])),
+            by_name(columns["Value #D"], {"decimals": 0}),
+            by_name(columns["Value #E"], {"unit": "s", "decimals": 0}),
+            by_name(columns["Value #F"], {"unit": "percentunit", "decimals": 1}),
+            by_name(columns["Value #G"], {"unit": "percentunit", "decimals": 2}),
+            by_name(columns["Value #H"], {"unit": YUAN, "decimals": 0}),
+            by_name(columns["Value #I"], {"unit": YUAN, "decimals": 0}),
+            by_name(columns["Value #J"], cell("color-background", [(None, "transparent"), (1, "red")])),
         ],
     )
-    return dashboard(
+    alert_columns = {"room_id": t("房间", "Room"), "rule": t("规则", "Rule"), "Value": t("告警中", "Firing")}
+    firing_table = table(
+        t("正在告警", "Firing alerts"),
+        [q("max by (room_id, rule) (liveflow_room_alerts_firing)", table=True)],
+        alert_columns,
+        sort_by=alert_columns["room_id"],
+        w=8,
+        h=10,
+        hide=("Value",),
+        description=t(
+            "此刻正在告警的房间和规则（告警恢复后即消失）；点击房间打开房间详情，告警时段在曲线上标红。",
+            "Rooms and rules firing right now (a row leaves when its alert resolves); click a room for its "
+            "dashboard, where the alert's time is marked red on every curve.",
+        ),
+        overrides=[by_name(alert_columns["room_id"], {"links": room_link(t)})],
+    )
+    links = room_series_links(t)
+    return Board(
         "liveflow-live-overview",
-        "LiveFlow · Live overview",
-        "All live rooms at a glance: audience, trend, interaction, conversion, GMV and firing alerts.",
+        t("LiveFlow · 直播总览", "LiveFlow · Live overview"),
+        t(
+            "所有直播间一览：在线、趋势、互动、转化、GMV 和正在告警的房间。",
+            "All live rooms at a glance: audience, trend, interaction, conversion, GMV and firing alerts.",
+        ),
         [
-            (
-                "Now",
+            Row(
+                t("现在", "Now"),
                 [
                     stat(
-                        "Online now", f"sum({online})", description="Viewers present in all exported rooms."
+                        t("在线总数", "Online now"),
+                        f"sum({online})",
+                        description=t(
+                            "所有导出房间的在线观众之和。", "Viewers present in all exported rooms."
+                        ),
                     ),
                     stat(
-                        "Live rooms",
-                        "sum(liveflow_rooms_tracked)",
-                        description="Rooms with state in the workers.",
+                        t("直播中房间", "Live rooms"),
+                        f"count({live}) or vector(0)",
+                        description=t(
+                            "此刻有观众在线的房间。已结束的房间在观众离开后即不计入（worker 仍会"
+                            "保留其状态 room_retention 之久，liveflow_rooms_tracked 计入这些房间）。",
+                            "Rooms with viewers present now. A room that ended leaves once its viewers "
+                            "left or timed out (the workers keep its state for room_retention, which "
+                            "liveflow_rooms_tracked counts).",
+                        ),
                     ),
                     stat(
-                        "GMV / min",
+                        t("GMV / 分钟", "GMV / min"),
                         "sum(room_id:liveflow_room_gmv_yuan_per_minute:rate1m)",
                         unit=YUAN,
-                        description="Paid order amount per minute over the last minute, all rooms.",
+                        description=t(
+                            "最近一分钟所有房间的每分钟成交金额。",
+                            "Paid order amount per minute over the last minute, all rooms.",
+                        ),
                     ),
                     stat(
-                        "GMV in range",
+                        t("时段内 GMV", "GMV in range"),
                         "sum(increase(liveflow_room_gmv_cents_total[$__range])) / 100",
                         unit=YUAN,
                         decimals=0,
-                        description="Paid order amount within the dashboard's time range, all rooms.",
+                        description=t(
+                            "仪表盘时间范围内所有房间的成交金额。",
+                            "Paid order amount within the dashboard's time range, all rooms.",
+                        ),
                     ),
                     stat(
-                        "Rooms alerting",
-                        "sum(max by (room_id) (liveflow_room_alerts_firing)) or vector(0)",
+                        t("告警房间", "Rooms alerting"),
+                        "count(max by (room_id) (liveflow_room_alerts_firing)) or vector(0)",
                         thresholds=[(None, "green"), (1, "red")],
-                        description="Rooms with at least one firing alert (any rule).",
+                        description=t(
+                            "至少有一条告警正在触发的房间数（任意规则）。",
+                            "Rooms with at least one firing alert (any rule).",
+                        ),
                     ),
                     stat(
-                        "Rooms not exported",
+                        t("未导出房间", "Rooms not exported"),
                         "sum(liveflow_rooms_overflow)",
                         thresholds=[(None, "green"), (1, "orange")],
-                        description=(
-                            "Live rooms left out of Prometheus by metrics_room_cap (liveflow top shows them)."
+                        description=t(
+                            "因 metrics_room_cap 未导出到 Prometheus 的活跃房间（liveflow top 仍可看到）。",
+                            "Live rooms left out of Prometheus by metrics_room_cap "
+                            "(liveflow top shows them).",
                         ),
                     ),
                 ],
             ),
-            ("All rooms", [rooms_table]),
-            (
-                "Top rooms",
+            Row(t("全部房间", "All rooms"), [rooms_table]),
+            Row(
+                t("告警与头部房间", "Alerts and top rooms"),
                 [
-                    bargauge("Top 10 by online", [q(f"topk(10, {online})", "{{room_id}}", instant=True)]),
+                    firing_table,
                     bargauge(
-                        "Top 10 by GMV in range",
+                        t("在线 Top 10", "Top 10 by online"),
+                        [q(f"topk(10, {online})", BY_ROOM, instant=True)],
+                        h=10,
+                        links=links,
+                    ),
+                    bargauge(
+                        t("时段内 GMV Top 10", "Top 10 by GMV in range"),
                         [
                             q(
                                 "topk(10, sum by (room_id) "
                                 "(increase(liveflow_room_gmv_cents_total[$__range]))) / 100",
-                                "{{room_id}}",
+                                BY_ROOM,
                                 instant=True,
                             )
                         ],
                         unit=YUAN,
+                        h=10,
+                        links=links,
                     ),
                     bargauge(
-                        "Falling fastest (1 min)",
+                        t("掉得最快（1 分钟）", "Falling fastest (1 min)"),
+                        [q("bottomk(10, room_id:liveflow_room_online:delta1m < 0)", BY_ROOM, instant=True)],
+                        description=t(
+                            "最近一分钟流失观众最多的房间。",
+                            "Rooms that lost the most viewers within the last minute.",
+                        ),
+                        links=links,
+                    ),
+                    bargauge(
+                        t("互动率 Top 10（上一分钟）", "Top 10 by interaction (last window)"),
                         [
                             q(
-                                "bottomk(10, room_id:liveflow_room_online:delta1m < 0)",
-                                "{{room_id}}",
+                                "topk(10, max by (room_id) (liveflow_room_window_interaction_rate))",
+                                BY_ROOM,
                                 instant=True,
                             )
                         ],
-                        description="Rooms that lost the most viewers within the last minute.",
+                        unit="percentunit",
+                        links=links,
+                    ),
+                    bargauge(
+                        t("转化率 Top 10（上一分钟）", "Top 10 by conversion (last window)"),
+                        [
+                            q(
+                                "topk(10, max by (room_id) (liveflow_room_window_conversion_rate))",
+                                BY_ROOM,
+                                instant=True,
+                            )
+                        ],
+                        unit="percentunit",
+                        links=links,
                     ),
                     timeseries(
-                        "Online, top 10 rooms",
-                        [q(f"topk(10, {online})", "{{room_id}}")],
+                        t("在线人数 Top 10 房间", "Online, top 10 rooms"),
+                        [q(f"topk(10, {online})", BY_ROOM)],
                         w=24,
+                        links=links,
                     ),
                 ],
             ),
@@ -531,10 +762,10 @@ def live_overview() -> Json:
     )
 
 
-def room_detail() -> Json:
+def room_detail(t: Lang) -> Board:
     variable = {
         "name": "room_id",
-        "label": "Room",
+        "label": t("房间", "Room"),
         "type": "query",
         "datasource": DATASOURCE,
         "query": "label_values(liveflow_room_online, room_id)",
@@ -542,230 +773,433 @@ def room_detail() -> Json:
         "refresh": 2,
         "sort": 1,
         "includeAll": False,
-        "multi": False,
+        "multi": True,
         "current": {},
         "options": [],
         "hide": 0,
     }
     annotation = {
-        "name": "Room alerts",
+        "name": t("房间告警", "Room alerts"),
         "datasource": DATASOURCE,
         "enable": True,
         "hide": False,
         "iconColor": "red",
-        "expr": f"max by (rule) (liveflow_room_alerts_firing{ROOM}) > 0",
+        "expr": f"max by (room_id, rule) (liveflow_room_alerts_firing{ROOM}) > 0",
         "step": "5s",
-        "titleFormat": "{{rule}}",
-        "textFormat": "alert firing in $room_id",
-        "tagKeys": "rule",
+        "titleFormat": "{{room_id}} {{rule}}",
+        "textFormat": t("告警触发中", "alert firing"),
+        "tagKeys": "room_id,rule",
         "useValueForTime": False,
     }
+    links = room_series_links(t)
 
-    return dashboard(
-        "liveflow-room-detail",
-        "LiveFlow · Room detail",
-        "One room: audience curves, churn, interaction, funnel, GMV and GPM, moderation hits and alerts.",
-        [
-            (
-                "Audience",
-                [
-                    stat("Online", f"max(liveflow_room_online{ROOM})"),
-                    stat("Peak (window)", f"max(liveflow_room_online_peak{ROOM})"),
-                    stat(
-                        "ACU (last window)",
-                        f"max(liveflow_room_online_avg{ROOM})",
-                        decimals=0,
-                        description="Average concurrent viewers of the last closed window.",
-                    ),
-                    stat("Viewers (window)", f"max(liveflow_room_viewers{ROOM})"),
-                    stat("UV total (场观)", f"max(liveflow_room_uv{ROOM})"),
-                    stat(
-                        "Alerts firing",
-                        f"sum(liveflow_room_alerts_firing{ROOM}) or vector(0)",
-                        thresholds=[(None, "green"), (1, "red")],
-                    ),
-                    timeseries(
-                        "Online, peak and ACU",
-                        declared("audience"),
-                        description="Red marks: alerts of this room (annotation).",
-                    ),
-                    timeseries(
-                        "Enters vs leaves per minute",
-                        [
-                            q(per_minute("liveflow_room_enters_total", ROOM), "enters"),
-                            q(per_minute("liveflow_room_leaves_total", ROOM), "leaves"),
-                        ],
-                        description="Leaves are explicit leave events; silent departures time out.",
-                    ),
-                ],
+    def curves(title: str, targets: list[Json], **options: Any) -> Json:
+        return timeseries(title, targets, links=links, **options)
+
+    summary = [
+        stat(
+            t("本场 GMV", "GMV (broadcast)"),
+            f"max(liveflow_room_gmv_cents_total{ROOM}) / 100",
+            unit=YUAN,
+            decimals=0,
+            w=3,
+            description=t("本场直播的成交金额（支付订单）。", "Paid order amount of the current broadcast."),
+        ),
+        stat(
+            t("本场成交订单", "Orders paid (broadcast)"),
+            f"max(liveflow_room_orders_paid_total{ROOM})",
+            decimals=0,
+            w=3,
+        ),
+        stat(
+            t("转化率（上一分钟）", "Conversion (last window)"),
+            f"max(liveflow_room_window_conversion_rate{ROOM})",
+            unit="percentunit",
+            decimals=2,
+            w=3,
+            description=t(
+                "上一个完整窗口的成交人数 / 观看人数。", "Buyers / viewers of the last closed window."
             ),
-            (
-                "Engagement",
+        ),
+        stat(t("实时在线", "Online"), f"max(liveflow_room_online{ROOM})", w=3),
+        stat(
+            t("本场 PCU", "PCU (broadcast)"),
+            f"max(liveflow_room_broadcast_online_peak{ROOM})",
+            w=3,
+            description=t(
+                "本场直播至今的最高同时在线。", "Peak concurrent viewers of the current broadcast."
+            ),
+        ),
+        stat(
+            t("本场 ACU", "ACU (broadcast)"),
+            f"max(liveflow_room_broadcast_online_avg{ROOM})",
+            decimals=0,
+            w=3,
+            description=t(
+                "本场直播至今的平均同时在线（按时间加权）。",
+                "Time-weighted average concurrent viewers of the current broadcast.",
+            ),
+        ),
+        stat(
+            t("场观 UV", "UV (broadcast)"),
+            f"max(liveflow_room_uv{ROOM})",
+            w=3,
+            description=t("本场直播至今的去重观众数。", "Distinct viewers of the current broadcast so far."),
+        ),
+        stat(
+            t("告警", "Alerts firing"),
+            f"sum(liveflow_room_alerts_firing{ROOM}) or vector(0)",
+            thresholds=[(None, "green"), (1, "red")],
+            w=3,
+        ),
+        *this_minute(t),
+        stat(
+            t("GMV（上一分钟）", "GMV (last window)"),
+            f"max(liveflow_room_window_gmv_cents{ROOM}) / 100",
+            unit=YUAN,
+            decimals=0,
+        ),
+        stat(
+            t("成交订单（上一分钟）", "Orders paid (last window)"),
+            f"max(liveflow_room_window_orders_paid{ROOM})",
+            decimals=0,
+        ),
+        stat(
+            t("人均停留（上一分钟）", "Watch time / viewer (last window)"),
+            f"max(liveflow_room_window_watch_seconds_per_viewer{ROOM})",
+            unit="s",
+            decimals=0,
+            description=t(
+                "上一个完整窗口内观看时长 / 观看人数。", "Watch seconds / viewers of the last closed window."
+            ),
+        ),
+    ]
+    return Board(
+        "liveflow-room-detail",
+        t("LiveFlow · 房间详情", "LiveFlow · Room detail"),
+        t(
+            "一个或多个房间：本场 GMV/订单/转化、PCU/ACU、在线曲线、进退房与来源、互动、漏斗、GMV 与 GPM、"
+            "违规命中与告警。可多选房间对比。",
+            "One or more rooms: broadcast GMV, orders and conversion, PCU/ACU, audience curves, enters "
+            "and their sources, engagement, funnel, GMV and GPM, moderation hits and alerts. Select "
+            "several rooms to compare them.",
+        ),
+        [
+            Row(t("房间 $room_id", "Room $room_id"), summary, repeat="room_id"),
+            Row(
+                t("观众", "Audience"),
                 [
-                    timeseries(
-                        "Interaction rate (current window)",
-                        declared("interaction"),
-                        unit="percentunit",
-                        description=(
-                            "Share of the window's viewers who liked, commented, shared, followed, gifted."
+                    curves(
+                        t("在线、PCU 与 ACU（每分钟）", "Online, peak and ACU per window"),
+                        declared("audience", t, units=("viewers",)),
+                        description=t(
+                            "实时在线，以及每个完整窗口（分钟）的最高在线 PCU 与平均在线 ACU。"
+                            "红色区域：告警。",
+                            "Online now, and the peak (PCU) and average (ACU) of each closed window. "
+                            "Red regions: alerts of the rooms (annotation).",
                         ),
                     ),
-                    timeseries(
-                        "Chat and likes per minute",
+                    curves(
+                        t("本场 PCU 与 ACU", "PCU and ACU of the broadcast"),
                         [
-                            q(per_minute("liveflow_room_comments_total", ROOM), "comments"),
-                            q(per_minute("liveflow_room_likes_total", ROOM), "likes"),
+                            q(room_max("liveflow_room_broadcast_online_peak"), f"{BY_ROOM} PCU"),
+                            q(room_max("liveflow_room_broadcast_online_avg"), f"{BY_ROOM} ACU"),
+                        ],
+                        description=t(
+                            "本场直播至今的最高与平均同时在线。",
+                            "Peak and average concurrent viewers of the broadcast so far.",
+                        ),
+                    ),
+                    curves(
+                        t("人均停留时长（每分钟）", "Watch time per viewer per window"),
+                        declared("audience", t, units=("seconds",)),
+                        unit="s",
+                        description=t(
+                            "每个完整窗口的观看时长 / 观看人数。",
+                            "Watch seconds / viewers of each closed window.",
+                        ),
+                    ),
+                    curves(
+                        t("每分钟进房与离开", "Enters vs leaves per minute"),
+                        [
+                            q(
+                                per_minute("liveflow_room_enters_total", ROOM, by="room_id"),
+                                f"{BY_ROOM} {t('进房', 'enters')}",
+                            ),
+                            q(
+                                per_minute("liveflow_room_leaves_total", ROOM, by="room_id"),
+                                f"{BY_ROOM} {t('离开', 'leaves')}",
+                            ),
+                        ],
+                        description=t(
+                            "离开只计显式 leave 事件；静默离开会超时。",
+                            "Leaves are explicit leave events; silent departures time out.",
+                        ),
+                    ),
+                    curves(
+                        t("每分钟进房，按流量来源", "Enters per minute by traffic source"),
+                        [
+                            q(
+                                per_minute(
+                                    "liveflow_room_enters_by_source_total", ROOM, by="room_id, source"
+                                ),
+                                f"{BY_ROOM} {{{{source}}}}",
+                            )
+                        ],
+                        stack=True,
+                        w=24,
+                        description=t(
+                            "enter 事件的 source：推荐 feed、关注、搜索、投流 ad、分享……",
+                            "The source of enter events: feed, follow, search, ad, share ...",
+                        ),
+                    ),
+                ],
+            ),
+            Row(
+                t("互动", "Engagement"),
+                [
+                    curves(
+                        t("互动率（每分钟）", "Interaction rate per window"),
+                        declared("interaction", t),
+                        unit="percentunit",
+                        description=t(
+                            "每个完整窗口中点赞、评论、分享、关注、送礼的观众占观看人数的比例。",
+                            "Share of each closed window's viewers who liked, commented, shared, "
+                            "followed or gifted.",
+                        ),
+                    ),
+                    curves(
+                        t("每分钟评论与点赞", "Chat and likes per minute"),
+                        [
+                            q(
+                                per_minute("liveflow_room_comments_total", ROOM, by="room_id"),
+                                f"{BY_ROOM} {t('评论', 'comments')}",
+                            ),
+                            q(
+                                per_minute("liveflow_room_likes_total", ROOM, by="room_id"),
+                                f"{BY_ROOM} {t('点赞', 'likes')}",
+                            ),
+                        ],
+                    ),
+                    curves(
+                        t("每分钟涨粉与分享", "Follows and shares per minute"),
+                        [
+                            q(
+                                per_minute("liveflow_room_follows_total", ROOM, by="room_id"),
+                                f"{BY_ROOM} {t('涨粉', 'follows')}",
+                            ),
+                            q(
+                                per_minute("liveflow_room_shares_total", ROOM, by="room_id"),
+                                f"{BY_ROOM} {t('分享', 'shares')}",
+                            ),
+                        ],
+                    ),
+                    curves(
+                        t("每分钟礼物与礼物价值", "Gifts and their value per minute"),
+                        [
+                            q(
+                                per_minute("liveflow_room_gifts_total", ROOM, by="room_id"),
+                                f"{BY_ROOM} {t('礼物', 'gifts')}",
+                            ),
+                            q(
+                                per_minute("liveflow_room_gift_value_cents_total", ROOM, by="room_id")
+                                + " / 100",
+                                f"{BY_ROOM} {t('礼物价值 ¥', 'gift value ¥')}",
+                            ),
+                        ],
+                        description=t(
+                            "礼物个数（左轴）与价值（元，右轴）。",
+                            "Gifts (left axis) and their value in yuan (right axis).",
+                        ),
+                        overrides=[
+                            {
+                                "matcher": {"id": "byRegexp", "options": ".*(价值|value).*"},
+                                "properties": [
+                                    {"id": "unit", "value": YUAN},
+                                    {"id": "custom.axisPlacement", "value": "right"},
+                                ],
+                            }
                         ],
                     ),
                 ],
             ),
-            (
-                "Commerce",
+            Row(
+                t("成交", "Commerce"),
                 [
                     bargauge(
-                        "Funnel in range",
+                        t("时段内漏斗", "Funnel in range"),
                         [
                             q(
-                                f"sum(increase(liveflow_room_product_exposures_total{ROOM}[$__range]))",
-                                "exposures",
+                                in_range("liveflow_room_product_exposures_total"),
+                                f"{BY_ROOM} {t('曝光', 'exposures')}",
                                 instant=True,
                             ),
                             q(
-                                f"sum(increase(liveflow_room_product_clicks_total{ROOM}[$__range]))",
-                                "clicks",
+                                in_range("liveflow_room_product_clicks_total"),
+                                f"{BY_ROOM} {t('点击', 'clicks')}",
                                 instant=True,
                             ),
                             q(
-                                f"sum(increase(liveflow_room_orders_paid_total{ROOM}[$__range]))",
-                                "orders paid",
+                                in_range("liveflow_room_orders_paid_total"),
+                                f"{BY_ROOM} {t('成交订单', 'orders paid')}",
                                 instant=True,
                             ),
                         ],
-                        description="Product exposures -> clicks -> paid orders within the time range.",
+                        description=t(
+                            "时间范围内 商品曝光 -> 点击 -> 支付订单。",
+                            "Product exposures -> clicks -> paid orders within the time range.",
+                        ),
                     ),
-                    timeseries(
-                        "Conversion and click-through",
-                        [
-                            *declared("conversion"),
-                            q(
-                                f"{per_second('liveflow_room_product_clicks_total', ROOM)}"
-                                f" / {per_second('liveflow_room_product_exposures_total', ROOM)}",
-                                "click-through",
-                            ),
-                        ],
+                    curves(
+                        t("转化率与点击率（每分钟）", "Conversion and click-through per window"),
+                        declared("conversion", t),
                         unit="percentunit",
                         w=16,
                         h=9,
-                        description=(
-                            "Conversion: buyers / viewers of the "
-                            "current window. Click-through: clicks / exposures."
+                        description=t(
+                            "每个完整窗口：观看-成交转化率（成交人数/观看人数）、商品点击率"
+                            "（点击人数/曝光人数）。",
+                            "Each closed window: conversion (buyers / viewers) and click-through "
+                            "(clickers / exposed viewers).",
                         ),
                     ),
-                    timeseries(
-                        "GMV",
+                    curves(
+                        t("GMV", "GMV"),
                         [
-                            q(f"max(liveflow_room_gmv_cents_total{ROOM}) / 100", "GMV (broadcast)"),
-                            q(f"{per_minute('liveflow_room_gmv_cents_total', ROOM)} / 100", "GMV per minute"),
+                            q(
+                                f"{room_max('liveflow_room_gmv_cents_total')} / 100",
+                                f"{BY_ROOM} {t('本场 GMV', 'GMV (broadcast)')}",
+                            ),
+                            q(
+                                f"{room_max('liveflow_room_window_gmv_cents')} / 100",
+                                f"{BY_ROOM} {t('每分钟 GMV', 'GMV per window')}",
+                            ),
                         ],
                         unit=YUAN,
                         overrides=[
-                            by_name(
-                                "GMV per minute",
-                                {"custom.axisPlacement": "right", "custom.drawStyle": "bars"},
-                            )
+                            {
+                                "matcher": {"id": "byRegexp", "options": ".*(每分钟|per window).*"},
+                                "properties": [
+                                    {"id": "custom.axisPlacement", "value": "right"},
+                                    {"id": "custom.drawStyle", "value": "bars"},
+                                ],
+                            }
                         ],
+                        description=t(
+                            "本场累计 GMV，以及每个完整窗口（分钟）的 GMV（柱，右轴）。",
+                            "GMV of the broadcast, and GMV of each closed window (bars, right axis).",
+                        ),
                     ),
-                    timeseries(
-                        "GPM (GMV per 1000 viewers)",
+                    curves(
+                        t("GPM（千次观看成交额）", "GPM (GMV per 1000 viewers)"),
                         [
                             q(
-                                f"1000 * max(liveflow_room_gmv_cents_total{ROOM}) / 100 "
-                                f"/ max(liveflow_room_uv{ROOM})",
-                                "GPM",
+                                f"1000 * {room_max('liveflow_room_gmv_cents_total')} / 100 "
+                                f"/ {room_max('liveflow_room_uv')}",
+                                f"{BY_ROOM} GPM",
                             )
                         ],
                         unit=YUAN,
-                        description="Broadcast GMV per thousand distinct viewers (千次观看成交金额).",
+                        description=t(
+                            "本场 GMV / 场观 × 1000（千次观看成交金额）。",
+                            "Broadcast GMV per thousand distinct viewers (千次观看成交金额).",
+                        ),
                     ),
                 ],
             ),
-            *([("Window metrics", declared_panels())] if declared_panels() else []),
-            (
-                "Moderation and alerts",
+            *([Row(t("窗口指标", "Window metrics"), declared_panels(t))] if declared_panels(t) else []),
+            Row(
+                t("违规与告警", "Moderation and alerts"),
                 [
-                    timeseries(
-                        "Moderation hits per minute by category",
+                    curves(
+                        t("每分钟违规命中，按类别", "Moderation hits per minute by category"),
                         [
                             q(
-                                per_minute("liveflow_room_moderation_hits_total", ROOM, by="category"),
-                                "{{category}}",
+                                per_minute(
+                                    "liveflow_room_moderation_hits_total", ROOM, by="room_id, category"
+                                ),
+                                f"{BY_ROOM} {{{{category}}}}",
                             )
                         ],
                         stack=True,
                     ),
                     firing_timeline(
-                        "Alerts",
-                        [q(f"max by (rule) (liveflow_room_alerts_firing{ROOM})", "{{rule}}")],
+                        t,
+                        t("告警", "Alerts"),
+                        [
+                            q(
+                                f"max by (room_id, rule) (liveflow_room_alerts_firing{ROOM})",
+                                f"{BY_ROOM} {{{{rule}}}}",
+                            )
+                        ],
                     ),
                 ],
             ),
         ],
-        variables=[variable],
-        annotations=[annotation],
+        variables=(variable,),
+        annotations=(annotation,),
     )
 
 
-def moderation() -> Json:
+def moderation(t: Lang) -> Board:
     hits = "liveflow_moderation_hits_total"
     room_hits = "liveflow_room_moderation_hits_total"
-    return dashboard(
+    return Board(
         "liveflow-moderation",
-        "LiveFlow · Moderation",
-        "Chat moderation: lexicon and contact hits by category and severity, the rooms they come from.",
+        t("LiveFlow · 弹幕审核", "LiveFlow · Moderation"),
+        t(
+            "弹幕审核：按类别和级别的词库与联系方式命中，以及命中来自哪些房间。",
+            "Chat moderation: lexicon and contact hits by category and severity, the rooms they come from.",
+        ),
         [
-            (
-                "Now",
+            Row(
+                t("现在", "Now"),
                 [
-                    stat("Hits / min", per_minute(hits), decimals=1),
+                    stat(t("每分钟命中", "Hits / min"), per_minute(hits), decimals=1),
                     stat(
-                        "Block hits in range",
+                        t("时段内拦截级命中", "Block hits in range"),
                         f'sum(increase({hits}{{severity="block"}}[$__range]))',
                         decimals=0,
                         thresholds=[(None, "green"), (1, "red")],
                     ),
                     stat(
-                        "Rooms with hits in range",
+                        t("时段内有命中的房间", "Rooms with hits in range"),
                         f"count(sum by (room_id) (increase({room_hits}[$__range])) > 0)",
                     ),
                     stat(
-                        "Rooms with banned_words firing",
-                        'sum(max by (room_id) (liveflow_room_alerts_firing{rule="banned_words"}))'
+                        t("banned_words 告警中的房间", "Rooms with banned_words firing"),
+                        'count(max by (room_id) (liveflow_room_alerts_firing{rule="banned_words"}))'
                         " or vector(0)",
                         thresholds=[(None, "green"), (1, "red")],
                     ),
                     stat(
-                        "Scan time (mean)",
+                        t("扫描耗时（均值）", "Scan time (mean)"),
                         mean("liveflow_moderation_scan_seconds"),
                         unit="s",
-                        description="Time to scan one comment (normalisation, lexicon, contact detectors).",
+                        description=t(
+                            "扫描一条评论的耗时（归一化、词库、联系方式识别）。",
+                            "Time to scan one comment (normalisation, lexicon, contact detectors).",
+                        ),
                     ),
                     stat(
-                        "Lexicon version",
+                        t("词库版本", "Lexicon version"),
                         "max(liveflow_lexicon_version)",
-                        description="Version of the loaded lexicon.",
+                        description=t(
+                            "当前加载的词库版本（0：内置默认词库）。", "Version of the loaded lexicon."
+                        ),
                     ),
                 ],
             ),
-            (
-                "Hits over time",
+            Row(
+                t("命中趋势", "Hits over time"),
                 [
                     timeseries(
-                        "Hits per minute by category",
+                        t("每分钟命中，按类别", "Hits per minute by category"),
                         [q(per_minute(hits, by="category"), "{{category}}")],
                         stack=True,
                     ),
                     timeseries(
-                        "Hits per minute by severity",
+                        t("每分钟命中，按级别", "Hits per minute by severity"),
                         [q(per_minute(hits, by="severity"), "{{severity}}")],
                         stack=True,
                         overrides=[
@@ -776,54 +1210,69 @@ def moderation() -> Json:
                     ),
                 ],
             ),
-            (
-                "Rooms",
+            Row(
+                t("房间", "Rooms"),
                 [
                     bargauge(
-                        "Top 10 rooms by hits in range",
+                        t("时段内命中 Top 10 房间", "Top 10 rooms by hits in range"),
                         [
                             q(
                                 f"topk(10, sum by (room_id) (increase({room_hits}[$__range])))",
-                                "{{room_id}}",
+                                BY_ROOM,
                                 instant=True,
                             )
                         ],
                         w=8,
                         h=10,
+                        links=room_series_links(t),
                     ),
                     table(
-                        "Hits in range by room and category",
+                        t("时段内命中，按房间和类别", "Hits in range by room and category"),
                         [q(f"sum by (room_id, category) (increase({room_hits}[$__range])) > 0", table=True)],
-                        {"room_id": "Room", "category": "Category", "Value": "Hits"},
-                        sort_by="Hits",
+                        {
+                            "room_id": t("房间", "Room"),
+                            "category": t("类别", "Category"),
+                            "Value": t("命中", "Hits"),
+                        },
+                        sort_by=t("命中", "Hits"),
                         w=8,
                         h=10,
                         overrides=[
-                            by_name("Room", {"links": [{"title": "Room detail", "url": ROOM_DETAIL_URL}]}),
-                            by_name("Hits", {"decimals": 0}),
+                            by_name(t("房间", "Room"), {"links": room_link(t)}),
+                            by_name(t("命中", "Hits"), {"decimals": 0}),
                         ],
                     ),
                     firing_timeline(
-                        "banned_words alerts by room",
+                        t,
+                        t("各房间 banned_words 告警", "banned_words alerts by room"),
                         [
                             q(
                                 'max by (room_id) (liveflow_room_alerts_firing{rule="banned_words"})',
-                                "{{room_id}}",
+                                BY_ROOM,
                             )
                         ],
                         w=8,
                         h=10,
                     ),
                     timeseries(
-                        "Scan time per comment (mean) and comments scanned per second",
+                        t(
+                            "每条评论扫描耗时（均值）与每秒扫描评论数",
+                            "Scan time per comment (mean) and comments scanned per second",
+                        ),
                         [
-                            q(mean("liveflow_moderation_scan_seconds"), "mean scan time"),
-                            q(per_second("liveflow_moderation_scan_seconds_count"), "comments scanned / s"),
+                            q(mean("liveflow_moderation_scan_seconds"), t("平均扫描耗时", "mean scan time")),
+                            q(
+                                per_second("liveflow_moderation_scan_seconds_count"),
+                                t("每秒扫描评论数", "comments scanned / s"),
+                            ),
                         ],
                         unit="s",
                         w=24,
                         overrides=[
-                            by_name("comments scanned / s", {"unit": "ops", "custom.axisPlacement": "right"})
+                            by_name(
+                                t("每秒扫描评论数", "comments scanned / s"),
+                                {"unit": "ops", "custom.axisPlacement": "right"},
+                            )
                         ],
                     ),
                 ],
@@ -832,131 +1281,184 @@ def moderation() -> Json:
     )
 
 
-def pipeline_health() -> Json:
+def pipeline_health(t: Lang) -> Board:
     events = "liveflow_events_total"
-    return dashboard(
+    return Board(
         "liveflow-pipeline",
-        "LiveFlow · Pipeline health",
-        "The pipeline itself: throughput, lag, latency, dead letters, checkpoints, rebalances, notifier.",
+        t("LiveFlow · 管道健康", "LiveFlow · Pipeline health"),
+        t(
+            "管道本身：吞吐、积压、延迟、死信、检查点、再均衡、通知。",
+            "The pipeline itself: throughput, lag, latency, dead letters, checkpoints, rebalances, notifier.",
+        ),
         [
-            (
-                "Health",
+            Row(
+                t("健康", "Health"),
                 [
                     stat(
-                        "Workers up",
+                        t("在线 worker", "Workers up"),
                         'sum(up{job="liveflow-worker"})',
                         thresholds=[(None, "red"), (1, "green")],
                         w=3,
                     ),
-                    stat("Kafka", "min(liveflow_kafka_up)", mappings=UP_DOWN, w=3),
-                    stat("Redis", "min(liveflow_redis_up)", mappings=UP_DOWN, w=3),
+                    stat("Kafka", "min(liveflow_kafka_up)", mappings=up_down(t), w=3),
+                    stat("Redis", "min(liveflow_redis_up)", mappings=up_down(t), w=3),
                     stat(
-                        "Notifier up",
+                        t("词库 Redis", "Lexicon Redis"),
+                        "min(liveflow_lexicon_redis_up)",
+                        mappings=up_down(t),
+                        w=3,
+                        description=t(
+                            "worker 最近一次在 Redis 检查在线词库是否成功。",
+                            "Whether the workers' last check of the live lexicon in Redis succeeded.",
+                        ),
+                    ),
+                    stat(
+                        t("通知服务", "Notifier up"),
                         'sum(up{job="liveflow-notifier"})',
                         thresholds=[(None, "red"), (1, "green")],
                         w=3,
                     ),
                     stat(
-                        "Consumer lag",
+                        t("消费积压（秒）", "Consumer lag (s)"),
+                        "max(liveflow_consumer_lag_seconds)",
+                        unit="s",
+                        thresholds=[(None, "green"), (30, "orange"), (120, "red")],
+                        w=3,
+                        description=t(
+                            "最落后的分区：距最后读取记录的 Kafka 时间戳的秒数（已追上为 0）。",
+                            "The partition furthest behind: seconds since the Kafka timestamp of the last "
+                            "record read (0 when caught up).",
+                        ),
+                    ),
+                    stat(
+                        t("消费积压（条）", "Consumer lag"),
                         "sum(liveflow:consumer_lag:sum)",
                         thresholds=[(None, "green"), (1000, "orange"), (10000, "red")],
                         w=3,
                     ),
                     stat(
-                        "Dead-letter ratio (5m)",
+                        t("管道告警", "Pipeline alerts firing"),
+                        'count(ALERTS{alertname=~"LiveFlow.*", alertstate="firing"}) or vector(0)',
+                        thresholds=[(None, "green"), (1, "red")],
+                        w=3,
+                        description=t(
+                            "Prometheus 中正在触发的 LiveFlow* 管道告警（处理办法见 docs/operations.md）。",
+                            "LiveFlow* pipeline alerts firing in Prometheus "
+                            "(what to do: docs/operations.md).",
+                        ),
+                    ),
+                    stat(
+                        t("死信比例（5 分钟）", "Dead-letter ratio (5m)"),
                         "liveflow:events_dead_letter_ratio:rate5m",
                         unit="percentunit",
                         decimals=2,
                         thresholds=[(None, "green"), (0.05, "red")],
-                        w=3,
+                        w=6,
                     ),
                     stat(
-                        "Rebalances in range",
+                        t("时段内再均衡", "Rebalances in range"),
                         "sum(increase(liveflow_rebalances_total[$__range]))",
                         decimals=0,
-                        w=3,
+                        w=6,
                     ),
                     stat(
-                        "Checkpoint failures in range",
+                        t("时段内检查点失败", "Checkpoint failures in range"),
                         "sum(increase(liveflow_checkpoint_failures_total[$__range]))",
                         decimals=0,
                         thresholds=[(None, "green"), (1, "red")],
-                        w=3,
+                        w=6,
+                    ),
+                    stat(
+                        t("时段内通知死信", "Notifications dead-lettered in range"),
+                        "sum(increase(liveflow_notifier_failed_total[$__range]))",
+                        decimals=0,
+                        thresholds=[(None, "green"), (1, "red")],
+                        w=6,
                     ),
                 ],
             ),
-            (
-                "Throughput",
+            Row(
+                t("吞吐", "Throughput"),
                 [
                     timeseries(
-                        "Consumed per second by topic",
+                        t("每秒消费，按 topic", "Consumed per second by topic"),
                         [q(per_second(events, by="topic"), "{{topic}}")],
                         unit="ops",
                         stack=True,
                         w=8,
                     ),
                     timeseries(
-                        "Outcomes per second",
+                        t("每秒结果", "Outcomes per second"),
                         [q("sum by (outcome) (liveflow:events:rate1m)", "{{outcome}}")],
                         unit="ops",
                         w=8,
-                        description=(
-                            "accepted, duplicate, restored (in a restored checkpoint) or a dead-letter code."
+                        description=t(
+                            "accepted、duplicate、restored（已在恢复的检查点中）或死信代码。",
+                            "accepted, duplicate, restored (in a restored checkpoint) or a dead-letter code.",
                         ),
                     ),
                     timeseries(
-                        "Published per second by topic",
-                        [
-                            q(
-                                per_second("liveflow_records_published_total", by="topic"),
-                                "{{topic}}",
-                            )
-                        ],
+                        t("每秒发布，按 topic", "Published per second by topic"),
+                        [q(per_second("liveflow_records_published_total", by="topic"), "{{topic}}")],
                         unit="ops",
                         w=8,
                     ),
                 ],
             ),
-            (
-                "Dead letters",
+            Row(
+                t("死信", "Dead letters"),
                 [
                     timeseries(
-                        "Dead letters per second by code",
+                        t("每秒死信，按代码", "Dead letters per second by code"),
                         [q(per_second(events, DEAD, by="outcome"), "{{outcome}}")],
                         unit="ops",
                         stack=True,
                         w=8,
                     ),
                     timeseries(
-                        "Dead-letter ratio (5m)",
-                        [q("liveflow:events_dead_letter_ratio:rate5m", "dead letters / consumed")],
+                        t("死信比例（5 分钟）", "Dead-letter ratio (5m)"),
+                        [
+                            q(
+                                "liveflow:events_dead_letter_ratio:rate5m",
+                                t("死信 / 消费", "dead letters / consumed"),
+                            )
+                        ],
                         unit="percentunit",
                         w=8,
                     ),
                     timeseries(
-                        "Duplicates per second by topic",
-                        [
-                            q(
-                                per_second(events, '{outcome="duplicate"}', by="topic"),
-                                "{{topic}}",
-                            )
-                        ],
+                        t("每秒重复，按 topic", "Duplicates per second by topic"),
+                        [q(per_second(events, '{outcome="duplicate"}', by="topic"), "{{topic}}")],
                         unit="ops",
                         w=8,
                     ),
                 ],
             ),
-            (
-                "Lag and latency",
+            Row(
+                t("积压与延迟", "Lag and latency"),
                 [
                     timeseries(
-                        "Consumer lag by topic",
+                        t("消费积压，按 topic", "Consumer lag by topic"),
                         [q("liveflow:consumer_lag:sum", "{{topic}}")],
-                        description="Messages behind the high watermark, summed over partitions.",
+                        description=t(
+                            "距高水位的消息数，各分区之和。",
+                            "Messages behind the high watermark, summed over partitions.",
+                        ),
                         w=8,
                     ),
                     timeseries(
-                        "Consumer position speed by topic",
+                        t("消费积压（秒），按 topic", "Consumer lag in seconds by topic"),
+                        [q("max by (topic) (liveflow_consumer_lag_seconds)", "{{topic}}")],
+                        unit="s",
+                        description=t(
+                            "有未读记录时：距最后读取记录的 Kafka 时间戳的秒数，取最落后的分区。",
+                            "While records are unread: seconds since the Kafka timestamp of the last record "
+                            "read, the partition furthest behind.",
+                        ),
+                        w=8,
+                    ),
+                    timeseries(
+                        t("消费速度，按 topic", "Consumer position speed by topic"),
                         [
                             q(
                                 "sum by (topic) (deriv(liveflow_consumer_position[$__rate_interval]))",
@@ -964,85 +1466,83 @@ def pipeline_health() -> Json:
                             )
                         ],
                         unit="ops",
-                        description="Offsets consumed per second, from the consumer positions.",
+                        description=t(
+                            "由消费位置算出的每秒消费 offset 数。",
+                            "Offsets consumed per second, from the consumer positions.",
+                        ),
                         w=8,
                     ),
                     timeseries(
-                        "Lag by partition",
+                        t("积压，按分区", "Lag by partition"),
                         [q("max by (topic, partition) (liveflow_consumer_lag)", "{{topic}}/{{partition}}")],
                         w=8,
                     ),
                     timeseries(
-                        "Processing latency (arrival -> applied)",
+                        t("处理延迟（到达 -> 应用）", "Processing latency (arrival -> applied)"),
                         [q("liveflow:processing_latency_seconds:quantile1m", "p{{quantile}}")],
                         unit="s",
+                        w=8,
                     ),
                     timeseries(
-                        "Event-time lag (applied - event ts)",
+                        t("事件时间延迟（应用 - 事件 ts）", "Event-time lag (applied - event ts)"),
                         [q("liveflow:event_time_lag_seconds:quantile1m", "p{{quantile}}")],
                         unit="s",
-                        description="How far behind the events' own timestamps the rooms are updated.",
+                        w=8,
+                        description=t(
+                            "房间更新比事件自身时间戳落后多少。",
+                            "How far behind the events' own timestamps the rooms are updated.",
+                        ),
                     ),
                 ],
             ),
-            (
-                "Checkpoints and rooms",
+            Row(
+                t("检查点与房间", "Checkpoints and rooms"),
                 [
                     timeseries(
-                        "Checkpoint duration",
+                        t("检查点耗时", "Checkpoint duration"),
                         [
-                            q(
-                                quantile(0.5, "liveflow_checkpoint_duration_seconds"),
-                                "p50",
-                            ),
-                            q(
-                                quantile(0.99, "liveflow_checkpoint_duration_seconds"),
-                                "p99",
-                            ),
+                            q(quantile(0.5, "liveflow_checkpoint_duration_seconds"), "p50"),
+                            q(quantile(0.99, "liveflow_checkpoint_duration_seconds"), "p99"),
                         ],
                         unit="s",
                         w=6,
                     ),
                     timeseries(
-                        "Checkpoint size",
+                        t("检查点大小", "Checkpoint size"),
                         [q("max by (instance) (liveflow_checkpoint_bytes)", "{{instance}}")],
                         unit="bytes",
                         w=6,
                     ),
                     timeseries(
-                        "Events awaiting a checkpoint",
+                        t("待检查点事件", "Events awaiting a checkpoint"),
                         [q("sum by (instance) (liveflow_unacked_events)", "{{instance}}")],
-                        description=(
-                            "Events applied but not acknowledged yet (the next checkpoint covers them)."
+                        description=t(
+                            "已应用但尚未确认的事件（下一个检查点覆盖它们）。",
+                            "Events applied but not acknowledged yet (the next checkpoint covers them).",
                         ),
                         w=6,
                     ),
                     timeseries(
-                        "Rooms",
+                        t("房间", "Rooms"),
                         [
-                            q("sum(liveflow_rooms_tracked)", "tracked"),
-                            q("sum(liveflow_rooms_exported)", "exported"),
-                            q("sum(liveflow_rooms_overflow)", "not exported (cap)"),
+                            q("sum(liveflow_rooms_tracked)", t("有状态", "tracked")),
+                            q("sum(liveflow_rooms_exported)", t("已导出", "exported")),
+                            q("sum(liveflow_rooms_overflow)", t("未导出（上限）", "not exported (cap)")),
                         ],
                         w=6,
                     ),
                 ],
             ),
-            (
-                "Notifier",
+            Row(
+                t("通知", "Notifier"),
                 [
                     timeseries(
-                        "Alerts delivered per minute by channel",
-                        [
-                            q(
-                                per_minute("liveflow_notifier_sent_total", by="channel"),
-                                "{{channel}}",
-                            )
-                        ],
+                        t("每分钟送达告警，按渠道", "Alerts delivered per minute by channel"),
+                        [q(per_minute("liveflow_notifier_sent_total", by="channel"), "{{channel}}")],
                         w=8,
                     ),
                     bargauge(
-                        "Dead-lettered in range by channel",
+                        t("时段内死信，按渠道", "Dead-lettered in range by channel"),
                         [
                             q(
                                 "sum by (channel) (increase(liveflow_notifier_failed_total[$__range]))",
@@ -1054,7 +1554,7 @@ def pipeline_health() -> Json:
                         h=8,
                     ),
                     bargauge(
-                        "Throttled in range by channel",
+                        t("时段内限流，按渠道", "Throttled in range by channel"),
                         [
                             q(
                                 "sum by (channel) (increase(liveflow_notifier_throttled_total[$__range]))",
@@ -1071,17 +1571,25 @@ def pipeline_health() -> Json:
     )
 
 
+BOARDS = {
+    "live-overview.json": live_overview,
+    "room-detail.json": room_detail,
+    "moderation.json": moderation,
+    "pipeline-health.json": pipeline_health,
+}
+
+
 def dashboards() -> dict[str, Json]:
+    """``{"<lang>/<file name>": dashboard}`` for every language."""
     return {
-        "live-overview.json": live_overview(),
-        "room-detail.json": room_detail(),
-        "moderation.json": moderation(),
-        "pipeline-health.json": pipeline_health(),
+        f"{code}/{name}": dashboard(Lang(code), build(Lang(code)))
+        for code in LANGUAGES
+        for name, build in BOARDS.items()
     }
 
 
 def render() -> dict[str, str]:
-    """``{file name: JSON text}`` exactly as committed."""
+    """``{"<lang>/<file name>": JSON text}`` exactly as committed."""
     return {
         name: json.dumps(board, indent=2, ensure_ascii=False) + "\n" for name, board in dashboards().items()
     }
@@ -1103,8 +1611,8 @@ def main(argv: list[str]) -> int:
     if argv[1:]:
         print(f"usage: python {__file__} [--check]", file=sys.stderr)
         return 2
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
     for name, text in rendered.items():
+        (OUT_DIR / name).parent.mkdir(parents=True, exist_ok=True)
         (OUT_DIR / name).write_text(text, encoding="utf-8")
     return 0
 

@@ -7,9 +7,9 @@ all happen), ``liveflow simulate`` (paced to the wall clock, a spam wave and a v
 under test, so that moderation hits and alerts exist) and ``prometheus`` (deploy/prometheus/prometheus.yml
 with its rule files, scraping every second). A missing prometheus binary fails the test.
 
-Expressions come from every ``expr`` in the dashboard JSON and from the template variable queries, with
-Grafana's variables replaced by :data:`VARIABLES`. Each must be valid and return at least one series;
-queries are repeated every few seconds until each has (a window-based series needs a closed window, an
+Expressions come from every ``expr`` in the dashboard JSON of both languages (asked once each) and from
+the template variable queries, with Grafana's variables replaced by :data:`VARIABLES`. Each must be valid
+and return at least one series; queries are repeated every few seconds until each has (a window-based series needs a closed window, an
 alert needs its rule to fire) or :data:`DEADLINE` passes.
 """
 
@@ -83,16 +83,22 @@ def dashboard_queries() -> list[Query]:
             for child in node:
                 visit(child, where)
 
-    for path in sorted(DASHBOARDS.glob("*.json")):
+    for path in sorted(DASHBOARDS.rglob("*.json")):
+        name = str(path.relative_to(DASHBOARDS))
         board = json.loads(path.read_text())
-        visit({key: value for key, value in board.items() if key != "title"}, path.name)
+        visit({key: value for key, value in board.items() if key != "title"}, name)
         for variable in board["templating"]["list"]:
+            if variable["type"] == "datasource":  # Grafana's own list of Prometheus datasources
+                continue
             match = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", variable["query"])
-            assert match, f"{path.name}: unsupported variable query {variable['query']!r}"
-            source = f"{path.name} / ${variable['name']}"
+            assert match, f"{name}: unsupported variable query {variable['query']!r}"
+            source = f"{name} / ${variable['name']}"
             offers = VARIABLES[variable["name"]]
             queries.append(Query(source, substitute(match[1]), label=match[2], offers=offers))
-    return queries
+    unique: dict[tuple[str, str | None], Query] = {}
+    for query in queries:  # the zh and en sets share their queries: ask each once
+        unique.setdefault((query.expr, query.label), query)
+    return list(unique.values())
 
 
 class Receiver(BaseHTTPRequestHandler):

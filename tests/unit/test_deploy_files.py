@@ -34,7 +34,8 @@ DEPLOY = ROOT / "deploy"
 PROMETHEUS = DEPLOY / "prometheus"
 DASHBOARDS = DEPLOY / "grafana" / "dashboards"
 COMPOSE = ROOT / "docker-compose.yml"
-KNOWN_VARIABLES = {"room_id", "__rate_interval", "__range", "__interval"}
+KNOWN_VARIABLES = {"datasource", "room_id", "__rate_interval", "__range", "__interval"}
+DATA_LINK_MACROS = {"__value", "__field", "__url_time_range"}
 
 
 def tool(name: str, package: str) -> str:
@@ -60,15 +61,19 @@ def walk(node: Any) -> Iterator[Any]:
         yield from walk(child)
 
 
+def dashboard_files() -> list[Path]:
+    return sorted(DASHBOARDS.rglob("*.json"))
+
+
 def dashboard_exprs() -> dict[str, list[str]]:
-    """``{file name: [PromQL of every target and annotation]}``."""
+    """``{"<lang>/<file name>": [PromQL of every target and annotation]}``."""
     return {
-        path.name: [
+        str(path.relative_to(DASHBOARDS)): [
             item["expr"]
             for item in walk(json.loads(path.read_text()))
             if isinstance(item, dict) and "expr" in item
         ]
-        for path in sorted(DASHBOARDS.glob("*.json"))
+        for path in dashboard_files()
     }
 
 
@@ -174,48 +179,94 @@ def test_amtool_accepts_the_alertmanager_config_and_routes_as_documented() -> No
 def test_committed_dashboards_equal_the_generator_output() -> None:
     rendered = generator().render()
 
-    assert sorted(rendered) == sorted(path.name for path in DASHBOARDS.glob("*.json"))
+    committed = sorted(str(path.relative_to(DASHBOARDS)) for path in DASHBOARDS.rglob("*.json"))
+    assert sorted(rendered) == committed
     for name, text in rendered.items():
         assert (DASHBOARDS / name).read_text(encoding="utf-8") == text, (
             f"{name} is stale: run python deploy/grafana/generate.py"
         )
 
 
-def test_dashboards_use_the_provisioned_datasource_and_only_known_variables() -> None:
-    provisioned = load_yaml(DEPLOY / "grafana" / "provisioning" / "datasources" / "liveflow.yml")
-    uid = provisioned["datasources"][0]["uid"]
-    for path in sorted(DASHBOARDS.glob("*.json")):
+def test_dashboards_query_the_datasource_variable_and_only_known_variables() -> None:
+    for path in dashboard_files():
         board = json.loads(path.read_text())
+        variables = {variable["name"]: variable for variable in board["templating"]["list"]}
+        assert variables["datasource"]["type"] == "datasource", path.name
+        assert variables["datasource"]["query"] == "prometheus", path.name
         sources = [
             item for item in walk(board) if isinstance(item, dict) and item.get("type") == "prometheus"
         ]
-        assert sources and all(source["uid"] == uid for source in sources), path.name
+        assert sources and all(source["uid"] == "${datasource}" for source in sources), path.name
+        assert "liveflow-prometheus" not in path.read_text(), path.name  # imports into any Grafana
         text = json.dumps(board["panels"]) + json.dumps(board["annotations"])
-        used = set(re.findall(r"\$\{?(\w+)", text)) - {"__value", "__url_time_range"}  # data link macros
-        defined = {variable["name"] for variable in board["templating"]["list"]}
+        used = set(re.findall(r"\$\{?(\w+)", text)) - DATA_LINK_MACROS
         assert used <= KNOWN_VARIABLES, (path.name, used)
-        assert used - {"__rate_interval", "__range", "__interval"} <= defined, (path.name, used)
+        assert used - {"__rate_interval", "__range", "__interval"} <= set(variables), (path.name, used)
         ids = [panel["id"] for panel in board["panels"]]
         assert ids == list(range(1, len(ids) + 1)), path.name
 
 
-def test_the_dashboard_provider_points_where_compose_mounts_the_dashboards() -> None:
-    provider = load_yaml(DEPLOY / "grafana" / "provisioning" / "dashboards" / "liveflow.yml")["providers"][0]
+def test_the_zh_and_en_sets_have_the_same_queries_and_different_texts() -> None:
+    def titles(board: Any) -> list[str]:
+        return [item["title"] for item in walk(board) if isinstance(item, dict) and "title" in item]
+
+    for name in ("live-overview.json", "room-detail.json", "moderation.json", "pipeline-health.json"):
+        zh, en = (json.loads((DASHBOARDS / lang / name).read_text()) for lang in ("zh", "en"))
+        exprs = [[item["expr"] for item in walk(board) if isinstance(item, dict) and "expr" in item]
+                 for board in (zh, en)]  # fmt: skip
+        assert exprs[0] == exprs[1], name
+        assert en["uid"] == zh["uid"] + "-en" and zh["tags"] == ["liveflow", "zh"], name
+        assert all(re.search(r"[\u4e00-\u9fff]", title) for title in titles(zh)[1:3]), name
+        chinese = [title for title in titles(en) if re.search(r"[\u4e00-\u9fff]", title)]
+        assert chinese == ["中文"], (name, chinese)  # only the link to the zh set
+
+
+def test_the_room_dashboard_compares_rooms_and_every_room_points_back_to_it() -> None:
+    for lang in ("zh", "en"):
+        board = json.loads((DASHBOARDS / lang / "room-detail.json").read_text())
+        room = next(v for v in board["templating"]["list"] if v["name"] == "room_id")
+        assert room["multi"] is True
+        assert [panel["title"] for panel in board["panels"] if panel.get("repeat") == "room_id"] == [
+            {"zh": "房间 $room_id", "en": "Room $room_id"}[lang]
+        ]
+        exprs = [item["expr"] for item in walk(board) if isinstance(item, dict) and "expr" in item]
+        assert all('room_id="' not in expr for expr in exprs)  # =~: several rooms at once
+        overview = json.loads((DASHBOARDS / lang / "live-overview.json").read_text())
+        links = [
+            link["url"]
+            for item in walk(overview)
+            if isinstance(item, dict) and isinstance(item.get("links"), list)
+            for link in item["links"]
+            if isinstance(link, dict) and "url" in link and "var-room_id" in link["url"]
+        ]
+        assert links and all(url.startswith(f"/d/{board['uid']}/") for url in links)
+        room_panels = [
+            panel
+            for panel in overview["panels"]
+            if panel["type"] not in {"row", "stat"}  # every table, bar and curve shows rooms
+        ]
+        assert room_panels and all("var-room_id" in json.dumps(panel) for panel in room_panels)
+
+
+def test_the_dashboard_providers_point_where_compose_mounts_the_dashboards() -> None:
+    providers = load_yaml(DEPLOY / "grafana" / "provisioning" / "dashboards" / "liveflow.yml")["providers"]
     grafana = load_yaml(COMPOSE)["services"]["grafana"]
+    paths = {Path(provider["options"]["path"]) for provider in providers}
 
-    assert f"./deploy/grafana/dashboards:{provider['options']['path']}:ro" in grafana["volumes"]
-    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
-    assert (DASHBOARDS / Path(home).name).is_file() and home.startswith(provider["options"]["path"])
+    assert {path.name for path in paths} == {"zh", "en"} and len({path.parent for path in paths}) == 1
+    (mount,) = {path.parent for path in paths}
+    assert f"./deploy/grafana/dashboards:{mount}:ro" in grafana["volumes"]
+    home = Path(grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    assert (DASHBOARDS / home.relative_to(mount)).is_file() and home.parent in paths
 
 
-def test_there_are_the_four_dashboards_with_panels_and_queries() -> None:
+def test_there_are_the_four_dashboards_in_each_language_with_panels_and_queries() -> None:
     exprs = dashboard_exprs()
 
     assert sorted(exprs) == [
-        "live-overview.json",
-        "moderation.json",
-        "pipeline-health.json",
-        "room-detail.json",
+        f"{lang}/{name}"
+        for lang in ("en", "zh")
+        for name in ("live-overview.json", "moderation.json", "pipeline-health.json", "room-detail.json")
     ]
     assert all(len(queries) >= 10 for queries in exprs.values())
 
