@@ -201,7 +201,10 @@ def declared_panels(t: Lang) -> list[Json]:
                 " · ".join(t.name(metric) for metric in metrics),
                 declared(panel, t),
                 unit=UNITS.get(metrics[0].shown.unit, "short"),
-                description="; ".join(f"{metric.name}: {metric.description}" for metric in metrics),
+                description="; ".join(
+                    t(f"{metric.shown.zh}：{metric.description}", f"{metric.name}: {metric.description}")
+                    for metric in metrics
+                ),
                 links=room_series_links(t),
             )
         )
@@ -1102,7 +1105,7 @@ def room_detail(t: Lang) -> Board:
                         unit=YUAN,
                         description=t(
                             "本场 GMV / 场观 × 1000（千次观看成交金额）。",
-                            "Broadcast GMV per thousand distinct viewers (千次观看成交金额).",
+                            "Broadcast GMV per thousand distinct viewers.",
                         ),
                     ),
                 ],

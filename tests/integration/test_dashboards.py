@@ -9,8 +9,8 @@ with its rule files, scraping every second). A missing prometheus binary fails t
 
 Expressions come from every ``expr`` in the dashboard JSON of both languages (asked once each) and from
 the template variable queries, with Grafana's variables replaced by :data:`VARIABLES`. Each must be valid
-and return at least one series; queries are repeated every few seconds until each has (a window-based series needs a closed window, an
-alert needs its rule to fire) or :data:`DEADLINE` passes.
+and return at least one series; queries are repeated every few seconds until each has (a window-based
+series needs a closed window, an alert needs its rule to fire) or :data:`DEADLINE` passes.
 """
 
 from __future__ import annotations
@@ -312,7 +312,7 @@ def test_every_dashboard_query_is_valid_and_returns_data(monitored: Monitored) -
         )
 
 
-def test_the_pipeline_rules_are_healthy_and_none_fires_on_a_healthy_pipeline(monitored: Monitored) -> None:
+def test_the_pipeline_rules_are_healthy_and_only_the_broken_channel_fires(monitored: Monitored) -> None:
     def evaluated() -> list[dict[str, Any]]:
         with urllib.request.urlopen(f"{monitored.prometheus.url}/api/v1/rules", timeout=10) as response:
             groups = json.load(response)["data"]["groups"]
@@ -322,7 +322,13 @@ def test_the_pipeline_rules_are_healthy_and_none_fires_on_a_healthy_pipeline(mon
     rules = eventually(evaluated, "every rule to be evaluated once")
 
     assert [rule["name"] for rule in rules if rule["health"] != "ok" or rule.get("lastError")] == []
-    assert sum(rule["type"] == "alerting" for rule in rules) == 10
+    assert sum(rule["type"] == "alerting" for rule in rules) == 13
     assert sum(rule["type"] == "recording" for rule in rules) == 11
+    # The notifier's "broken" channel (a closed port) dead-letters every alert: that one must fire, for
+    # that channel only, and nothing else.
+    dead = 'ALERTS{alertname="LiveFlowNotificationsDeadLettered"}'
+    eventually(lambda: monitored.prometheus.query(dead), "LiveFlowNotificationsDeadLettered", timeout=180)
     firing = monitored.prometheus.query('ALERTS{alertname=~"LiveFlow.*"}')
-    assert [item["metric"] for item in firing] == []
+    assert [(item["metric"]["alertname"], item["metric"].get("channel")) for item in firing] == [
+        ("LiveFlowNotificationsDeadLettered", "broken")
+    ]

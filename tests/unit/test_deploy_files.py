@@ -125,6 +125,46 @@ def test_every_pipeline_alert_is_tested_firing_and_silent() -> None:
     assert alerts == fired == silent
     assert {"LiveFlowWorkerDown", "LiveFlowConsumerLagGrowing", "LiveFlowDeadLetterRateHigh"} <= alerts
     assert {"LiveFlowCheckpointFailing", "LiveFlowRedisDown", "LiveFlowKafkaDown"} <= alerts
+    assert {
+        "LiveFlowConsumerLagHigh",
+        "LiveFlowNotificationsDeadLettered",
+        "LiveFlowLexiconRedisDown",
+    } <= alerts
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_pipeline_alert_links_its_section_of_the_operations_guide() -> None:
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    anchors = {github_anchor(line.lstrip("#")) for line in text.splitlines() if line.startswith("### ")}
+    rules = [
+        rule for group in load_yaml(PROMETHEUS / "pipeline.rules.yml")["groups"] for rule in group["rules"]
+    ]
+
+    for rule in rules:
+        path, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+        assert path == "docs/operations.md" and (ROOT / path).is_file(), rule["alert"]
+        assert anchor == github_anchor(rule["alert"]) and anchor in anchors, rule["alert"]
+
+
+def test_the_inhibit_rules_name_only_existing_alerts() -> None:
+    alerts = {
+        rule["alert"]
+        for group in load_yaml(PROMETHEUS / "pipeline.rules.yml")["groups"]
+        for rule in group["rules"]
+    }
+    config = load_yaml(DEPLOY / "alertmanager" / "alertmanager.yml")
+    matchers = [
+        matcher
+        for rule in config["inhibit_rules"]
+        for matcher in rule["source_matchers"] + rule["target_matchers"]
+    ]
+    named = {name for matcher in matchers for name in re.findall(r"LiveFlow\w+", matcher)}
+
+    assert named <= alerts and "LiveFlowConsumerLagHigh" in named, named - alerts
 
 
 def test_the_rule_files_in_the_config_exist_and_jobs_match_the_compose_services() -> None:
@@ -172,6 +212,7 @@ def test_amtool_accepts_the_alertmanager_config_and_routes_as_documented() -> No
 
     assert receiver("alertname=LiveFlowWorkerDown", "severity=critical") == "pipeline-oncall"
     assert receiver("alertname=LiveFlowConsumerLagGrowing", "severity=warning") == "pipeline-ops"
+    assert receiver("alertname=LiveFlowNotificationsDeadLettered", "severity=warning") == "pipeline-ops"
     assert receiver("alertname=concurrency_drop", "source=liveflow", "severity=critical") == "live-ops"
 
 
@@ -206,19 +247,26 @@ def test_dashboards_query_the_datasource_variable_and_only_known_variables() -> 
         assert ids == list(range(1, len(ids) + 1)), path.name
 
 
-def test_the_zh_and_en_sets_have_the_same_queries_and_different_texts() -> None:
-    def titles(board: Any) -> list[str]:
-        return [item["title"] for item in walk(board) if isinstance(item, dict) and "title" in item]
+def test_the_zh_and_en_sets_have_the_same_queries_and_their_own_texts() -> None:
+    def chinese(text: str) -> bool:
+        return re.search(r"[\u4e00-\u9fff]", text) is not None
 
+    names = {"Kafka", "Redis", "GMV"}  # the same in both languages
     for name in ("live-overview.json", "room-detail.json", "moderation.json", "pipeline-health.json"):
         zh, en = (json.loads((DASHBOARDS / lang / name).read_text()) for lang in ("zh", "en"))
         exprs = [[item["expr"] for item in walk(board) if isinstance(item, dict) and "expr" in item]
                  for board in (zh, en)]  # fmt: skip
         assert exprs[0] == exprs[1], name
-        assert en["uid"] == zh["uid"] + "-en" and zh["tags"] == ["liveflow", "zh"], name
-        assert all(re.search(r"[\u4e00-\u9fff]", title) for title in titles(zh)[1:3]), name
-        chinese = [title for title in titles(en) if re.search(r"[\u4e00-\u9fff]", title)]
-        assert chinese == ["中文"], (name, chinese)  # only the link to the zh set
+        assert en["uid"] == zh["uid"] + "-en" and (zh["tags"], en["tags"]) == (
+            ["liveflow", "zh"],
+            ["liveflow", "en"],
+        )
+        for board, lang in ((zh, "zh"), (en, "en")):
+            texts = [board["title"], board["description"]] + [
+                text for panel in board["panels"] for text in (panel["title"], panel.get("description", ""))
+            ]
+            wrong = [text for text in texts if text and text not in names and chinese(text) != (lang == "zh")]
+            assert wrong == [], (lang, name, wrong)
 
 
 def test_the_room_dashboard_compares_rooms_and_every_room_points_back_to_it() -> None:
