@@ -116,7 +116,16 @@ def table_cells(screen: str) -> dict[str, dict[str, str]]:
     return table
 
 
-def write_room(client: redis.Redis, app_id: str, room_id: str, online: int, **fields: str) -> None:
+def write_room(
+    client: redis.Redis,
+    app_id: str,
+    room_id: str,
+    online: int,
+    last: RoomMetrics | None = None,
+    **fields: str,
+) -> None:
+    """A room's hash as a worker writes it: the open window from ``online``, ``last`` closed window, and
+    raw ``fields`` on top."""
     now = time.time_ns() // 1_000_000
     window = RoomMetrics(
         room_id=room_id,
@@ -130,7 +139,7 @@ def write_room(client: redis.Redis, app_id: str, room_id: str, online: int, **fi
     )
     totals = dict.fromkeys(COUNTERS, 0) | {"gmv_cents": 1_234_500, "comments": 7, "likes": 9}
     view = RoomView(
-        room_id=room_id, event_ts=now, window_start=now, now=window, last=None, totals=totals, moderation={}
+        room_id=room_id, event_ts=now, window_start=now, now=window, last=last, totals=totals, moderation={}
     )
     values = room_fields(view, now)  # what a worker writes
     client.hset(room_key(app_id, room_id), mapping=values | fields)  # type: ignore[arg-type]
@@ -187,8 +196,16 @@ def test_rooms_sorted_by_online_with_alerts_and_hits_from_kafka_then_q_quits(
     settings = deployment.settings
     app_id = settings.app_id
     client = redis.Redis.from_url(settings.redis_url.get_secret_value(), decode_responses=True)
-    write_room(client, app_id, "room-a", 120, last_window_online="100")
-    write_room(client, app_id, "room-b", 900)
+    closed = RoomMetrics(
+        room_id="room-a",
+        online=100,
+        online_peak=150,
+        interaction_rate=0.25,
+        conversion_rate=0.01,
+        orders_paid=2,
+    )
+    write_room(client, app_id, "room-a", 120, closed)
+    write_room(client, app_id, "room-b", 900, gmv_cents_total="9000000")
     write_room(client, app_id, "room-c", 450, conversion_rate="")
     pane = Pane(tmp_path, top_command(), deployment.env)
     try:
@@ -197,14 +214,34 @@ def test_rooms_sorted_by_online_with_alerts_and_hits_from_kafka_then_q_quits(
         )
         assert [row[0] for row in room_rows(screen)] == ["room-b", "room-c", "room-a"]
         cells = table_cells(screen)
+        # Peak, Interact, Paid and Convert: the last closed window, like the wall; online and UV: now.
         assert cells["room-a"] | {"Updated": ""} == {
-            "Online": "120", "1m": "~+20", "Peak": "130", "UV": "600", "Interact": "12.5%",
-            "Convert": "2.00%", "GMV": "¥12,345", "Paid": "3", "Alerts": "", "Hits": "", "Updated": "",
+            "Online": "120", "1m": "~+20", "Peak": "150", "UV": "600", "Interact": "25.0%",
+            "Convert": "1.00%", "GMV": "¥12,345", "Paid": "2", "Alerts": "", "Hits": "", "Updated": "",
         }  # fmt: skip
-        assert cells["room-c"]["Convert"] == "--"  # no conversion rate in its window
+        assert cells["room-b"]["Peak"] == "--"  # no closed window yet
         assert "Redis ok" in screen.splitlines()[0] and f"app {app_id}" in screen.splitlines()[0]
 
-        write_room(client, app_id, "room-a", 2000, last_window_online="100")
+        pane.keys("w")
+        screen = pane.wait(lambda text: "this minute so far" in text, "the window switched")
+        cells = table_cells(screen)
+        assert [cells["room-a"][title] for title in ("Peak", "Interact", "Convert", "Paid")] == [
+            "130", "12.5%", "2.00%", "3",
+        ]  # fmt: skip
+        assert cells["room-c"]["Convert"] == "--"  # no conversion rate in its window
+        pane.keys("g")
+        screen = pane.wait(lambda text: "by GMV" in text, "sorted by GMV")
+        assert [row[0] for row in room_rows(screen)] == ["room-b", "room-c", "room-a"]
+        pane.keys("/", "room-a", "Enter")
+        screen = pane.wait(lambda text: "rooms room-a*" in text, "the room filter")
+        assert [row[0] for row in room_rows(screen)] == ["room-a"]
+        pane.keys("Escape", "o", "w")
+        screen = pane.wait(
+            lambda text: len(room_rows(text)) == 3 and "by online" in text and "last closed" in text,
+            "every room by online again",
+        )
+
+        write_room(client, app_id, "room-a", 2000, closed)
         screen = pane.wait(lambda text: [r[0] for r in room_rows(text)][:1] == ["room-a"], "room-a on top")
         assert [row[0] for row in room_rows(screen)] == ["room-a", "room-b", "room-c"]
 

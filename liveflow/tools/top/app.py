@@ -1,7 +1,9 @@
-"""The ``liveflow top`` loop: every ``refresh`` seconds read Redis, update trends, render; until stopped.
+"""The ``liveflow top`` loop: every ``refresh`` seconds (and at once after a key) read Redis, update
+trends, render; until stopped.
 
 Tasks: the screen loop (this module) and the Kafka follower (:func:`liveflow.tools.top.follow.follow`), which
-fills the :class:`~liveflow.tools.top.feed.EventFeed` the screen reads. Stop sources: ``q`` on the terminal,
+fills the :class:`~liveflow.tools.top.feed.EventFeed` the screen reads. Keys update the screen's
+:class:`~liveflow.tools.top.keys.Controls` (sort, filter, window). Stop sources: ``q`` on the terminal,
 SIGINT (Ctrl-C), SIGTERM and SIGHUP; each sets one event and the loop ends within a refresh.
 
 Terminal invariant: the alternate screen, the hidden cursor and cbreak mode are undone on every way out
@@ -27,7 +29,7 @@ from liveflow.adapters.redis.snapshot import LiveRoom
 from liveflow.settings import Settings
 from liveflow.tools.top.feed import EventFeed
 from liveflow.tools.top.follow import follow
-from liveflow.tools.top.keys import cbreak, wants_quit
+from liveflow.tools.top.keys import Controls, cbreak
 from liveflow.tools.top.snapshot import read_rooms
 from liveflow.tools.top.trend import TrendBook
 from liveflow.tools.top.view import Frame, render
@@ -36,11 +38,12 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Screen:
-    """The state behind the frames: last rooms read, trends, and the Redis link."""
+    """The state behind the frames: last rooms read, trends, the Redis link and what the keys chose."""
 
-    def __init__(self, settings: Settings, feed: EventFeed) -> None:
+    def __init__(self, settings: Settings, feed: EventFeed, controls: Controls | None = None) -> None:
         self.settings = settings
         self.feed = feed
+        self.controls = controls or Controls()
         self.trends = TrendBook()
         self.rooms: list[LiveRoom] = []
         self.rooms_read_at: int | None = None
@@ -71,16 +74,25 @@ class Screen:
             kafka_detail=feed.detail,
             redis_error=self.redis_error,
             rooms_read_at=self.rooms_read_at,
+            controls=self.controls,
         )
 
 
-async def run_top(settings: Settings, refresh: float, console: Console | None = None) -> None:
-    """Show the screen until q, Ctrl-C, SIGTERM or SIGHUP."""
+async def run_top(
+    settings: Settings, refresh: float, controls: Controls | None = None, console: Console | None = None
+) -> None:
+    """Show the screen until q, Ctrl-C, SIGTERM or SIGHUP; ``controls``: the sort and filter to start with."""
     console = console or Console()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    pressed = asyncio.Event()  # a key was read or a stop signal came: draw now
+
+    def on_signal() -> None:
+        stop.set()
+        pressed.set()
+
     for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     feed = EventFeed()
     follower = asyncio.create_task(follow(settings, feed))
     client = aioredis.from_url(
@@ -89,12 +101,14 @@ async def run_top(settings: Settings, refresh: float, console: Console | None = 
         socket_timeout=2,
         socket_connect_timeout=2,
     )
-    screen = Screen(settings, feed)
+    screen = Screen(settings, feed, controls)
     stdin = sys.stdin.fileno()
 
     def on_keys() -> None:
-        if wants_quit(os.read(stdin, 64)):
+        screen.controls = screen.controls.press(os.read(stdin, 64))
+        if screen.controls.quit:
             stop.set()
+        pressed.set()
 
     try:
         with (
@@ -110,7 +124,8 @@ async def run_top(settings: Settings, refresh: float, console: Console | None = 
                     frame = await screen.refresh(client)
                     live.update(render(frame, console.size.height), refresh=True)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), refresh)
+                        await asyncio.wait_for(pressed.wait(), refresh)  # stop also sets it
+                    pressed.clear()
             finally:
                 if interactive:
                     loop.remove_reader(stdin)

@@ -1,26 +1,31 @@
 """Render one frame of ``liveflow top`` with rich: a pure function of a :class:`Frame` and the screen size.
 
-Screen, top to bottom: a header (app id, room count, wall time, Redis and Kafka state); a warning line
-per degraded link; the rooms table, sorted by online (largest first, ties by room id) and cut to the
-rows that fit; the latest alerts and moderation hits side by side (newest first); a footer with the keys.
-Plain text with colours only (no mouse, no box drawing beyond one rule under the table header), so it
+Screen, top to bottom: a header (app id, room count, wall time, the sort, room id prefix and window
+chosen, Redis and Kafka state); a warning line per degraded link; the rooms table: the rooms whose id
+starts with the chosen prefix, sorted by the chosen key (:func:`select`: online, GMV or firing alerts,
+largest first, ties by online then room id) and cut to the rows that fit; the latest alerts and
+moderation hits side by side (newest first); a footer with the keys (or the prefix being typed). Plain
+text with colours only (no mouse, no box drawing beyond one rule under the table header), so it
 reads the same over SSH and in ``tmux capture-pane``.
 
-Columns: the window metrics declared with a ``top`` header (:func:`liveflow.core.records.window_metrics`,
-the open window so far) and the lifetime counters declared with one
-(:data:`liveflow.core.rooms.totals.COUNTERS`), in declaration order, with ``1m`` (the trend) after
-``Online``, then ``Alerts``, ``Hits`` and ``Updated``. Cells by unit: counts are integers, rates
-percentages (``--`` when the window has no viewers), money whole yuan; the trend is ``+n``/``-n`` (``~``
-marks a trend against the room's last closed window instead of top's own sample from a minute ago;
-``--`` when neither exists); ``Alerts`` counts the room's firing alerts and ``Hits`` its moderation hits
-seen since top started; ``Updated`` is the age of the room's hash (rows older than :data:`STALE_MS` are
-dimmed). The footer counts the Kafka records top could not read, if any.
+Columns: the window metrics declared with a ``top`` header (:func:`liveflow.core.records.window_metrics`)
+and the lifetime counters declared with one (:data:`liveflow.core.rooms.totals.COUNTERS`), in
+declaration order, with ``1m`` (the trend) after ``Online``, then ``Alerts``, ``Hits`` and ``Updated``. A
+window metric with a steady gauge on the wall (declared ``window_gauge``, or exported from the closed
+window) shows the room's last closed window, as the dashboards do, or with ``w`` this minute so far
+(:data:`STEADY`; ``--`` before the first window closes); the others (online, UV: instants, not sums over
+the window) show the open window. Cells by unit: counts are integers, rates percentages (``--`` when the
+window has no viewers), money whole yuan; the trend is ``+n``/``-n`` (``~`` marks a trend against the
+room's last closed window instead of top's own sample from a minute ago; ``--`` when neither exists);
+``Alerts`` counts the room's firing alerts and ``Hits`` its moderation hits seen since top started;
+``Updated`` is the age of the room's hash (rows older than :data:`STALE_MS` are dimmed). The footer
+counts the Kafka records top could not read, if any.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from rich import box
@@ -32,6 +37,7 @@ from liveflow.adapters.redis.snapshot import LiveRoom
 from liveflow.core.records import Unit, window_metrics
 from liveflow.core.rooms.totals import COUNTERS
 from liveflow.tools.top.feed import AlertLine, HitLine, LinkState
+from liveflow.tools.top.keys import Controls, SortKey, Window
 from liveflow.tools.top.trend import Trend
 
 STALE_MS = 5_000
@@ -41,23 +47,34 @@ TREND_AFTER = "online"
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A declared number column: its header, unit, and where its value is (``now`` or ``totals``)."""
+    """A declared number column: its header, unit, and where its value is (``totals``, or a window:
+    ``steady`` ones follow the window chosen, the others always show the open window)."""
 
     header: str
     name: str
     unit: Unit
     lifetime: bool
+    steady: bool = False
 
-    def value(self, room: LiveRoom) -> float | None:
+    def value(self, room: LiveRoom, window: Window = "closed") -> float | None:
         view = room.view
-        value: float | None = view.totals.get(self.name) if self.lifetime else getattr(view.now, self.name)
+        if self.lifetime:
+            return view.totals.get(self.name)
+        source = view.last if self.steady and window == "closed" else view.now
+        value: float | None = getattr(source, self.name) if source is not None else None
         return value
 
 
 COLUMNS: tuple[Column, ...] = (
-    *(Column(m.shown.top, m.name, m.shown.unit, False) for m in window_metrics() if m.shown.top),
+    *(
+        Column(m.shown.top, m.name, m.shown.unit, False, m.shown.window_gauge or m.shown.gauge == "closed")
+        for m in window_metrics()
+        if m.shown.top
+    ),
     *(Column(c.top, name, c.unit, True) for name, c in COUNTERS.items() if c.top),
 )
+STEADY: tuple[str, ...] = tuple(column.header for column in COLUMNS if column.steady)
+GMV = next(column for column in COLUMNS if column.lifetime and column.name == "gmv_cents")
 NUMBER_COLUMNS: tuple[str, ...] = (
     *(
         header
@@ -85,6 +102,7 @@ class Frame:
     kafka_detail: str
     redis_error: str | None  # None: ``rooms`` were read at ``rooms_read_at`` by this refresh
     rooms_read_at: int | None
+    controls: Controls = field(default_factory=Controls)
 
 
 def clock(ms: int) -> str:
@@ -92,8 +110,24 @@ def clock(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000).strftime("%H:%M:%S")
 
 
-def sorted_rooms(rooms: Sequence[LiveRoom]) -> list[LiveRoom]:
-    return sorted(rooms, key=lambda room: (-room.view.now.online, room.view.room_id))
+def select(
+    rooms: Sequence[LiveRoom], sort: SortKey, prefix: str = "", firing: Mapping[str, int] | None = None
+) -> list[LiveRoom]:
+    """The rooms whose id starts with ``prefix``, largest ``sort`` value first (``alerts``: firing alerts
+    per room), ties by online then room id."""
+    firing = firing or {}
+
+    def key(room: LiveRoom) -> tuple[float, int, str]:
+        view = room.view
+        if sort == "gmv":
+            first = float(GMV.value(room) or 0)
+        elif sort == "alerts":
+            first = float(firing.get(view.room_id, 0))
+        else:
+            first = float(view.now.online)
+        return (-first, -view.now.online, view.room_id)
+
+    return sorted((room for room in rooms if room.view.room_id.startswith(prefix)), key=key)
 
 
 def render(frame: Frame, height: int) -> RenderableType:
@@ -101,23 +135,31 @@ def render(frame: Frame, height: int) -> RenderableType:
     warnings = _warnings(frame)
     event_lines = max(3, min(8, height // 5))
     room_rows = max(1, height - FIXED_LINES - len(warnings) - event_lines)
-    rooms = sorted_rooms(frame.rooms)
+    controls = frame.controls
+    rooms = select(frame.rooms, controls.sort, controls.prefix, frame.firing)
     return Group(
         _header(frame),
         *warnings,
         _rooms_table(frame, rooms[:room_rows]),
         _events(frame, event_lines),
-        _footer(len(rooms), min(len(rooms), room_rows), frame.skipped),
+        _footer(controls, len(rooms), min(len(rooms), room_rows), frame.skipped),
     )
+
+
+SORTED_BY = {"online": "online", "gmv": "GMV", "alerts": "alerts"}
+WINDOWS = {"closed": "last closed window", "now": "this minute so far"}
 
 
 def _header(frame: Frame) -> Table:
     grid = Table.grid(expand=True)
     grid.add_column(justify="left", no_wrap=True)
     grid.add_column(justify="right", no_wrap=True)
+    controls = frame.controls
+    matching = f"  ·  rooms {controls.prefix}*" if controls.prefix else ""
     left = Text.assemble(
         ("LiveFlow top", "bold"),
-        f"  app {frame.app_id}  ·  {len(frame.rooms)} rooms  ·  {clock(frame.now_ms)}",
+        f"  app {frame.app_id}  ·  {len(frame.rooms)} rooms  ·  {clock(frame.now_ms)}  ·  ",
+        (f"by {SORTED_BY[controls.sort]}{matching}  ·  {WINDOWS[controls.window]}", "cyan"),
     )
     redis = ("Redis ok", "green") if frame.redis_error is None else ("Redis DOWN", "bold red")
     kafka = {
@@ -188,7 +230,7 @@ def _rooms_table(frame: Frame, rooms: Sequence[LiveRoom]) -> Table:
         stale = room.updated_at is None or frame.now_ms - room.updated_at > STALE_MS
         cells: list[RenderableType] = [room_id]
         for column in COLUMNS:
-            cells.append(_cell(column.value(room), column.unit))
+            cells.append(_cell(column.value(room, frame.controls.window), column.unit))
             if column.name == TREND_AFTER:
                 cells.append(_trend_cell(frame.trends.get(room_id)))
         table.add_row(
@@ -198,7 +240,9 @@ def _rooms_table(frame: Frame, rooms: Sequence[LiveRoom]) -> Table:
             _age(frame.now_ms, room.updated_at),
             style="dim" if stale else None,
         )
-    if not rooms:
+    if not rooms and frame.controls.prefix:
+        table.add_row(Text(f"no room id starts with {frame.controls.prefix!r} (Esc clears)", style="dim"))
+    elif not rooms:
         table.add_row(Text("no live rooms in Redis: is a worker running with this app id?", style="dim"))
     return table
 
@@ -245,10 +289,14 @@ def _events(frame: Frame, lines: int) -> Table:
     return grid
 
 
-def _footer(total: int, shown: int, skipped: int) -> Text:
+def _footer(controls: Controls, total: int, shown: int, skipped: int) -> Text:
+    if controls.editing:
+        return Text(
+            f"room id prefix: {controls.prefix}_  (Enter keeps it, Esc clears it)", style="bold", no_wrap=True
+        )
     unreadable = f"{skipped} unreadable records skipped · " if skipped else ""
     return Text(
-        f"q or Ctrl-C quits · sorted by online · {shown} of {total} rooms shown · {unreadable}"
+        f"q quits · o/g/a sort · / filter · w window · {shown} of {total} rooms shown · {unreadable}"
         "1m = online now minus a minute ago (~ = vs the last closed window)",
         style="dim",
         no_wrap=True,

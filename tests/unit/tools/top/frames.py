@@ -24,12 +24,14 @@ def room(
     online: int,
     *,
     last_window_online: int | None = None,
+    last: dict[str, Any] | None = None,
     gmv_cents: int = 123_456_78,
     updated_at: int | None = NOW - 400,
     **now: Any,
 ) -> LiveRoom:
-    """A room as read from Redis: ``now`` overrides fields of the open window so far, ``gmv_cents`` is the
-    lifetime GMV."""
+    """A room as read from Redis: ``now`` overrides fields of the open window so far, ``last`` the fields
+    of the last closed window (none without it or ``last_window_online``), ``gmv_cents`` is the lifetime
+    GMV (the broadcast's)."""
     window = RoomMetrics(
         room_id=room_id,
         online=online,
@@ -40,14 +42,17 @@ def room(
         conversion_rate=0.0125,
         orders_paid=3,
     )
-    last = RoomMetrics(room_id=room_id, online=last_window_online) if last_window_online is not None else None
+    closed = {"online": last_window_online or 0} | (last or {})
+    window_last = (
+        RoomMetrics(room_id=room_id, **closed) if last is not None or last_window_online is not None else None
+    )
     totals = dict.fromkeys(COUNTERS, 0) | {"gmv_cents": gmv_cents, "comments": 10, "likes": 20}
     view = RoomView(
         room_id=room_id,
         event_ts=NOW - 500,
         window_start=None,
         now=msgspec.structs.replace(window, **now),
-        last=last,
+        last=window_last,
         totals=totals,
         moderation={},
     )

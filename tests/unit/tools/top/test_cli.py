@@ -28,3 +28,27 @@ def test_top_is_listed_in_the_help() -> None:
 
     assert result.exit_code == 0
     assert "top " in result.output
+
+
+def test_a_bad_sort_key_is_refused() -> None:
+    result = CliRunner().invoke(cli, ["top", "--sort", "uv"])
+
+    assert result.exit_code == 2
+    assert "'uv' is not one of 'online', 'gmv', 'alerts'" in result.output
+
+
+def test_a_room_prefix_with_control_characters_is_refused() -> None:
+    result = CliRunner().invoke(cli, ["top", "--room", "room\x1b[2J"])
+
+    assert result.exit_code == 2
+    assert (
+        result.output == "liveflow: top: --room must be a printable room id prefix of at most 64 characters\n"
+    )
+
+
+def test_the_help_names_the_keys() -> None:
+    result = CliRunner().invoke(cli, ["top", "--help"])
+
+    assert result.exit_code == 0
+    assert "--sort [online|gmv|alerts]" in result.output and "--room TEXT" in result.output
+    assert "o / g / a sort by online, GMV or firing alerts" in result.output

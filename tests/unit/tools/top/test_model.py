@@ -12,7 +12,7 @@ import pytest
 from liveflow.adapters.redis.snapshot import FIELDS, parse_room, room_fields
 from liveflow.core.topics import ALERTS, DEAD_LETTERS, MODERATION_HITS
 from liveflow.tools.top.feed import EventFeed
-from liveflow.tools.top.keys import cbreak, wants_quit
+from liveflow.tools.top.keys import Controls, cbreak
 from liveflow.tools.top.trend import TrendBook
 from tests.unit.tools.top.frames import NOW, room
 
@@ -225,8 +225,27 @@ def test_the_feed_keeps_the_latest_lines_only() -> None:
 
 # -- keys ----------------------------------------------------------------------------------------------
 def test_q_and_end_of_input_quit_other_keys_do_not() -> None:
-    assert wants_quit(b"q") and wants_quit(b"xxQ") and wants_quit(b"")
-    assert not wants_quit(b"x") and not wants_quit(b"\x1b[A")
+    assert Controls().press(b"q").quit and Controls().press(b"xxQ").quit and Controls().press(b"").quit
+    assert not Controls().press(b"x").quit and not Controls().press(b"\x1b[A").quit
+
+
+def test_sort_window_and_filter_keys() -> None:
+    start = Controls()
+
+    assert (start.sort, start.window, start.prefix) == ("online", "closed", "")
+    assert start.press(b"g").sort == "gmv" and start.press(b"a").sort == "alerts"
+    assert start.press(b"ao").sort == "online"
+    assert start.press(b"w").window == "now" and start.press(b"ww").window == "closed"
+    typed = start.press(b"/").press(b"room-").press("直播".encode()).press(b"x\x7f")
+    assert typed.editing and typed.prefix == "room-直播"
+    assert not typed.press(b"q").quit and typed.press(b"q").prefix == "room-直播q"  # q is text here
+    kept = typed.press(b"\r")
+    assert not kept.editing and kept.prefix == "room-直播" and kept.press(b"q").quit
+    assert kept.press(b"\x1b").prefix == ""  # Esc clears the filter
+    assert typed.press(b"\x1b") == Controls()  # ... also while typing
+    assert kept.press(b"\x1b[A") == kept  # an arrow key is an escape sequence: ignored
+    assert kept.press(b"/").prefix == "" and kept.press(b"/").editing  # / starts a new prefix
+    assert len(start.press(b"/" + b"r" * 100).prefix) == 64
 
 
 @pytest.fixture
