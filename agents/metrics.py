@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from agents.lexicon import LexiconState
 from agents.snapshots import SnapshotHealth
 from liveflow.core.pipeline import Pipeline, Room
-from liveflow.core.records import room_gauges
+from liveflow.core.records import BROADCAST_GAUGES, room_gauges
 from liveflow.core.rooms.totals import COUNTERS
 from liveflow.core.runtime.runtime import Runtime
 from liveflow.settings import Settings
@@ -225,9 +225,10 @@ class PipelineCollector(Collector):
 class RoomExposition:
     """The per-room series in Prometheus text format, rendered by hand at most once per ``max_age``.
 
-    With a thousand rooms prometheus_client's generic formatter needs ~0.2 s per scrape; plain string
-    formatting does it in a few milliseconds. The gauges are the window metrics declared with a ``gauge``
-    (:func:`liveflow.core.records.window_metrics`), the counters the rooms' lifetime counters
+    Plain string formatting, because prometheus_client's generic formatter is far slower with a
+    thousand rooms. The gauges are the window metrics declared with a ``gauge``
+    (:func:`liveflow.core.records.window_metrics`) and the open broadcast's PCU/ACU
+    (:data:`liveflow.core.records.BROADCAST_GAUGES`), the counters those of the room's current broadcast
     (:data:`liveflow.core.rooms.totals.COUNTERS`). Label values are escaped as the text format requires
     (room ids and categories are restricted by contract, but a broken input must never break a scrape).
     """
@@ -253,6 +254,7 @@ class RoomExposition:
         active.sort(key=lambda room: room.state.presence.online, reverse=True)
         exported: list[Room] = active[: self._settings.metrics_room_cap]
         gauges: dict[str, list[str]] = {gauge.name: [] for gauge in ROOM_GAUGES}
+        broadcast: dict[str, list[str]] = {name: [] for name in BROADCAST_GAUGES}
         counters: dict[str, list[str]] = {name: [] for name in COUNTERS}
         by_source: list[str] = []
         moderation: list[str] = []
@@ -265,6 +267,10 @@ class RoomExposition:
                 value = getattr(source, gauge.field) if source is not None else None
                 if value is not None:
                     gauges[gauge.name].append(f'{gauge.name}{{room_id="{room_id}"}} {float(value)!r}\n')
+            for name, (field, _) in BROADCAST_GAUGES.items():
+                value = getattr(view, field)
+                if value is not None:
+                    broadcast[name].append(f'{name}{{room_id="{room_id}"}} {float(value)!r}\n')
             for name, value in view.totals.items():
                 line = f'liveflow_room_{name}_total{{room_id="{room_id}"}} {float(value)!r}\n'
                 counters[name].append(line)
@@ -282,6 +288,9 @@ class RoomExposition:
         for gauge in ROOM_GAUGES:
             parts.append(f"# HELP {gauge.name} {gauge.help}\n# TYPE {gauge.name} gauge\n")
             parts.extend(gauges[gauge.name])
+        for name, (_, text) in BROADCAST_GAUGES.items():
+            parts.append(f"# HELP {name} {text}\n# TYPE {name} gauge\n")
+            parts.extend(broadcast[name])
         for name, counter in COUNTERS.items():
             parts.append(
                 f"# HELP liveflow_room_{name}_total {counter.help}\n"

@@ -67,6 +67,12 @@ from liveflow.tools.simulate import (
     metavar="NAME[=X]@OFFSET[+DUR][:ROOM]",
     help="drop, slump, conversion_collapse or spam_wave; repeatable. See docs/simulator.md.",
 )
+@click.option(
+    "--broadcasts/--no-broadcasts",
+    default=True,
+    show_default=True,
+    help="Send broadcast_start/end and ad_spend (without: broadcasts come from broadcast_gap downstream).",
+)
 @click.option("--brokers", help="Override LIVEFLOW_BROKERS for this run.")
 def simulate(
     *,
@@ -83,6 +89,7 @@ def simulate(
     disorder_share: float,
     disorder_ms: int,
     scenario_texts: tuple[str, ...],
+    broadcasts: bool,
     brokers: str | None,
 ) -> None:
     """Produce seeded, reproducible live-commerce traffic (Kafka by default, or --output FILE)."""
@@ -108,6 +115,7 @@ def simulate(
             disorder_share=disorder_share,
             disorder_ms=disorder_ms,
             scenarios=tuple(Scenario.parse(text) for text in scenario_texts),
+            broadcasts=broadcasts,
         )
         simulation = Simulation(config)
     except ValueError as exc:

@@ -333,6 +333,19 @@ def room_gauges() -> tuple[RoomGauge, ...]:
     return tuple(gauges)
 
 
+# the per-room gauges of the open broadcast: name -> (RoomView field, help)
+BROADCAST_GAUGES: dict[str, tuple[str, str]] = {
+    "liveflow_room_broadcast_online_peak": (
+        "broadcast_online_peak",
+        "the most viewers present at one instant of the room's open broadcast so far (本场最高在线 PCU)",
+    ),
+    "liveflow_room_broadcast_online_avg": (
+        "broadcast_online_avg",
+        "time-weighted mean viewers present over the room's open broadcast so far (本场平均在线 ACU)",
+    ),
+}
+
+
 # -- moderation-hits ---------------------------------------------------------------------------------
 class ModerationHitRecord(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """moderation-hits value: a comment with at least one lexicon or contact hit."""

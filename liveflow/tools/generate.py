@@ -34,7 +34,15 @@ from liveflow.adapters.notify.config import NotifyConfig
 from liveflow.adapters.redis.snapshot import SNAPSHOT_METRICS
 from liveflow.configfile import ConfigModel, json_schema
 from liveflow.core.alerts.config import file_model
-from liveflow.core.records import EXTRA_SCHEMA, RoomView, record_types, room_gauges, window_metrics
+from liveflow.core.records import (
+    BROADCAST_GAUGES,
+    EXTRA_SCHEMA,
+    BroadcastSummary,
+    RoomView,
+    record_types,
+    room_gauges,
+    window_metrics,
+)
 from liveflow.core.rooms.totals import COUNTERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +113,9 @@ def metrics_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+_OF_BROADCAST = "current broadcast; resets to 0 at a broadcast start"
+
+
 def room_series_table(with_labels: bool) -> str:
     """The per-room Prometheus series (README without, docs/control-room.md with a labels column)."""
     if with_labels:
@@ -123,21 +134,57 @@ def room_series_table(with_labels: bool) -> str:
         elif metric.nullable:
             meaning += "; absent while null"
         rows.append(f"| `{gauge.name}` | gauge | {room}{meaning} |")
+    for name, (_, text) in BROADCAST_GAUGES.items():
+        rows.append(f"| `{name}` | gauge | {room}{text}; absent between broadcasts |")
     for name, counter in COUNTERS.items():
-        meaning = f"{counter.help.rstrip('.')} (room lifetime)"
+        meaning = f"{counter.help.rstrip('.')} ({_OF_BROADCAST})"
         rows.append(f"| `liveflow_room_{name}_total` | counter | {room}{meaning} |")
     labels = "`room_id`, `source` | " if with_labels else ""
     rows.append(
-        f"| `liveflow_room_enters_by_source_total` | counter | {labels}enter events by traffic source |"
+        f"| `liveflow_room_enters_by_source_total` | counter | {labels}enter events by traffic source "
+        f"({_OF_BROADCAST}) |"
     )
     labels = "`room_id`, `category` | " if with_labels else ""
-    rows.append(f"| `liveflow_room_moderation_hits_total` | counter | {labels}moderation hits by category |")
+    rows.append(
+        f"| `liveflow_room_moderation_hits_total` | counter | {labels}moderation hits by category "
+        f"({_OF_BROADCAST}) |"
+    )
     labels = "`room_id`, `rule` | " if with_labels else ""
     rows.append(
         f"| `liveflow_room_alerts_firing` | gauge | {labels}1 while an alert of the rule fires (no series "
         "otherwise) |"
     )
     return "\n".join(rows) + "\n"
+
+
+def summary_table() -> str:
+    """The broadcast-summaries fields with their declared definitions (docs/metrics.md)."""
+    rows = ["| field | type | definition |", "|---|---|---|"]
+    info = msgspec.inspect.type_info(BroadcastSummary)
+    assert isinstance(info, msgspec.inspect.StructType)
+    properties = record_schema("broadcast-summaries", BroadcastSummary)["properties"]
+    for field in info.fields:
+        prop = properties[field.encode_name]
+        rows.append(f"| `{field.name}` | {_kind(prop)} | {prop.get('description', '')} |")
+    return "\n".join(rows) + "\n"
+
+
+def _kind(prop: dict[str, Any]) -> str:
+    if "anyOf" in prop:
+        kinds = [_kind(option) for option in prop["anyOf"]]
+        return " or ".join(kinds)
+    if "$ref" in prop:
+        return prop["$ref"].rsplit("/", 1)[-1]
+    if "enum" in prop:
+        return " / ".join(f"`{value}`" for value in prop["enum"])
+    if "const" in prop:
+        return f"`{prop['const']}`"
+    kind = str(prop.get("type", "any"))
+    if kind == "array" and "items" in prop:
+        return f"list of {_kind(prop['items'])}"
+    if kind == "object" and "additionalProperties" in prop:
+        return f"map to {_kind(prop['additionalProperties'])}"
+    return kind
 
 
 def snapshot_table() -> str:
@@ -151,7 +198,7 @@ def snapshot_table() -> str:
         names = f"`{metric.name}`, `last_window_{metric.name}`"
         rows.append(f"| {names} | {metric.description}: so far / of the last closed window |")
     for name, counter in COUNTERS.items():
-        rows.append(f"| `{name}_total` | {counter.help.rstrip('.')} (room lifetime) |")
+        rows.append(f"| `{name}_total` | {counter.help.rstrip('.')} ({_OF_BROADCAST}) |")
     return "\n".join(rows) + "\n"
 
 
@@ -160,6 +207,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "room-series": lambda: room_series_table(with_labels=False),
     "room-series-labelled": lambda: room_series_table(with_labels=True),
     "live-view-fields": snapshot_table,
+    "broadcast-summary-fields": summary_table,
 }
 DOCS = ("README.md", "docs/metrics.md", "docs/control-room.md")
 

@@ -89,6 +89,29 @@ def expected() -> tuple[list[Record], dict[Key, dict[str, Any]]]:
     return records, windows
 
 
+@pytest.fixture(scope="module")
+def expected_summaries() -> dict[str, dict[str, Any]]:
+    """The replay's broadcast summaries of the simulated broadcasts (ended by their `broadcast_end`)."""
+    outputs = replay((r.value for r in traffic()), replay_pipeline())
+    documents = [to_builtins(o.value) for o in outputs if o.topic == "broadcast-summaries"]
+    return {d["broadcast_id"]: d for d in documents if d["started_at"] < SENTINEL_TS}
+
+
+def assert_summaries_equal_to_replay(deployment: Deployment, expected: dict[str, dict[str, Any]]) -> None:
+    """Every broadcast summary on the topic equals the replay's (a re-emitted one too)."""
+    assert len(expected) == 6 and all(d["ended_by"] == "broadcast_end" for d in expected.values())
+
+    def published() -> list[dict[str, Any]]:
+        records = values(
+            asyncio.run(read_topic(deployment.settings, "broadcast-summaries")), "broadcast-summaries"
+        )
+        return [record for record in records if record["started_at"] < SENTINEL_TS]
+
+    wait_for(lambda: {r["broadcast_id"] for r in published()} >= set(expected), 120, "the summaries", 2)
+    differing = [r for r in published() if r != expected[r["broadcast_id"]]]
+    assert differing == []
+
+
 @pytest.fixture
 def deployment(live_stack: Stack, tmp_path: Path) -> Iterator[Deployment]:
     deployment = Deployment.create(live_stack.brokers, live_stack.redis_url, tmp_path, partitions=PARTITIONS)
@@ -128,6 +151,7 @@ def test_live_equals_replay_after_backlog(
     deployment: Deployment,
     expected: tuple[list[Record], dict[Key, dict[str, Any]]],
     expected_alerts: list[tuple[Any, ...]],
+    expected_summaries: dict[str, dict[str, Any]],
 ) -> None:
     records, windows = expected
     asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value, r.send_ms) for r in records)))
@@ -136,10 +160,14 @@ def test_live_equals_replay_after_backlog(
     assert expected_alerts, "the scenario should raise alerts"
     live_alerts = settled_alerts(values(asyncio.run(read_topic(deployment.settings, "alerts")), "alerts"))
     assert sorted(set(live_alerts)) == sorted(set(expected_alerts))
+    assert_summaries_equal_to_replay(deployment, expected_summaries)
 
 
 def test_kill_9_mid_stream_and_restart_gives_identical_records(
-    live_stack: Stack, tmp_path: Path, expected: tuple[list[Record], dict[Key, dict[str, Any]]]
+    live_stack: Stack,
+    tmp_path: Path,
+    expected: tuple[list[Record], dict[Key, dict[str, Any]]],
+    expected_summaries: dict[str, dict[str, Any]],
 ) -> None:
     # checkpoints every 200 ms: the whole backlog takes the worker a few seconds, so each life commits
     # several checkpoints before it is killed
@@ -161,6 +189,7 @@ def test_kill_9_mid_stream_and_restart_gives_identical_records(
             worker.kill()
         deployment.start_worker(instance="a")
         assert_equal_to_replay(deployment, windows)
+        assert_summaries_equal_to_replay(deployment, expected_summaries)
         restored = [
             line
             for w in deployment.workers
@@ -175,13 +204,16 @@ def test_kill_9_mid_stream_and_restart_gives_identical_records(
 
 
 def test_two_workers_share_the_rooms(
-    deployment: Deployment, expected: tuple[list[Record], dict[Key, dict[str, Any]]]
+    deployment: Deployment,
+    expected: tuple[list[Record], dict[Key, dict[str, Any]]],
+    expected_summaries: dict[str, dict[str, Any]],
 ) -> None:
     records, windows = expected
     asyncio.run(produce(deployment.settings, ((r.topic, r.key, r.value, r.send_ms) for r in records)))
     first = deployment.start_worker()
     second = deployment.start_worker()  # joins while the first consumes: a rebalance moves rooms mid-stream
     assert_equal_to_replay(deployment, windows)
+    assert_summaries_equal_to_replay(deployment, expected_summaries)
     assert _rooms(first) > 0 and _rooms(second) > 0, "one worker held every room"
     assert _rooms(first) + _rooms(second) == 6
 

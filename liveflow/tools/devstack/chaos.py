@@ -13,9 +13,10 @@ What happens (:func:`run_chaos`):
    restarted (with a worker started while it is down, which must wait for it);
 4. the derived topics are read back and compared with an undisturbed run of the core over the same
    records in production order (:func:`expected_outputs`, the same records, topics, keys, partitions,
-   offsets and Kafka timestamps), by :func:`verify`: every window, dead letter and moderation hit present
-   and equal to the byte; with exactly once, each exactly once for a ``read_committed`` reader; with at
-   least once, repeats identical; the alerts decided by the traffic equal.
+   offsets and Kafka timestamps), by :func:`verify`: every window, dead letter, moderation hit and
+   summary of a simulated broadcast present and equal to the byte; with exactly once, each exactly once
+   for a ``read_committed`` reader; with at least once, repeats identical; the alerts decided by the
+   traffic equal.
 
 Every process started here is stopped by its pid at the end. The same harness runs in the test suite
 (short) and in ``bench/chaos.py`` (longer, repeated).
@@ -412,6 +413,10 @@ def verify(chaos: Chaos, expected: dict[str, list[dict[str, Any]]]) -> None:
     compare("room-metrics", lambda doc: (doc["room_id"], doc["window_start"]), windows)
     compare("moderation-hits", lambda doc: doc["event_id"], expected.get("moderation-hits", []))
     compare("dead-letters", _dead_letter_identity, expected.get("dead-letters", []))
+    broadcasts = [
+        doc for doc in expected.get("broadcast-summaries", []) if doc["started_at"] < chaos.traffic_end
+    ]
+    compare("broadcast-summaries", lambda doc: doc["broadcast_id"], broadcasts)
     settled = [doc for doc in expected.get("alerts", []) if _decided_at(doc) < chaos.traffic_end]
     findings.counts["alerts settled by the traffic"] = len(settled)
     live_alerts = [orjson.loads(value) for _key, value in read_records(settings, "alerts", committed=True)]

@@ -32,6 +32,7 @@ class SimConfig:
     disorder_share: float = 0.05
     disorder_ms: int = 2_000
     scenarios: tuple[Scenario, ...] = ()
+    broadcasts: bool = True  # the room service's broadcast_start/end and the ads platform's ad_spend
 
     def __post_init__(self) -> None:
         if not self.rate > 0:

@@ -2,13 +2,15 @@
 
 :class:`Simulation` is built from a :class:`~liveflow.tools.simulate.config.SimConfig` and yields
 :class:`~liveflow.tools.simulate.record.Record` values from :meth:`Simulation.records` (once per instance) in
-delivery order. Data flow: agenda action -> ``_emit`` (assigns ``event_id`` ``<run>-<n>``, serialises
+delivery order. Data flow: agenda action (viewers and staff,
+:mod:`~liveflow.tools.simulate.audience`; the room service and the ads platform,
+:mod:`~liveflow.tools.simulate.broadcasts`) -> ``_emit`` (assigns ``event_id`` ``<run>-<n>``, serialises
 with orjson) -> :class:`~liveflow.tools.simulate.delivery.Delivery` (hold back / duplicate) and, with the
 malformed probability, an extra malformed record -> the ``ready`` list -> the caller.
 
-Determinism: all randomness comes from four ``random.Random`` streams seeded from ``"<seed>:<name>"``
-(model, disorder, duplicate, malformed), the agenda breaks time ties by scheduling order and nothing
-reads the wall clock, so equal configs give byte-identical streams. Because the streams are separate,
+Determinism: all randomness comes from five ``random.Random`` streams seeded from ``"<seed>:<name>"``
+(model, broadcast, disorder, duplicate, malformed), the agenda breaks time ties by scheduling order and
+nothing reads the wall clock, so equal configs give byte-identical streams. Because the streams are separate,
 changing the malformed or duplicate share while keeping the rate of valid events
 (``rate * (1 - malformed_share - duplicate_share)``) adds or removes only those messages: the valid
 events and their order stay the same. ``<run>`` is a hash of seed and start time, so two runs into the
@@ -26,6 +28,7 @@ from typing import Any
 import orjson
 
 from liveflow.tools.simulate.audience import Audience
+from liveflow.tools.simulate.broadcasts import Broadcasts
 from liveflow.tools.simulate.clock import Agenda
 from liveflow.tools.simulate.config import SimConfig
 from liveflow.tools.simulate.delivery import Delivery
@@ -81,6 +84,10 @@ class Simulation:
         self._malformed_prob = config.malformed_share / valid_share
         self._malformer = Malformer(self._malformed_rng, self.run_id)
         self._malformed = 0
+        self._broadcasts = Broadcasts(random.Random(f"{seed}:broadcast"), self._agenda, self._emit)
+        end = config.start_ms + config.duration_ms if config.duration_ms is not None else None
+        if config.broadcasts:
+            self._broadcasts.start(self.rooms, config.start_ms, end)
         funnel = Funnel(model_rng, self._agenda, self._emit, self.run_id)
         audience = Audience(model_rng, self._agenda, self._emit, funnel, self.plan.interaction_scale)
         audience.start(self.rooms, config.start_ms)
@@ -121,7 +128,7 @@ class Simulation:
         room: Room,
         type_: str,
         ts: int,
-        user_id: str,
+        user_id: str | None,
         extra: dict[str, Any] | None = None,
         *,
         label: str = "",
@@ -132,11 +139,16 @@ class Simulation:
             "room_id": room.room_id,
             "type": type_,
             "ts": ts,
-            "user_id": user_id,
         }
+        if user_id is not None:
+            event["user_id"] = user_id
         if extra:
             event.update(extra)
+            if type_ == "enter" and extra.get("source") == "ad":
+                self._broadcasts.ad_enter(room)
         self._delivery.push(Record(TOPIC_OF_TYPE[type_], room.key, orjson.dumps(event), ts, label))
+        if user_id is None:  # the room service and the ads platform send well-formed messages
+            return
         if self._malformed_prob and self._malformed_rng.random() < self._malformed_prob:
             self._malformed += 1
             self._ready.append(self._malformer.make(event, room.key, ts))

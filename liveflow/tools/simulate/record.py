@@ -31,8 +31,10 @@ VIEWER_TYPES: tuple[str, ...] = (
     "gift",
     "product_exposure",
     "product_click",
+    "broadcast_start",
+    "broadcast_end",
 )
-ORDER_TYPES: tuple[str, ...] = ("created", "paid", "refunded", "cancelled")
+ORDER_TYPES: tuple[str, ...] = ("created", "paid", "refunded", "cancelled", "ad_spend")
 
 TOPIC_OF_TYPE: dict[str, str] = {
     **dict.fromkeys(VIEWER_TYPES, VIEWER_EVENTS),

@@ -133,15 +133,16 @@ class Viewer:
 
 
 class Emit(Protocol):
-    """Sends one valid event: the common fields come from the arguments, ``extra`` adds the
-    type-specific ones (in insertion order), ``label`` is the record's ground-truth label."""
+    """Sends one valid event: the common fields come from the arguments (``user_id`` ``None`` for the
+    room service's and the ads platform's events), ``extra`` adds the type-specific ones (in insertion
+    order), ``label`` is the record's ground-truth label."""
 
     def __call__(
         self,
         room: Room,
         type_: str,
         ts: int,
-        user_id: str,
+        user_id: str | None,
         extra: dict[str, Any] | None = None,
         *,
         label: str = "",

@@ -61,3 +61,37 @@ def test_promtool_parses_the_exposition_after_hostile_inputs() -> None:
     assert findings <= {"liveflow_room_uv_total"}, (
         output
     )  # a gauge named _total: kept, see docs/control-room.md
+
+
+def test_the_open_broadcasts_pcu_and_acu_are_gauges_and_vanish_when_it_ends() -> None:
+    pipeline = Pipeline(CoreConfig())
+    start = {"type": "broadcast_start", "event_id": "b1", "room_id": "r1", "ts": BASE_TS}
+    pipeline.feed(raw(start), topic="viewer-events", received_at=0)
+    for user in ("u1", "u2", "u3"):
+        pipeline.feed(
+            raw(event("enter", BASE_TS + 10_000, user, room="r1")), topic="viewer-events", received_at=0
+        )
+    pipeline.feed(
+        raw(event("leave", BASE_TS + 20_000, "u3", room="r1")), topic="viewer-events", received_at=0
+    )
+    room = pipeline.rooms["r1"]
+    room.last_arrival = time.time_ns() // 1_000_000
+    view = room.state.live_view()
+    assert view.broadcast_online_peak == 3
+
+    def samples() -> dict[str, float]:
+        text = RoomExposition(pipeline, Settings(), max_age=0).text().decode()
+        return {
+            family.name: family.samples[0].value
+            for family in text_string_to_metric_families(text)
+            if family.name.startswith("liveflow_room_broadcast_") and family.samples
+        }
+
+    assert samples() == {
+        "liveflow_room_broadcast_online_peak": 3.0,
+        "liveflow_room_broadcast_online_avg": float(view.broadcast_online_avg or 0),
+    }
+    assert view.broadcast_online_avg is not None and 0 < view.broadcast_online_avg < 3
+    end = {"type": "broadcast_end", "event_id": "b2", "room_id": "r1", "ts": BASE_TS + 30_000}
+    pipeline.feed(raw(end), topic="viewer-events", received_at=0)
+    assert samples() == {}

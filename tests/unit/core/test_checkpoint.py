@@ -384,6 +384,7 @@ def test_a_checkpoint_of_the_previous_release_restores_and_gives_the_same_record
                 malformed_share=0.0,
                 duplicate_share=0.0,
                 disorder_share=0.05,
+                broadcasts=False,  # the stream the fixture's release simulated
             )
         ).records()
     )
@@ -460,6 +461,7 @@ def test_a_checkpoint_of_release_66a0e7f_restores_and_gives_the_same_records() -
         duplicate_share=0.0,
         disorder_share=0.05,
         scenarios=tuple(Scenario.parse(text) for text in fixture["scenarios"]),
+        broadcasts=False,  # the stream the fixture's release simulated
     )
     offsets: Counter[str] = Counter()
     msgs: list[Message] = []

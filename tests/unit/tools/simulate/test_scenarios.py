@@ -49,7 +49,11 @@ def _online(events: list[dict[str, Any]], at: int) -> int:
             break
         if event["type"] == "leave":
             last.pop(event["user_id"], None)
-        elif event["type"] not in ORDER_TYPES and event.get("role", "viewer") == "viewer":
+        elif (
+            "user_id" in event
+            and event["type"] not in ORDER_TYPES
+            and event.get("role", "viewer") == "viewer"
+        ):
             last[event["user_id"]] = event["ts"]
     return sum(at - seen < PRESENCE_MS for seen in last.values())
 

@@ -40,7 +40,11 @@ _TYPES: dict[str, tuple[str, dict[str, bool]]] = {  # type -> (topic, {field: re
     "product_click": (VIEWER_EVENTS, {"product_id": True}),
     "comment": (COMMENT_EVENTS, {"text": True, "role": False}),
     **dict.fromkeys(("created", "paid", "refunded", "cancelled"), (ORDER_EVENTS, _ORDER_FIELDS)),
+    "broadcast_start": (VIEWER_EVENTS, {"title": False, "host_id": False, "shop_id": False}),
+    "broadcast_end": (VIEWER_EVENTS, {}),
+    "ad_spend": (ORDER_EVENTS, {"amount_cents": True, "campaign_id": False, "currency": False}),
 }
+_ROOM_TYPES = {"broadcast_start", "broadcast_end", "ad_spend"}  # no user: the room service, the ads platform
 
 
 def _is_int(value: object) -> bool:
@@ -71,7 +75,12 @@ def contract_violation(value: bytes, topic: str | None = None) -> str | None:
         return "wrong topic"
     if extra := set(event) - _COMMON - set(fields):
         return f"unexpected fields {extra}"
-    missing = [name for name in ("event_id", "room_id", "ts", "user_id") if name not in event]
+    if kind in _ROOM_TYPES and "user_id" in event:
+        return "user_id on a room event"
+    common = (
+        ("event_id", "room_id", "ts") if kind in _ROOM_TYPES else ("event_id", "room_id", "ts", "user_id")
+    )
+    missing = [name for name in common if name not in event]
     missing += [name for name, required in fields.items() if required and name not in event]
     if missing:
         return f"missing {missing}"
@@ -79,7 +88,9 @@ def contract_violation(value: bytes, topic: str | None = None) -> str | None:
         "event_id": _is_str(event["event_id"], 1, 128),
         "room_id": isinstance(event["room_id"], str) and _ROOM_ID.fullmatch(event["room_id"]) is not None,
         "ts": _is_int(event["ts"]) and 946_684_800_000 <= event["ts"] <= 4_102_444_800_000,
-        "user_id": _is_str(event["user_id"], 1, 128),
+        "user_id": _is_str(event.get("user_id", "u"), 1, 128),
+        "title": _is_str(event.get("title", "t"), 1, 200),
+        **{name: _is_str(event.get(name, "i"), 1, 128) for name in ("host_id", "shop_id", "campaign_id")},
         "schema_version": event.get("schema_version", 1) == 1 and _is_int(event.get("schema_version", 1)),
         "source": event.get("source", "feed") in {"feed", "follow", "search", "ad", "share", "other"},
         "count": _is_int(event.get("count", 1)) and 1 <= event.get("count", 1) <= 10_000,
@@ -102,6 +113,10 @@ def _is_malformed(record: Record) -> bool:
 
 def _valid_events(records: list[Record]) -> list[dict[str, Any]]:
     return [json.loads(r.value) for r in records if not _is_malformed(r) and r.label != LABEL_DUPLICATE]
+
+
+def _user_events(records: list[Record]) -> list[dict[str, Any]]:
+    return [event for event in _valid_events(records) if event["type"] not in _ROOM_TYPES]
 
 
 # -- fixtures -----------------------------------------------------------------------------------------
@@ -264,7 +279,7 @@ def test_banned_comments_use_disguised_spellings() -> None:
 def test_heartbeats_come_every_20_to_30_seconds(records: list[Record]) -> None:
     last_beat: dict[tuple[str, str], int] = {}
     gaps = []
-    for event in sorted(_valid_events(records), key=lambda e: e["ts"]):
+    for event in sorted(_user_events(records), key=lambda e: e["ts"]):
         who = (event["room_id"], event["user_id"])
         if event["type"] in {"enter", "leave"}:  # a new session (a returning viewer) starts afresh
             last_beat.pop(who, None)
@@ -279,7 +294,7 @@ def test_heartbeats_come_every_20_to_30_seconds(records: list[Record]) -> None:
 def test_orders_come_from_viewers_present_in_the_room(records: list[Record]) -> None:
     last_marked: dict[tuple[str, str], int] = {}
     checked = 0
-    for event in sorted(_valid_events(records), key=lambda e: e["ts"]):
+    for event in sorted(_user_events(records), key=lambda e: e["ts"]):
         who = (event["room_id"], event["user_id"])
         if event["type"] == "leave":
             last_marked.pop(who, None)
@@ -289,6 +304,36 @@ def test_orders_come_from_viewers_present_in_the_room(records: list[Record]) -> 
             checked += 1
             assert event["ts"] - last_marked[who] <= 60_000
     assert checked > 100
+
+
+def test_each_room_has_one_broadcast_and_pays_for_its_ad_traffic(records: list[Record]) -> None:
+    events = _valid_events(records)
+    end = FILE_START_TS + BASE["duration_ms"]
+    starts = {e["room_id"]: e for e in events if e["type"] == "broadcast_start"}
+    ends = {e["room_id"]: e for e in events if e["type"] == "broadcast_end"}
+    assert len(starts) == len(ends) == BASE["rooms"]
+    assert all(
+        e["ts"] == FILE_START_TS and e["title"] and e["host_id"] and e["shop_id"] for e in starts.values()
+    )
+    assert all(e["ts"] == end - 1 for e in ends.values())
+    hosts = {e["room_id"]: e["user_id"] for e in events if e.get("role") == "host"}
+    assert all(starts[room]["host_id"] == host for room, host in hosts.items())
+    spends = [e for e in events if e["type"] == "ad_spend"]
+    assert spends and all(
+        e["amount_cents"] > 0 and e["ts"] % 60_000 == FILE_START_TS % 60_000 for e in spends
+    )
+    for room in {e["room_id"] for e in spends}:  # billed per ad enter of the minute before, at one price
+        for spend in (e for e in spends if e["room_id"] == room):
+            billed = [
+                e
+                for e in events
+                if e["room_id"] == room
+                and e["type"] == "enter"
+                and e.get("source") == "ad"
+                and spend["ts"] - 60_000 <= e["ts"] < spend["ts"]
+            ]
+            assert spend["amount_cents"] % len(billed) == 0
+            assert 30 <= spend["amount_cents"] // len(billed) <= 120
 
 
 def test_paid_is_sometimes_resent_with_a_new_event_id(records: list[Record]) -> None:
