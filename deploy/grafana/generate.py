@@ -557,7 +557,6 @@ def dashboard(t: Lang, board: Board) -> Json:
 
 def live_overview(t: Lang) -> Board:
     online = "room_id:liveflow_room_online:max"
-    live = f"{online} > 0"
     columns = {
         "room_id": t("房间", "Room"),
         "Value #A": t("实时在线", "Online"),
@@ -646,13 +645,16 @@ def live_overview(t: Lang) -> Board:
                     ),
                     stat(
                         t("直播中房间", "Live rooms"),
-                        f"count({live}) or vector(0)",
+                        "count(max by (room_id) (liveflow_room_broadcast_online_peak)) or vector(0)",
                         description=t(
-                            "此刻有观众在线的房间。已结束的房间在观众离开后即不计入（worker 仍会"
-                            "保留其状态 room_retention 之久，liveflow_rooms_tracked 计入这些房间）。",
-                            "Rooms with viewers present now. A room that ended leaves once its viewers "
-                            "left or timed out (the workers keep its state for room_retention, which "
-                            "liveflow_rooms_tracked counts).",
+                            "此刻有一场直播（场次）在进行的房间：broadcast_end 之后、"
+                            "或 metrics_room_idle 内没有事件（不再导出）时即不再计入。"
+                            "worker 仍会保留已结束房间的状态 room_retention 之久"
+                            "（liveflow_rooms_tracked 计入这些房间，见管道健康）。",
+                            "Rooms with a broadcast open now: a room leaves at its broadcast_end, or once "
+                            "it had no event for metrics_room_idle (no longer exported). The workers keep "
+                            "an ended room's state for room_retention (liveflow_rooms_tracked counts "
+                            "those, see Pipeline health).",
                         ),
                     ),
                     stat(
