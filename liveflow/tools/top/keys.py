@@ -8,8 +8,8 @@ Keys (:class:`Controls`, a pure state: ``press(bytes)`` returns the next one): `
 end of input), ``o`` / ``g`` / ``a`` sort by online, GMV or alerts, ``w`` switches the window columns
 between the last closed window and this minute so far, ``/`` starts typing a room id prefix (Enter or Tab
 keeps it, Backspace deletes, Esc clears it; while typing, every other key is text), Esc clears the
-prefix. A read that starts with Esc and holds more bytes is an escape sequence (arrow keys ...) and is
-ignored.
+prefix. A read that starts with Esc ``[`` or Esc ``O`` is an escape sequence (arrow and function keys)
+and is ignored; Esc followed by anything else is Esc, then those keys.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ Window = Literal["closed", "now"]
 QUIT_KEYS = frozenset("qQ")
 SORT_KEYS: dict[str, SortKey] = {"o": "online", "g": "gmv", "a": "alerts"}
 ESC = "\x1b"
+SEQUENCES = (b"\x1b[", b"\x1bO")  # CSI and SS3: what arrow and function keys send
 KEEP = frozenset("\r\n\t")
 BACKSPACE = frozenset("\x7f\x08")
 MAX_PREFIX = 64
@@ -61,7 +62,7 @@ class Controls:
         """The state after the bytes of one read from the terminal (empty: end of input, quit)."""
         if not keys:
             return replace(self, quit=True)
-        if keys[:1] == ESC.encode() and len(keys) > 1:
+        if keys[:2] in SEQUENCES:
             return self
         state = self
         for char in keys.decode("utf-8", errors="ignore"):

@@ -243,7 +243,8 @@ def test_sort_window_and_filter_keys() -> None:
     assert not kept.editing and kept.prefix == "room-直播" and kept.press(b"q").quit
     assert kept.press(b"\x1b").prefix == ""  # Esc clears the filter
     assert typed.press(b"\x1b") == Controls()  # ... also while typing
-    assert kept.press(b"\x1b[A") == kept  # an arrow key is an escape sequence: ignored
+    assert kept.press(b"\x1b[A") == kept.press(b"\x1bOP") == kept  # arrow and F1 keys: ignored
+    assert kept.press(b"\x1bg") == Controls(sort="gmv")  # Esc, then g, in one read
     assert kept.press(b"/").prefix == "" and kept.press(b"/").editing  # / starts a new prefix
     assert len(start.press(b"/" + b"r" * 100).prefix) == 64
 
