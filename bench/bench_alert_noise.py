@@ -7,7 +7,8 @@ subprocesses; every ``alerts`` record of the replay's output is a notification a
 
 - ``default``: ``liveflow simulate`` with its default options (rooms, rate, seed) and no scenario;
 - ``demo``: the scenarios and rate of ``make demo`` (:data:`liveflow.tools.demo.run.SCENARIOS`): a traffic
-  drop, a spam wave, a conversion collapse and an interaction slump.
+  drop, a spam wave, a conversion collapse and an interaction slump;
+- ``demo-5-rooms``: the same in 5 rooms for 5 minutes (the case issue 15 counted), whatever ``--duration``.
 
 Counted per case: alert records by rule and status; rooms = distinct ``room_id`` of the room-metrics
 records; room-hours = rooms x simulated hours; records per room-hour (all, and ``banned_words`` alone);
@@ -90,7 +91,7 @@ def case(workdir: Path, name: str, options: list[str], duration: str) -> dict[st
     run(["simulate", "--output", str(events), "--duration", duration, *options], workdir)
     log(f"{name}: replay")
     run(["replay", str(events), "--output", str(output)], workdir)
-    return {"options": options, **count(output, parse_duration_ms(duration))}
+    return {"options": options, "duration": duration, **count(output, parse_duration_ms(duration))}
 
 
 def main() -> None:
@@ -100,10 +101,14 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     demo = ["--rate", str(DEMO_RATE), *[arg for text in SCENARIOS for arg in ("--scenario", text)]]
-    cases = {"default": [], "demo": demo}
+    cases = {
+        "default": ([], args.duration),
+        "demo": (demo, args.duration),
+        "demo-5-rooms": ([*demo, "--rooms", "5"], "5m"),
+    }
 
     def measure(workdir: Path) -> dict[str, Any]:
-        return {name: case(workdir, name, options, args.duration) for name, options in cases.items()}
+        return {name: case(workdir, name, options, duration) for name, (options, duration) in cases.items()}
 
     results = in_workdir("liveflow-alert-noise-", args.keep, measure)
     rows = [
