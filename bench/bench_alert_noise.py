@@ -17,8 +17,10 @@ a record's publication is taken as the latest ``ts``/``window_end`` of the outpu
 with the 20 messages a minute a DingTalk or WeCom robot accepts; banned-words alerts of the spam-wave room
 (the demo's loud case) and of every other room (stray hits).
 
-Output: ``bench/results/<--name>.json`` (default ``alert-noise``) with ``config``, ``machine`` and per case
-the counts above. Run: ``.venv/bin/python bench/bench_alert_noise.py [--duration 20m] [--name NAME]``.
+Output: ``bench/results/<--name>.json`` (default ``alert-noise``) with ``config`` (``liveflow``: the package
+measured), ``machine`` and per case the counts above. Run: ``.venv/bin/python bench/bench_alert_noise.py
+[--duration 1h] [--name NAME]``; an earlier release is measured by putting its ``liveflow`` package first on
+``PYTHONPATH`` (e.g. ``git archive <commit> liveflow | tar -x -C /tmp/old``, ``PYTHONPATH=/tmp/old``).
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from benchlib import REPO, in_workdir, log, machine, now_iso, print_table, write_results
+from benchlib import in_workdir, log, machine, now_iso, print_table, write_results
 
+import liveflow
 from liveflow.settings import parse_duration_ms
 from liveflow.tools.demo.run import SCENARIOS
 
@@ -96,7 +99,7 @@ def case(workdir: Path, name: str, options: list[str], duration: str) -> dict[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", default="20m", help="simulated time per case (default 20m)")
+    parser.add_argument("--duration", default="1h", help="simulated time per case (default 1h)")
     parser.add_argument("--name", default="alert-noise", help="results file name (default alert-noise)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
@@ -130,7 +133,11 @@ def main() -> None:
         "benchmark": "alert-noise",
         "date": now_iso(),
         "machine": machine(),
-        "config": {"duration": args.duration, "spam_room": SPAM_ROOM, "cwd": str(REPO)},
+        "config": {
+            "duration": args.duration,
+            "spam_room": SPAM_ROOM,
+            "liveflow": str(Path(liveflow.__file__).resolve().parent),  # the code measured
+        },
         "cases": results,
     }
     log(f"wrote {write_results(args.name, document)}")
