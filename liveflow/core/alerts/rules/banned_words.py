@@ -204,9 +204,9 @@ class BannedWords(Rule[BannedWordsConfig]):
         },
         "resolved": {
             "zh": "直播间 {room} 违规评论告警结束：{span_minutes:g} 分钟内共 {total} 条"
-            "（最多 {peak} 条/{per_minutes:g} 分钟；{categories}）",
+            "（最多 {peak} 条/{per_minutes:g} 分钟{category_tail}）",
             "en": "Room {room}: banned words in chat are over: {total} comments in {span_minutes:g} min "
-            "(at most {peak} per {per_minutes:g} min; {categories})",
+            "(at most {peak} per {per_minutes:g} min{category_tail})",
         },
         "escalated": {
             "zh": "直播间 {room} 违规评论升级为更高级别告警（此前 {span_minutes:g} 分钟内共 {total} 条）",
@@ -358,7 +358,8 @@ class BannedWords(Rule[BannedWordsConfig]):
         pairs = facts.get("categories", ())
         categories = sep.join(f"{category_name(name, language)} {count}" for name, count in pairs)
         wave = _WAVE[language] if facts.get("review_wave") else ""
-        return {**facts, "categories": categories, "wave": wave}
+        tail = ("；" if language == "zh" else "; ") + categories if categories else ""
+        return {**facts, "categories": categories, "category_tail": tail, "wave": wave}
 
     def to_state(self) -> dict[str, Any]:
         return {

@@ -184,6 +184,7 @@ def test_a_state_of_the_previous_layout_is_read() -> None:
     restored.stream_time(T0 + 3 * WINDOW + 5_000)
     (resolved,) = restored.records
     assert (resolved["status"], resolved["value"], resolved["ended_at"]) == ("resolved", 20, T0 + WINDOW)
+    assert resolved["message"].endswith("1 分钟内共 20 条（最多 20 条/1 分钟）")  # its categories are unknown
 
 
 @settings(max_examples=60, deadline=None)
