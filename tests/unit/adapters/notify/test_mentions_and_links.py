@@ -1,7 +1,14 @@
 """Room dashboard links in every message, and @-mentions of critical alerts per route, in each channel's
 documented payload: DingTalk ``at.atMobiles``/``at.atUserIds`` plus ``@<who>`` in the text, Feishu
 ``<at user_id="...">`` in the text, WeCom ``mentioned_list``/``mentioned_mobile_list`` (text) or
-``<@userid>`` (markdown), Slack ``<@U...>``. Viewers' comments never add a mention."""
+``<@userid>`` (markdown), Slack ``<@U...>``. Viewers' comments never add a mention.
+
+The payload shapes follow the services' documents: DingTalk 自定义机器人 (developers.dingtalk.com, custom
+robot access: ``at.atMobiles``/``atUserIds``/``isAtAll``; in markdown the ``@`` must also be in the text),
+WeCom 群机器人配置说明 (developer.work.weixin.qq.com: text ``mentioned_list``/``mentioned_mobile_list``,
+``<@userid>`` in text/markdown content), Feishu 自定义机器人使用指南 / send text message
+(open.feishu.cn: ``<at user_id="ou_xxx"></at>`` with an open_id or user_id), Slack formatting reference
+(api.slack.com/reference/surfaces/formatting: ``<@U012AB3CD>``)."""
 
 from __future__ import annotations
 
