@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 import orjson
+from pydantic_core import to_jsonable_python
 
 from liveflow.adapters.redis.thresholds import ThresholdStore
 from liveflow.cli.common import ConfigProblems, UserError, settings_or_exit
@@ -40,7 +41,9 @@ def set_cmd(room: str, rule: str, assignments: tuple[str, ...]) -> None:
         )
     except ConfigFileError as exc:
         raise ConfigProblems(exc.problems) from None
-    click.echo(orjson.dumps({room: overrides}, option=orjson.OPT_SORT_KEYS).decode())
+    click.echo(
+        orjson.dumps({room: overrides}, default=to_jsonable_python, option=orjson.OPT_SORT_KEYS).decode()
+    )
 
 
 @thresholds.command("show")
@@ -66,4 +69,4 @@ def unset(room: str, rule: str | None, names: tuple[str, ...]) -> None:
     left = redis_call(
         settings, lambda client: ThresholdStore(client, settings.app_id).unset(room, rule, names)
     )
-    click.echo(orjson.dumps({room: left}, option=orjson.OPT_SORT_KEYS).decode())
+    click.echo(orjson.dumps({room: left}, default=to_jsonable_python, option=orjson.OPT_SORT_KEYS).decode())

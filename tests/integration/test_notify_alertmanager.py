@@ -179,7 +179,7 @@ async def test_alertmanager_receives_lists_and_resolves_the_alerts(alertmanager:
             assert got["annotations"]["online_before"] == "120"
             assert got["status"]["state"] == "active"
             assert got["generatorURL"] == (
-                "http://grafana.example:3000/d/liveflow-room-detail/liveflow-room-detail?var-room_id=r7"
+                "http://grafana.example:3000/d/liveflow-room-detail?var-room_id=r7"
                 f"&from={firing['started_at'] - 1_800_000}&to={firing['started_at'] + 1_800_000}"
             )
             assert got["startsAt"].startswith(

@@ -34,6 +34,7 @@ from tests.integration.test_notify_support import (
     receiver,
     settle,
 )
+from tests.unit.adapters.notify.hostile import COMMENTS
 
 TOKEN = "tok-3f9a1c"
 SECRET = "SEC-7e4d2b0a"
@@ -379,3 +380,64 @@ def test_cli_checks_the_routing_file_and_redelivers_dead_letters(tmp_path: Path)
     refused = runner.invoke(cli, ["notifier", "--config", str(broken), "--check"])
     assert refused.exit_code == 2
     assert refused.output == f"liveflow: {broken}: channels.w.key: required\n"
+
+
+async def test_critical_alerts_mention_people_and_every_message_links_the_dashboard() -> None:
+    """Through real HTTP: each chat channel gets the dashboard link, and for the critical firing record the
+    route's people in the service's form; the warning record and the comments quoted mention nobody."""
+    async with receiver() as target:
+        target.default = (200, {}, b'{"errcode":0,"code":0}')
+        async with started(
+            {
+                "grafana_url": "http://grafana.example:3000",
+                "channels": {
+                    "ding": {"type": "dingtalk", "url": target.url + "/ding", "access_token": TOKEN},
+                    "lark": {"type": "feishu", "url": target.url + "/lark"},
+                    "wx": {"type": "wecom", "url": target.url + "/wx", "key": TOKEN, "msgtype": "text"},
+                    "slack": {"type": "slack", "url": target.url + "/slack"},
+                },
+                "routes": [
+                    {
+                        "match": {"rule": "banned_words"},
+                        "channels": ["ding", "lark", "wx", "slack"],
+                        "mentions": {
+                            "ding": {"mobiles": ["13800138000"], "user_ids": ["manager01"]},
+                            "lark": {"user_ids": ["ou_7d8a6e6d"]},
+                            "wx": {"user_ids": ["zhangsan"], "mobiles": ["13800138000"]},
+                            "slack": {"user_ids": ["U012AB3CD"]},
+                        },
+                    }
+                ],
+            },
+        ) as (dispatcher, _registry):
+            critical = alert(rule="banned_words", alert_id="c1")
+            critical["samples"] = [{"user_id": "u1", "text": text} for text, _ in COMMENTS[:16]]
+            dispatcher.submit(critical)
+            await settle(dispatcher)
+            dispatcher.submit(alert(rule="banned_words", severity="warning", alert_id="w1"))
+            await settle(dispatcher)
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for request in target.requests:
+        by_path.setdefault(request.path, []).append(orjson.loads(request.body))
+    link = "http://grafana.example:3000/d/liveflow-room-detail?var-room_id=r1&from="
+    (ding, ding_warning) = by_path["/ding"]
+    assert ding["at"] == {"atMobiles": ["13800138000"], "atUserIds": ["manager01"], "isAtAll": False}
+    assert ding["markdown"]["text"].endswith("@13800138000 @manager01")
+    assert f"[直播间看板]({link}" in ding["markdown"]["text"]
+    assert "at" not in ding_warning and "@" not in ding_warning["markdown"]["text"]
+    (lark, lark_warning) = by_path["/lark"]
+    assert lark["content"]["text"].count("<at ") == 1
+    assert lark["content"]["text"].endswith('<at user_id="ou_7d8a6e6d"></at>')
+    assert f"直播间看板: {link}" in lark["content"]["text"]
+    assert "<at " not in lark_warning["content"]["text"]
+    (wx, wx_warning) = by_path["/wx"]
+    assert (wx["text"]["mentioned_list"], wx["text"]["mentioned_mobile_list"]) == (
+        ["zhangsan"],
+        ["13800138000"],
+    )
+    assert "mentioned_list" not in wx_warning["text"]
+    (slack, slack_warning) = by_path["/slack"]
+    text = slack["blocks"][1]["text"]["text"]
+    assert text.startswith("<@U012AB3CD>\n") and text.count("<@") == 1 and "<!" not in text
+    assert f"<{link}" in text
+    assert "<@" not in slack_warning["blocks"][1]["text"]["text"]

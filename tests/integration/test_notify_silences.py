@@ -181,6 +181,13 @@ def test_thresholds_cli_set_show_unset_and_apply(app_id: str, redis_url: str) ->
     assert orjson.loads(unset.output) == {"vip": {"concurrency_drop": {"min_baseline": 200.0}}}
     assert orjson.loads(runner.invoke(cli, ["thresholds", "unset", "--room", "vip"]).output) == {"vip": {}}
     assert orjson.loads(runner.invoke(cli, ["thresholds", "show"]).output) == {}
+    minimum = runner.invoke(
+        cli, ["thresholds", "set", "--room", "vip", "--rule", "banned_words", "warning={hits: 5, users: 2}"]
+    )  # a table value: a severity's minimum of banned_words
+    assert orjson.loads(minimum.output) == {"vip": {"banned_words": {"warning": {"hits": 5, "users": 2}}}}
+    banned = asyncio.run(applied()).for_room("vip")["banned_words"]
+    assert (banned.warning.hits, banned.warning.users, banned.critical.hits) == (5, 2, 60)
+    runner.invoke(cli, ["thresholds", "unset", "--room", "vip"])
 
 
 def test_an_unreachable_redis_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

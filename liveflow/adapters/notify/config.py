@@ -5,7 +5,7 @@ JSON (:func:`liveflow.configfile.load_table`). Format (docs/alerts.md has the re
 
     language: zh                     # titles and time lines of messages: zh | en
     timezone: Asia/Shanghai          # for human times in messages (tz database name)
-    grafana_url: https://grafana.example   # Alertmanager's generatorURL (default LIVEFLOW_GRAFANA_URL)
+    grafana_url: https://grafana.example   # room dashboard links in messages (default LIVEFLOW_GRAFANA_URL)
     dead_letter_path: notify-dead-letters.jsonl
     retry: {max_attempts: 5, base_delay: 1s, max_delay: 60s, max_retry_after: 10m}
     silence_refresh: 10s             # how often silences are re-read from Redis
@@ -13,13 +13,16 @@ JSON (:func:`liveflow.configfile.load_table`). Format (docs/alerts.md has the re
     channels:
       ops-dingtalk: {type: dingtalk, access_token: "${DINGTALK_TOKEN}", secret: "${DINGTALK_SECRET}"}
     routes:
-      - {match: {severity: [critical], rule: [concurrency_drop], room: ["shop-*"]}, channels: [ops-dingtalk]}
+      - match: {severity: [critical], rule: [concurrency_drop], room: ["shop-*"]}
+        channels: [ops-dingtalk]
+        mentions: {ops-dingtalk: {mobiles: ["13800138000"], user_ids: ["manager01"]}}   # critical firing only
     default_channels: [ops-dingtalk]
 
 Invariants: every ``${NAME}`` in a string value is replaced by the environment variable's value before the
 file is checked (a missing one is a problem naming the key and the variable, never a value); credential
 fields are :class:`~liveflow.adapters.notify.secret.Secret`; every problem (unknown key, wrong type or
-range, unknown time zone, a route naming an undefined channel...) is one line of a
+range, unknown time zone, a route naming an undefined channel, a mention its channel cannot make...) is one
+line of a
 :class:`~liveflow.configfile.ConfigFileError`; a :class:`NotifyConfig` that exists is usable as it is.
 """
 
@@ -27,12 +30,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, PlainValidator, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator, WithJsonSchema
 
 from liveflow.adapters.notify.secret import Secret
 from liveflow.configfile import (
@@ -197,6 +200,79 @@ ChannelSpec = Annotated[
 ]
 
 
+# -- mentions ---------------------------------------------------------------------------------------------
+_USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+_MOBILE = re.compile(r"^\+?[0-9][0-9-]{4,19}$")
+EVERYONE = frozenset({"all", "here", "channel", "everyone"})
+
+
+def _user_id(value: str) -> str:
+    if value.lower() in EVERYONE:
+        raise ValueError(f"{value!r} would mention everyone; name people")
+    if not _USER_ID.match(value):
+        raise ValueError(
+            "expected a user id: letters, digits, _ . @ -, at most 64, starting with a letter or digit"
+        )
+    return value
+
+
+def _mobile(value: str) -> str:
+    if not _MOBILE.match(value):
+        raise ValueError("expected a mobile number: digits, an optional leading + and dashes")
+    return value
+
+
+UserIds = Annotated[
+    list[Annotated[str, AfterValidator(_user_id)]],
+    BeforeValidator(_listed),
+    _one_or_many({"type": "string", "pattern": _USER_ID.pattern}),
+]
+Mobiles = Annotated[
+    list[Annotated[str, AfterValidator(_mobile)]],
+    BeforeValidator(_listed),
+    _one_or_many({"type": "string", "pattern": _MOBILE.pattern}),
+]
+
+
+class Mention(ConfigModel):
+    """Whom a channel's message @-mentions (critical firing alerts only)."""
+
+    user_ids: UserIds = Field(
+        default_factory=list,
+        description="DingTalk userId, Feishu open_id/user_id, WeCom userid, Slack member id (U…/W…)",
+    )
+    mobiles: Mobiles = Field(default_factory=list, description="DingTalk and WeCom (text) only")
+
+    def __bool__(self) -> bool:
+        return bool(self.user_ids or self.mobiles)
+
+
+def merge_mentions(mentions: Iterable[Mention | None]) -> Mention | None:
+    """Everyone any of ``mentions`` names, each once, in order (None: nobody)."""
+    users: dict[str, None] = {}
+    mobiles: dict[str, None] = {}
+    for mention in mentions:
+        if mention:
+            users.update(dict.fromkeys(mention.user_ids))
+            mobiles.update(dict.fromkeys(mention.mobiles))
+    return Mention(user_ids=list(users), mobiles=list(mobiles)) if users or mobiles else None
+
+
+def _mention_problems(spec: ChannelOptions, mention: Mention) -> Iterator[tuple[Loc, str]]:
+    if isinstance(spec, WebhookOptions | AlertmanagerOptions):
+        yield (), f"a {spec.type} channel cannot mention anyone"
+        return
+    if mention.mobiles and isinstance(spec, FeishuOptions | SlackOptions):
+        yield ("mobiles",), f"{spec.type} mentions by user id only"
+    if mention.mobiles and isinstance(spec, WeComOptions) and spec.msgtype == "markdown":
+        yield ("mobiles",), "WeCom markdown messages mention by userid only; use msgtype: text for mobiles"
+    if isinstance(spec, SlackOptions):
+        for index, user in enumerate(mention.user_ids):
+            if not _SLACK_USER_ID.match(user):
+                yield ("user_ids", index), "expected a Slack member id such as U012AB3CD"
+
+
 # -- routes and the file ----------------------------------------------------------------------------------
 class Match(ConfigModel):
     """A missing key matches everything; a list matches any of its values."""
@@ -212,6 +288,9 @@ class Route(ConfigModel):
     channels: Names = Field(default_factory=list)
     send_resolved: bool = True
     continue_: bool = Field(default=False, alias="continue", description="go on matching later routes")
+    mentions: dict[str, Mention] = Field(
+        default_factory=dict, description="channel of this route -> whom its critical firing alerts @-mention"
+    )
 
 
 class RetryPolicy(ConfigModel):
@@ -244,7 +323,8 @@ class NotifyConfig(ConfigModel):
     timezone: TimeZoneName = "Asia/Shanghai"
     grafana_url: HttpURL | None = Field(
         default=None,
-        description="Grafana base URL for Alertmanager's generatorURL (default LIVEFLOW_GRAFANA_URL)",
+        description="Grafana base URL: every message links the room's dashboard at the alert's time, and so "
+        "does Alertmanager's generatorURL (default LIVEFLOW_GRAFANA_URL)",
     )
     dead_letter_path: str | None = None
     retry: RetryPolicy = RetryPolicy()
@@ -273,6 +353,14 @@ class NotifyConfig(ConfigModel):
         for name, spec in self.channels.items():
             if isinstance(spec, AlertmanagerOptions):
                 yield from _alertmanager_problems(name, spec)
+        for index, route in enumerate(self.routes):
+            for name, mention in route.mentions.items():
+                where: Loc = ("routes", index, "mentions", name)
+                if name not in route.channels:
+                    yield where, "not a channel of this route" + did_you_mean(name, route.channels)
+                elif name in self.channels:
+                    for loc, rule in _mention_problems(self.channels[name], mention):
+                        yield (*where, *loc), rule
         for loc, rule in self.retry.problems():
             yield ("retry", *loc), rule
 

@@ -1,6 +1,7 @@
 """One channel's delivery loop: queue, rate limit, batching, retries with backoff, dead letters, metrics.
 
-Layout: ``queue`` of :class:`Item` (a record and its completion callback) in arrival order; one task
+Layout: ``queue`` of :class:`Item` (a record, its completion callback and whom its message mentions) in
+arrival order (a batch mentions everyone its items do); one task
 (:meth:`ChannelWorker.run`) sends one message at a time, so order is kept and the limiter is exact. For a
 channel with a ``resend_interval`` (Alertmanager), ``firing``: alert_id -> (the firing record, when it
 came), oldest first, until its resolved record comes or ``resend_for`` has passed.
@@ -34,7 +35,7 @@ from typing import Any
 import aiohttp
 
 from liveflow.adapters.notify.channels.base import Channel, Outcome, Request
-from liveflow.adapters.notify.config import RetryPolicy
+from liveflow.adapters.notify.config import Mention, RetryPolicy, merge_mentions
 from liveflow.adapters.notify.deadletter import DeadLetters
 from liveflow.adapters.notify.metrics import NotifierMetrics
 from liveflow.adapters.notify.ratelimit import SlidingWindowLimiter
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 class Item:
     record: dict[str, Any]
     done: Callable[[], None]
+    mention: Mention | None = None  # whom the message carrying the record @-mentions
 
 
 class ChannelWorker:
@@ -135,6 +137,7 @@ class ChannelWorker:
     async def _deliver(self, batch: list[Item]) -> None:
         name = self.channel.name
         records = [item.record for item in batch]
+        mention = merge_mentions(item.mention for item in batch)
         attempt = 0
         pending: list[int] | None = None  # endpoints still to reach, by index
         accepted = 0
@@ -144,7 +147,7 @@ class ChannelWorker:
             if wait > 0:
                 await self._sleep(wait)
             self.limiter.record(self._clock())
-            requests = self.channel.requests(records, self._wall())
+            requests = self.channel.requests(records, self._wall(), mention)
             pending = list(range(len(requests))) if pending is None else pending
             outcomes = await asyncio.gather(*(self._post(requests[i]) for i in pending))
             accepted += sum(outcome.kind == "ok" for outcome in outcomes)

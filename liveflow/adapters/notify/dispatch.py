@@ -17,13 +17,13 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
 
 from liveflow.adapters.notify.channels import build_channel
-from liveflow.adapters.notify.config import NotifyConfig
+from liveflow.adapters.notify.config import Mention, NotifyConfig
 from liveflow.adapters.notify.deadletter import DeadLetters
 from liveflow.adapters.notify.delivery import ChannelWorker, Item
 from liveflow.adapters.notify.metrics import NotifierMetrics
@@ -114,18 +114,25 @@ class Dispatcher:
             self.metrics.silenced.inc()
             done()
             return
-        self.deliver(record, self.router.targets(record), done)
+        plan = self.router.plan(record)
+        self.deliver(record, list(plan), done, plan)
 
     def deliver(
-        self, record: dict[str, Any], channels: list[str], done: Callable[[], None] = _nothing
+        self,
+        record: dict[str, Any],
+        channels: list[str],
+        done: Callable[[], None] = _nothing,
+        mentions: Mapping[str, Mention | None] | None = None,
     ) -> None:
-        """Queue ``record`` on the named channels (no routing, no dedup: for re-sending dead letters)."""
+        """Queue ``record`` on the named channels, with whom each mentions (no routing, no dedup: for
+        re-sending dead letters, which mention nobody)."""
         if not channels:
             done()
             return
         ticket = _Ticket(len(channels), done)
         for name in channels:
-            if not self.workers[name].submit(Item(record, ticket)):
+            mention = mentions.get(name) if mentions is not None else None
+            if not self.workers[name].submit(Item(record, ticket, mention)):
                 task = asyncio.get_running_loop().create_task(self._overflow(name, record, ticket))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)

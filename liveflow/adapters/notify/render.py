@@ -1,8 +1,9 @@
 """Human text of one or several alert records for chat channels (plain text or markdown), within a size.
 
 Layout of a message: a title (``LiveFlow`` + status/severity/rule/room for one record, a count for several),
-then one block per record: headline, the record's ``message``, start/end times in the configured timezone
-and, for banned words, the sample comments, each on one line and made inert for the channel's format
+then one block per record: headline, the record's ``message``, start/end times in the configured timezone,
+the link to the room's Grafana dashboard at the alert's time (with a ``grafana_url``) and, for banned
+words, the sample comments, each on one line and made inert for the channel's format
 (:func:`liveflow.adapters.notify.escape.neutralise`: no mention, link, image or markup from a viewer).
 
 Invariants: the title always contains ``LiveFlow`` (DingTalk robots with keyword security need a fixed
@@ -16,6 +17,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from liveflow.adapters.notify.escape import Format, neutralise, one_line
+from liveflow.adapters.notify.links import room_dashboard
 from liveflow.core.alerts.messages import RULE_NAMES, SEVERITY_NAMES, STATUS_NAMES
 
 Record = dict[str, Any]
@@ -26,6 +28,7 @@ _MANY = {"zh": "LiveFlow {n} 条告警通知", "en": "LiveFlow: {n} alert notifi
 _START = {"zh": "开始", "en": "Started"}
 _END = {"zh": "结束", "en": "Ended"}
 _SILENCED_SAMPLE = {"zh": "样例", "en": "Sample"}
+_DASHBOARD = {"zh": "直播间看板", "en": "Room dashboard"}
 
 
 def headline(record: Record, language: str) -> str:
@@ -41,7 +44,7 @@ def title(records: list[Record], language: str) -> str:
     return _MANY[language].format(n=len(records))
 
 
-def block(record: Record, language: str, tz: tzinfo, fmt: Format) -> str:
+def block(record: Record, language: str, tz: tzinfo, fmt: Format, grafana_url: str | None = None) -> str:
     head = headline(record, language)
     markdown = fmt == "markdown"
     lines = [f"**{head}**" if markdown else head, str(record["message"])]
@@ -49,6 +52,8 @@ def block(record: Record, language: str, tz: tzinfo, fmt: Format) -> str:
     if record.get("ended_at") is not None:
         times += f" · {_END[language]} {_clock(record['ended_at'], tz)}"
     lines.append(times)
+    if grafana_url:
+        lines.append(link(_DASHBOARD[language], room_dashboard(grafana_url, record), fmt))
     for sample in record.get("samples") or []:
         text = one_line(str(sample.get("text", "")))  # cut what is shown, then escape
         text = text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "…"
@@ -58,9 +63,25 @@ def block(record: Record, language: str, tz: tzinfo, fmt: Format) -> str:
     return "\n".join(lines)
 
 
-def body(records: list[Record], language: str, tz: tzinfo, limit: int, fmt: Format = "text") -> str:
+def link(label: str, url: str, fmt: Format) -> str:
+    """A link in ``fmt``: markdown ``[label](url)``, Slack ``<url|label>``, text ``label: url``."""
+    if fmt == "markdown":
+        return f"[{label}]({url})"
+    if fmt == "slack":
+        return f"<{url}|{label}>"
+    return f"{label}: {url}"
+
+
+def body(
+    records: list[Record],
+    language: str,
+    tz: tzinfo,
+    limit: int,
+    fmt: Format = "text",
+    grafana_url: str | None = None,
+) -> str:
     """All records' blocks separated by blank lines, at most ``limit`` UTF-8 bytes."""
-    blocks = [block(record, language, tz, fmt) for record in records]
+    blocks = [block(record, language, tz, fmt, grafana_url) for record in records]
     separator = "\n\n"
     kept: list[str] = []
     used = 0

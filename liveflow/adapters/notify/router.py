@@ -1,20 +1,24 @@
-"""Routing of alert records to channels by severity, rule, room pattern and status.
+"""Routing of alert records to channels by severity, rule, room pattern and status, with @-mentions.
 
 Layout: an ordered list of :class:`~liveflow.adapters.notify.config.Route`; a record goes to the channels
 of the first matching route, and on to later routes while the matched route says ``continue``; records no
-route matches go to ``default_channels``.
+route matches go to ``default_channels``. A matched route's ``mentions`` (channel -> whom to @-mention)
+apply to the records that are ``firing`` and ``critical``.
 
 Invariants: a record reaches each channel at most once; a route with ``send_resolved: false`` never
-delivers a ``resolved`` record (its firing record still counts as matched there).
+delivers a ``resolved`` record (its firing record still counts as matched there); a channel's mention for
+a record is the union of the mentions of every matched route that sends the record to it.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from liveflow.adapters.notify.config import Route
+from liveflow.adapters.notify.config import Mention, Route, merge_mentions
+
+MENTIONED_SEVERITIES = frozenset({"critical"})
 
 
 def matches(route: Route, record: dict[str, Any]) -> bool:
@@ -34,19 +38,31 @@ class Router:
         self._routes = routes
         self._default = default_channels
 
+    def _matched(self, record: dict[str, Any]) -> Iterator[Route]:
+        for route in self._routes:
+            if matches(route, record):
+                yield route
+                if not route.continue_:
+                    return
+
     def targets(self, record: dict[str, Any]) -> list[str]:
         """The channel names that should receive ``record``, in route order, without repeats."""
-        chosen: list[str] = []
+        return list(self.plan(record))
+
+    def plan(self, record: dict[str, Any]) -> dict[str, Mention | None]:
+        """The channels that should receive ``record`` (in route order) and whom each message mentions."""
+        chosen: dict[str, list[Mention]] = {}
         matched = False
         resolved = record.get("status") == "resolved"
-        for route in self._routes:
-            if not matches(route, record):
-                continue
+        mentioning = record.get("status") == "firing" and record.get("severity") in MENTIONED_SEVERITIES
+        for route in self._matched(record):
             matched = True
-            if not (resolved and not route.send_resolved):
-                chosen.extend(name for name in route.channels if name not in chosen)
-            if not route.continue_:
-                break
+            if resolved and not route.send_resolved:
+                continue
+            for name in route.channels:
+                mentions = chosen.setdefault(name, [])
+                if mentioning and name in route.mentions:
+                    mentions.append(route.mentions[name])
         if not matched:
-            chosen = list(dict.fromkeys(self._default))
-        return chosen
+            return dict.fromkeys(self._default)
+        return {name: merge_mentions(mentions) for name, mentions in chosen.items()}

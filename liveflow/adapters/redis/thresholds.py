@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import orjson
 import redis.asyncio as aioredis
+from pydantic_core import to_jsonable_python
 
 from liveflow.core.alerts.config import AlertConfig, Overrides, parse_overrides, parse_param
 
@@ -44,7 +45,7 @@ class ThresholdStore:
         }
         overrides = await self.room(room_id)
         overrides.setdefault(rule, {}).update(checked)
-        await self._client.hset(self._key, room_id, orjson.dumps(overrides))
+        await self._client.hset(self._key, room_id, orjson.dumps(overrides, default=to_jsonable_python))
         return overrides
 
     async def unset(self, room_id: str, rule: str | None = None, names: tuple[str, ...] = ()) -> Overrides:
@@ -59,7 +60,7 @@ class ThresholdStore:
             overrides.pop(rule, None)
         overrides = {r: params for r, params in overrides.items() if params}
         if overrides:
-            await self._client.hset(self._key, room_id, orjson.dumps(overrides))
+            await self._client.hset(self._key, room_id, orjson.dumps(overrides, default=to_jsonable_python))
         else:
             await self._client.hdel(self._key, room_id)
         return overrides

@@ -254,7 +254,7 @@ class AlertEngine:
             labels = dict(config.labels)
             record = lifecycle.fire(room.room_id, rule.name, decision, config.language, labels)
         else:
-            cooldown = room.configs[index].cooldown_ms
+            cooldown = room.configs[index].cooldown_ms if decision.starts_cooldown else 0
             record = lifecycle.resolve(room.room_id, rule.name, decision, config.language, cooldown)
         if record is not None:
             out.append(record)

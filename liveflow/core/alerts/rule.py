@@ -82,13 +82,15 @@ class Fire:
 @dataclass(frozen=True, slots=True)
 class Resolve:
     """End the rule's firing alert at ``at`` with the value that showed the recovery; ``ends_room``: the
-    room is presumed over (the engine then ends it as if it had gone quiet)."""
+    room is presumed over (the engine then ends it as if it had gone quiet); ``starts_cooldown`` false: the
+    rule's ``cooldown_ms`` does not apply (a successor alert follows at once, e.g. an escalation)."""
 
     at: int
     value: float | None
     labels: dict[str, str] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     ends_room: bool = False
+    starts_cooldown: bool = True
 
 
 Decision = Fire | Resolve

@@ -304,9 +304,10 @@ def test_orders_are_written_as_deltas_and_stay_counted_once_after_a_restore() ->
 
 def test_a_banned_comment_pending_at_a_checkpoint_still_raises_its_alert() -> None:
     """A comment's moderation hit reaches the alert engine when the comment leaves the reorder buffer; a
-    checkpoint taken in between must carry the hit, or the restored room never raises the alert."""
-    events = [event("comment", BASE_TS, "u1", text="私下交易加我微信")]
-    events += [event("like", BASE_TS + i * 1_000, f"u{i}") for i in range(1, 130)]
+    checkpoint taken in between must carry the hits, or the restored room never raises the alert (ten
+    comments from three users: the rule's warning minimum)."""
+    spam = [event("comment", BASE_TS + i, f"u{i % 3}", text="私下交易加我微信") for i in range(10)]
+    events = spam + [event("like", BASE_TS + i * 1_000, f"u{i}") for i in range(1, 130)]
     msgs = messages(events)
 
     def alerts(outputs: list[Output]) -> list[dict[str, Any]]:
@@ -317,12 +318,12 @@ def test_a_banned_comment_pending_at_a_checkpoint_still_raises_its_alert() -> No
     assert any(alert["rule"] == "banned_words" for alert in expected)
 
     first = build_pipeline(Settings())
-    before = alerts(feed(first, msgs[:1]))  # admitted (hit published), still in the reorder buffer
+    before = alerts(feed(first, msgs[: len(spam)]))  # admitted (hits published), still in the reorder buffer
     changelog = Changelog()
     changelog.write(first.checkpoint())
     restored = build_pipeline(Settings())
     changelog.restore_into(restored, msgs)
-    assert before + alerts(feed(restored, msgs[1:])) == expected
+    assert before + alerts(feed(restored, msgs[len(spam) :])) == expected
 
 
 def test_a_segment_larger_than_a_chunk_is_written_in_pieces() -> None:

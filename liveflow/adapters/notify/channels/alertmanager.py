@@ -5,7 +5,8 @@ Mapping: labels (the alert's identity in Alertmanager, identical for its firing 
 static ``labels`` (so Alertmanager routes can match them); annotations = ``summary`` (headline),
 ``description`` (message), ``value``/``baseline``/``threshold`` and the record's labels. ``startsAt`` =
 started_at; ``endsAt`` = ended_at for resolved records and, for firing ones, now + ``firing_ttl``.
-``generatorURL`` = the room's Grafana dashboard around the alert, when a Grafana URL is configured.
+``generatorURL`` = the room's Grafana dashboard around the alert (:mod:`~liveflow.adapters.notify.links`),
+when a Grafana URL is configured.
 
 Alertmanager keeps alerts in memory and expects clients to send firing ones again: the channel sets
 ``resend_interval`` and the delivery loop re-sends (:mod:`liveflow.adapters.notify.delivery`). Every
@@ -17,15 +18,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from liveflow.adapters.notify import render
 from liveflow.adapters.notify.channels.base import Channel, Record, Request, json_request
-from liveflow.adapters.notify.config import AlertmanagerOptions, NotifyConfig
+from liveflow.adapters.notify.config import AlertmanagerOptions, Mention, NotifyConfig
+from liveflow.adapters.notify.links import room_dashboard
 
 API_PATH = "/api/v2/alerts"
-DASHBOARD_PATH = "/d/liveflow-room-detail/liveflow-room-detail"
-CONTEXT_MS = 30 * 60 * 1000  # the dashboard shows this much before the start and after the end
 
 
 def rfc3339(ms: float) -> str:
@@ -36,16 +35,6 @@ def _text(value: object) -> str:
     return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def dashboard_link(grafana_url: str, record: Record) -> str:
-    """The room-detail dashboard of the record's room, from before its start to after its end."""
-    started = int(record["started_at"])
-    last = int(record["ended_at"]) if record.get("ended_at") is not None else started
-    query = urlencode(
-        {"var-room_id": str(record["room_id"]), "from": started - CONTEXT_MS, "to": last + CONTEXT_MS}
-    )
-    return f"{grafana_url.rstrip('/')}{DASHBOARD_PATH}?{query}"
-
-
 class AlertmanagerChannel(Channel[AlertmanagerOptions]):
     kind = "alertmanager"
     max_batch = 100
@@ -54,7 +43,6 @@ class AlertmanagerChannel(Channel[AlertmanagerOptions]):
         super().__init__(name, options, config)
         self.resend_interval = options.resend_interval / 1000
         self.resend_for = options.firing_ttl / 1000
-        self.grafana_url = config.grafana_url
 
     def postable(self, record: Record, now: float) -> dict[str, Any]:
         if record["status"] == "resolved":
@@ -83,10 +71,11 @@ class AlertmanagerChannel(Channel[AlertmanagerOptions]):
             "endsAt": rfc3339(ends),
         }
         if self.grafana_url:
-            alert["generatorURL"] = dashboard_link(self.grafana_url, record)
+            alert["generatorURL"] = room_dashboard(self.grafana_url, record)
         return alert
 
-    def requests(self, records: list[Record], now: float) -> list[Request]:
+    def requests(self, records: list[Record], now: float, mention: Mention | None = None) -> list[Request]:
+        """One message to each Alertmanager (which mentions nobody: its receivers page people)."""
         token = self.options.bearer_token
         headers = {"Authorization": f"Bearer {token.reveal()}"} if token is not None else {}
         alerts = [self.postable(r, now) for r in records]

@@ -2,7 +2,8 @@
 
 Layout: :class:`Channel` subclasses set ``kind`` (the ``type`` of their routing-file options), ``limits``
 (the service's documented rate limits as (count, seconds) pairs), ``max_batch`` (alerts per message) and
-implement :meth:`Channel.build` (or :meth:`Channel.requests`, for one message to several endpoints);
+implement :meth:`Channel.build` (or :meth:`Channel.requests`, for one message to several endpoints), which
+chat channels give the people to @-mention in their service's own form;
 ``resend_interval`` (seconds) is set by channels whose receiver expects firing alerts again and again (for
 at most ``resend_for`` seconds after the firing record);
 :meth:`Channel.interpret`
@@ -24,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from liveflow.adapters.notify.config import ChannelOptions, NotifyConfig
+from liveflow.adapters.notify.config import ChannelOptions, Mention, NotifyConfig
 from liveflow.adapters.notify.secret import Secret
 
 Record = dict[str, Any]
@@ -79,6 +80,7 @@ class Channel(Generic[OptionsT]):
         self.options = options
         self.language = config.language
         self.tz = ZoneInfo(config.timezone)
+        self.grafana_url = config.grafana_url
         if options.rate_limits is not None:
             self.limits = tuple((limit.count, limit.per_seconds) for limit in options.rate_limits)
         if options.max_batch is not None:
@@ -88,12 +90,13 @@ class Channel(Generic[OptionsT]):
     def secret_values(self) -> list[str]:
         return [secret.reveal() for secret in _secrets(dict(self.options))]
 
-    def build(self, records: list[Record], now: float) -> Request:
+    def build(self, records: list[Record], now: float, mention: Mention | None = None) -> Request:
+        """The request of one message of ``records``, @-mentioning ``mention`` (chat channels)."""
         raise NotImplementedError
 
-    def requests(self, records: list[Record], now: float) -> list[Request]:
+    def requests(self, records: list[Record], now: float, mention: Mention | None = None) -> list[Request]:
         """The requests of one message: one, unless the channel posts to several endpoints."""
-        return [self.build(records, now)]
+        return [self.build(records, now, mention)]
 
     def interpret(self, status: int, headers: Mapping[str, str], body: bytes, now: float) -> Outcome:
         if status == 429:

@@ -4,6 +4,9 @@
 secret)))`` with ``timestamp`` in ms, added as ``&timestamp=<ms>&sign=<sign>``. The robot allows 20 messages
 a minute and then throttles for 10 minutes (errcode 130101), so the limiter keeps to 20 per sliding minute;
 any other non-zero ``errcode`` (bad token, keyword or IP mismatch, 310000 bad signature) is not retried.
+
+@-mentions: ``at: {atMobiles, atUserIds, isAtAll: false}``, and each ``@<mobile>`` / ``@<userId>`` written in
+the text as well (the robot notifies only the people named in both), on the message's last line.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import Any
 from urllib.parse import quote_plus, urlencode
 
 from liveflow.adapters.notify import render
@@ -23,7 +27,7 @@ from liveflow.adapters.notify.channels.base import (
     error_code,
     json_request,
 )
-from liveflow.adapters.notify.config import DingTalkOptions
+from liveflow.adapters.notify.config import DingTalkOptions, Mention
 
 DEFAULT_URL = "https://oapi.dingtalk.com/robot/send"
 THROTTLED = 130101
@@ -41,7 +45,7 @@ class DingTalkChannel(Channel[DingTalkOptions]):
     limits = ((20, 60.0),)
     max_bytes = 16_000
 
-    def build(self, records: list[Record], now: float) -> Request:
+    def build(self, records: list[Record], now: float, mention: Mention | None = None) -> Request:
         options = self.options
         base = options.url.reveal() if options.url is not None else DEFAULT_URL
         url = f"{base}?{urlencode({'access_token': options.access_token.reveal()})}"
@@ -49,11 +53,20 @@ class DingTalkChannel(Channel[DingTalkOptions]):
             timestamp = int(now * 1000)
             url += f"&timestamp={timestamp}&sign={sign(options.secret.reveal(), timestamp)}"
         title = render.title(records, self.language)
+        # the robot only notifies people whose @mobile / @userId also appears in the text
+        ats = " ".join(f"@{who}" for who in (*mention.mobiles, *mention.user_ids)) if mention else ""
+        tail = f"\n\n{ats}" if ats else ""
+        limit = self.max_bytes - len(tail.encode())
+        payload: dict[str, Any]
         if options.msgtype == "text":
-            text = render.body(records, self.language, self.tz, self.max_bytes, "text")
-            return json_request(url, {"msgtype": "text", "text": {"content": f"{title}\n{text}"}})
-        text = render.body(records, self.language, self.tz, self.max_bytes, "markdown")
-        return json_request(url, {"msgtype": "markdown", "markdown": {"title": title, "text": text}})
+            text = render.body(records, self.language, self.tz, limit, "text", self.grafana_url)
+            payload = {"msgtype": "text", "text": {"content": f"{title}\n{text}{tail}"}}
+        else:
+            text = render.body(records, self.language, self.tz, limit, "markdown", self.grafana_url)
+            payload = {"msgtype": "markdown", "markdown": {"title": title, "text": text + tail}}
+        if mention:
+            payload["at"] = {"atMobiles": mention.mobiles, "atUserIds": mention.user_ids, "isAtAll": False}
+        return json_request(url, payload)
 
     def check_body(self, body: bytes) -> Outcome:
         code, message = error_code(body, "errcode")

@@ -13,7 +13,7 @@ import hmac
 import orjson
 
 from liveflow.adapters.notify.channels.base import Channel, Record, Request
-from liveflow.adapters.notify.config import WebhookOptions
+from liveflow.adapters.notify.config import Mention, WebhookOptions
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -24,7 +24,8 @@ class WebhookChannel(Channel[WebhookOptions]):
     kind = "webhook"
     max_batch = 100
 
-    def build(self, records: list[Record], now: float) -> Request:
+    def build(self, records: list[Record], now: float, mention: Mention | None = None) -> Request:
+        """The records as JSON (the receiver mentions whom it likes)."""
         body = orjson.dumps({"version": 1, "source": "liveflow", "alerts": records})
         headers = {"Content-Type": "application/json"}
         for name, value in self.options.headers.items():

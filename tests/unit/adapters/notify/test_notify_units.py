@@ -226,7 +226,7 @@ def test_alertmanager_links_the_room_dashboard_around_the_alert_only_with_a_graf
     am = build_channel("am", with_grafana.channels["am"], with_grafana)
     firing = am.postable(record(room_id="shop:7"), T0 / 1000)
     assert firing["generatorURL"] == (
-        "https://grafana.example/d/liveflow-room-detail/liveflow-room-detail"
+        "https://grafana.example/d/liveflow-room-detail"
         f"?var-room_id=shop%3A7&from={T0 - 1_800_000}&to={T0 + 1_800_000}"
     )
     assert firing["labels"]["env"] == "prod"

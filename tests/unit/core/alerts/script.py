@@ -47,14 +47,22 @@ def window_record(
 
 
 def hit_record(
-    room: str, ts: int, n: int, severity: str = "block", category: str = "涉政"
+    room: str,
+    ts: int,
+    n: int,
+    severity: str = "block",
+    category: str = "涉政",
+    user: str | None = None,
+    role: str = "viewer",
 ) -> ModerationHitRecord:
+    """A comment with one hit; its user is ``u<n>`` unless ``user`` is given."""
     hit = {"term": "词", "category": category, "severity": severity, "start": 0, "end": 1, "matched": "词"}
     return msgspec.convert(
         {
             "event_id": f"c{ts}-{n}",
             "room_id": room,
-            "user_id": f"u{n}",
+            "user_id": f"u{n}" if user is None else user,
+            "role": role,
             "ts": ts,
             "text": f"违规评论 {n}",
             "hits": [hit],

@@ -128,7 +128,17 @@ FACTS = {
     "concurrency_drop": {"drop": 0.6, "for_s": 30.0, "baseline_min": 5.0},
     "interaction_drop": {"drop": 0.6, "windows": 5},
     "conversion_drop": {"drop": 0.6, "windows": 5, "traffic": 0.9},
-    "banned_words": {"minutes": 1.0, "categories": [("涉政", 3)], "review_wave": True},
+    "banned_words": {
+        "minutes": 1.0,
+        "users": 3,
+        "categories": [("contact", 3), ("涉政", 1)],
+        "review_wave": True,
+        "span_minutes": 3.0,
+        "buckets": 2,
+        "total": 40,
+        "peak": 30,
+        "per_minutes": 1.0,
+    },
     "room_stalled": {"silence_s": 60.0, "online_before": 120},
 }
 
