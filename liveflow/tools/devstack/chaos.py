@@ -55,7 +55,10 @@ from liveflow.tools.simulate import FILE_START_TS, Record, Scenario, SimConfig, 
 LIVEFLOW = str(Path(sys.executable).with_name("liveflow"))
 FIRST_RECORD = re.compile(r"first record ([0-9.]+) s after its assignment")
 SENTINEL_MS = 3_600_000  # the far-future event per room: one hour after the last simulated instant
-IDLE_TIMEOUT = "5s"
+# the live idle rule (event time follows the wall clock in a room silent this long) is not in the replay
+# the records are compared with: a pause of the paced producer longer than this (a starved machine) would
+# move the lateness floor and change verdicts, so it is kept at the default, far above any such pause
+IDLE_TIMEOUT = "30s"
 
 
 @dataclass(frozen=True)
