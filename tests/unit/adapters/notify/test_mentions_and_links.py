@@ -66,7 +66,7 @@ def payload(spec: dict[str, Any], mention: Mention | None = PEOPLE, **fields: An
 
 # -- links ---------------------------------------------------------------------------------------------
 def test_the_committed_room_dashboard_has_the_uid_and_the_variable_the_links_use() -> None:
-    boards = [json.loads(path.read_text()) for path in DASHBOARDS.glob("*.json")]
+    boards = [json.loads(path.read_text()) for path in DASHBOARDS.rglob("*.json")]  # zh and en sets
     (room,) = [board for board in boards if board["uid"] == ROOM_DASHBOARD_UID]
     assert ROOM_VARIABLE in [variable["name"] for variable in room["templating"]["list"]]
 
