@@ -141,7 +141,7 @@ class Room:
         self.last_arrival = 0
         self.ended = False
         self.alerts_state: dict[str, Any] | None = None  # only between from_blob and Pipeline.restore
-        # moderation records of comments admitted but not yet released to the alert engine, by event id
+        # moderation records of comments admitted but not yet applied (counted, told to the alert engine)
         self.pending_hits: dict[str, ModerationHitRecord] = {}
 
     def to_blob(self, alerts: dict[str, Any] | None) -> bytes:
@@ -352,12 +352,9 @@ class Pipeline:
             lexicon_version=self.lexicon_version,
         )
         self.outputs.append(Output(MODERATION_HITS, comment.room_id, record, room.partition))
-        by_category = room.state.totals.moderation
         for hit in hits:
             self.moderation_counts[hit.category, hit.severity] += 1
-            by_category[hit.category] = by_category.get(hit.category, 0) + 1
-        if self._alert_config is not None:
-            room.pending_hits[comment.event_id] = record
+        room.pending_hits[comment.event_id] = record  # the room counts it when the comment is applied
 
     def _run(self, room: Room, events: Iterable[Event], until: int | None) -> None:
         """Apply ``events`` (in event-time order) to the room, then advance it to ``until`` (None: close
@@ -376,10 +373,14 @@ class Pipeline:
                 facts.append(Activity(room_id, event.ts))
             state.apply(event, records)
             self._drain(state, facts, partition)
-            if facts is not None:
-                hit = room.pending_hits.pop(event.event_id, None) if isinstance(event, Comment) else None
-                if hit is not None:
+            hit = room.pending_hits.pop(event.event_id, None) if type(event) is Comment else None
+            if hit is not None:  # in the broadcast the comment belongs to, which its event may have started
+                by_category = state.totals.moderation
+                for found in hit.hits:
+                    by_category[found.category] = by_category.get(found.category, 0) + 1
+                if facts is not None:
                     facts.append(ModerationHit(room_id, event.ts, hit))
+            if facts is not None:
                 now = stream_time.get(partition, event.ts)
                 if now > told:
                     facts.append(StreamTime(now))

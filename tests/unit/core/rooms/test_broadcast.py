@@ -7,10 +7,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from liveflow.core.build import build_pipeline
 from liveflow.core.events import EVENT_TOPIC
 from liveflow.core.pipeline import CoreConfig, Output, Pipeline
 from liveflow.core.records import to_builtins
 from liveflow.replay import replay
+from liveflow.settings import Settings
 from tests.factories import BASE_TS, event, raw
 from tests.unit.core.rooms.test_room_metrics import KINDS
 from tests.unit.core.test_checkpoint import Changelog, messages
@@ -283,3 +285,18 @@ def test_disorder_within_lateness_gives_the_same_summaries(events: list[dict[str
     jitter = {ts: rnd.randint(0, GAP_CONFIG.allowed_lateness) for ts in {e["ts"] for e in events}}
     shuffled = sorted(events, key=lambda e: e["ts"] + jitter[e["ts"]])
     assert summaries(shuffled, GAP_CONFIG) == summaries(events, GAP_CONFIG)
+
+
+def test_a_hit_admitted_before_the_broadcasts_first_event_is_released_counts_in_that_broadcast() -> None:
+    """The comment is scanned at admission, while the room's first event still waits in the reorder
+    buffer: the hit belongs to the broadcast that event starts, not to the tallies before it."""
+    comment = event("comment", T0 + 20 * S, "u2", text="加微信 abc12345")
+    docs = [
+        to_builtins(o.value)
+        for o in replay((raw(e) for e in [event("enter", T0), comment]), build_pipeline(Settings()))
+    ]
+    hits = [d for d in docs if "hits" in d]
+    (summary,) = [d for d in docs if "broadcast_id" in d and "ended_by" in d]
+    (hit,) = hits
+    categories = [found["category"] for found in hit["hits"]]
+    assert summary["moderation_hits"] == {category: categories.count(category) for category in categories}
