@@ -35,7 +35,7 @@ def parse_time(text: str, zone: zoneinfo.ZoneInfo, option: str) -> int:
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:
         raise UserError(
-            f"{option} {text!r}: expected an ISO 8601 time (2026-01-01T20:00) or ms since the epoch"
+            f"report: {option} {text!r}: expected an ISO 8601 time (2026-01-01T20:00) or ms since the epoch"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
