@@ -1,4 +1,4 @@
-"""``liveflow report`` in a real browser: headless Chromium (Debian's ``chromium``) over the DevTools protocol.
+"""``liveflow report`` in a real browser: headless Chromium (Debian's ``chromium``) over DevTools (CDP).
 
 Traffic: the simulator (2 rooms, 14 simulated minutes) with a viewer drop and a spam wave in room-0001,
 plus lines written here: a ``broadcast_start`` whose title is hostile markup, ``ad_spend`` reports and a
@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,8 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
     yield out_dir, summaries[0]
 
 
-async def _cdp_page(url: str, screenshot: Path, profile: Path) -> dict[str, Any]:
+def _open_in_chromium(url: str, profile: Path) -> dict[str, Any]:
+    """Start Chromium, inspect ``url`` in a new tab over its DevTools websocket, stop it (by pid)."""
     process = subprocess.Popen(
         [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
          "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1100,900", "about:blank"],
@@ -94,21 +96,24 @@ async def _cdp_page(url: str, screenshot: Path, profile: Path) -> dict[str, Any]
         for _ in range(300):
             if port_file.exists() and port_file.read_text().count("\n") >= 1:
                 break
-            await asyncio.sleep(0.1)
+            time.sleep(0.1)
         else:
             pytest.fail("chromium did not open its DevTools port within 30 s")
-        port = int(port_file.read_text().splitlines()[0])
-        async with aiohttp.ClientSession() as http:
-            async with http.put(f"http://127.0.0.1:{port}/json/new?about:blank") as answer:
-                target = await answer.json()
-            async with http.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                return await _inspect(ws, url, screenshot)
+        return asyncio.run(_session(int(port_file.read_text().splitlines()[0]), url))
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(10)
 
 
-async def _inspect(ws: aiohttp.ClientWebSocketResponse, url: str, screenshot: Path) -> dict[str, Any]:
+async def _session(port: int, url: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http:
+        async with http.put(f"http://127.0.0.1:{port}/json/new?about:blank") as answer:
+            target = await answer.json()
+        async with http.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+            return await _inspect(ws, url)
+
+
+async def _inspect(ws: aiohttp.ClientWebSocketResponse, url: str) -> dict[str, Any]:
     counter = 0
     problems: list[str] = []
     loaded = asyncio.Event()
@@ -156,9 +161,8 @@ async def _inspect(ws: aiohttp.ClientWebSocketResponse, url: str, screenshot: Pa
         clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
     )
 
-    screenshot.write_bytes(base64.b64decode(shot["data"]))
     await call("Runtime.evaluate", expression="1")  # drain events that came with the screenshot
-    return {"page": page["result"]["value"], "problems": problems}
+    return {"page": page["result"]["value"], "problems": problems, "png": base64.b64decode(shot["data"])}
 
 
 PROBE = """(() => {
@@ -200,7 +204,8 @@ TOLERANCE = {"int": 0, "yuan": 0.5, "pct": 0.00005, "ratio": 0.005, "float": 0.0
 def test_report_renders_in_chromium(report_dir: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     out_dir, summary = report_dir
     shot = tmp_path / "report.png"
-    result = asyncio.run(_cdp_page((out_dir / "report.html").as_uri(), shot, tmp_path / "profile"))
+    result = _open_in_chromium((out_dir / "report.html").as_uri(), tmp_path / "profile")
+    shot.write_bytes(result["png"])
     page, problems = result["page"], result["problems"]
     assert problems == []
     assert shot.stat().st_size > 20_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -38,8 +38,12 @@ def test_report_writes_page_csv_and_json_with_the_same_minutes(events: Path, tmp
     result = CliRunner().invoke(cli, ["report", str(events), "-o", str(out), "--lang", "en", "--tz", "UTC"])
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "alerts.csv", "minutes.csv", "products.csv", "report.html", "report.json"
-    ]  # fmt: skip
+        "alerts.csv",
+        "minutes.csv",
+        "products.csv",
+        "report.html",
+        "report.json",
+    ]
     report = orjson.loads((out / "report.json").read_bytes())
     [broadcast] = report["broadcasts"]
     assert broadcast["summary"]["gmv_cents"] == 9_900 and broadcast["key_figures"]["uv_total"] == 5
@@ -59,15 +63,23 @@ def test_report_writes_page_csv_and_json_with_the_same_minutes(events: Path, tmp
         (["missing.jsonl"], "liveflow: report: input file missing.jsonl does not exist or is not a file"),
         (["--from-kafka"], "liveflow: report: --from-kafka needs --room ID"),
         ([], "liveflow: report: give either INPUT (a JSON Lines file) or --from-kafka, not both or neither"),
-        (["EVENTS", "--tz", "Asia/Shangai"], "liveflow: --tz: unknown time zone 'Asia/Shangai' (not in the tz "
-         "database); did you mean 'Asia/Shanghai'?"),
-        (["EVENTS", "--since", "yesterday"], "liveflow: report: --since 'yesterday': expected an ISO 8601 time "
-         "(2026-01-01T20:00) or ms since the epoch"),
-        (["EVENTS", "--broadcast", "r1:1", "--since", "1"], "liveflow: report: --broadcast and --since/--until "
-         "exclude each other"),
+        (
+            ["EVENTS", "--tz", "Asia/Shangai"],
+            "liveflow: --tz: unknown time zone 'Asia/Shangai' (not in the tz "
+            "database); did you mean 'Asia/Shanghai'?",
+        ),
+        (
+            ["EVENTS", "--since", "yesterday"],
+            "liveflow: report: --since 'yesterday': expected an ISO 8601 time "
+            "(2026-01-01T20:00) or ms since the epoch",
+        ),
+        (
+            ["EVENTS", "--broadcast", "r1:1", "--since", "1"],
+            "liveflow: report: --broadcast and --since/--until exclude each other",
+        ),
         (["EVENTS", "--room", "nobody"], "liveflow: report: no broadcast matches (room nobody)"),
     ],
-)  # fmt: skip
+)
 def test_mistakes_are_one_line_and_exit_code_2(
     events: Path, tmp_path: Path, args: list[str], message: str
 ) -> None:

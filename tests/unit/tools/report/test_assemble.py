@@ -3,6 +3,7 @@ collection of records per broadcast, on hand-made records whose expected values 
 
 from __future__ import annotations
 
+import itertools
 import zoneinfo
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from liveflow.tools.report.assemble import (
     money,
     worst_minute,
 )
-from liveflow.tools.report.collect import BroadcastRecords, Collector
+from liveflow.tools.report.collect import Collector
 from liveflow.tools.report.costs import Costs, load_costs
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z = 08:00 in Shanghai
@@ -42,8 +43,14 @@ def window(minute: int, **fields: object) -> RoomMetrics:
 
 
 def span(alert_id: str, start: int, end: int | None) -> AlertSpan:
-    return AlertSpan(alert_id=alert_id, rule="concurrency_drop", severity="warning", started_at=start,
-                     ended_at=end, message="m")  # fmt: skip
+    return AlertSpan(
+        alert_id=alert_id,
+        rule="concurrency_drop",
+        severity="warning",
+        started_at=start,
+        ended_at=end,
+        message="m",
+    )
 
 
 def test_minutes_carry_window_values_in_yuan_and_count_alerts_in_their_minute() -> None:
@@ -58,16 +65,24 @@ def test_minutes_carry_window_values_in_yuan_and_count_alerts_in_their_minute() 
 
 
 def test_best_minute_is_the_highest_gmv_and_ties_go_to_the_higher_acu_then_the_earlier() -> None:
-    windows = [window(0, gmv_cents=500, online_avg=3.0), window(1, gmv_cents=900, online_avg=1.0),
-               window(2, gmv_cents=900, online_avg=2.0), window(3, gmv_cents=900, online_avg=2.0)]  # fmt: skip
+    windows = [
+        window(0, gmv_cents=500, online_avg=3.0),
+        window(1, gmv_cents=900, online_avg=1.0),
+        window(2, gmv_cents=900, online_avg=2.0),
+        window(3, gmv_cents=900, online_avg=2.0),
+    ]
     chosen = best_minute(windows)
     assert chosen is not None and chosen.window_start == T0 + 2 * MIN
 
 
 def test_worst_minute_is_the_lowest_acu_among_whole_minutes_of_the_broadcast() -> None:
     # the broadcast runs from 00:30 of minute 0 to 00:20 of minute 3: minutes 0 and 3 are partial
-    windows = [window(0, online_avg=0.5), window(1, online_avg=40.0, gmv_cents=5),
-               window(2, online_avg=40.0, gmv_cents=1), window(3, online_avg=0.1)]  # fmt: skip
+    windows = [
+        window(0, online_avg=0.5),
+        window(1, online_avg=40.0, gmv_cents=5),
+        window(2, online_avg=40.0, gmv_cents=1),
+        window(3, online_avg=0.1),
+    ]
     chosen = worst_minute(windows, T0 + 30_000, T0 + 3 * MIN + 20_000)
     assert chosen is not None and chosen.window_start == T0 + 2 * MIN  # tie on ACU: the lower GMV
     short = [window(0, online_avg=5.0), window(1, online_avg=2.0)]  # no whole minute: all windows count
@@ -76,9 +91,15 @@ def test_worst_minute_is_the_lowest_acu_among_whole_minutes_of_the_broadcast() -
 
 
 def test_money_with_fixed_costs() -> None:
-    figures = {"gmv_cents": 1_000_000, "net_gmv_cents": 900_000, "refund_cents": 100_000,
-               "ad_spend_cents": 150_000, "ad_gmv_cents": 300_000, "roi": 1_000_000 / 150_000,
-               "ad_roi": 2.0}  # fmt: skip
+    figures = {
+        "gmv_cents": 1_000_000,
+        "net_gmv_cents": 900_000,
+        "refund_cents": 100_000,
+        "ad_spend_cents": 150_000,
+        "ad_gmv_cents": 300_000,
+        "roi": 1_000_000 / 150_000,
+        "ad_roi": 2.0,
+    }
     costs = Costs({"host": 300_000, "venue": 50_050})
     result = money(figures, costs)
     assert result["fixed_costs_yuan"] == 3500.5
@@ -91,9 +112,19 @@ def test_money_with_fixed_costs() -> None:
 
 
 def test_an_open_broadcast_gets_only_the_figures_its_windows_tell_exactly() -> None:
-    windows = [window(0, comments=3, gmv_cents=100, orders_paid=1, uv_total=5, online_peak=4, watch_seconds=120.0),
-               window(1, comments=2, gmv_cents=300, orders_paid=1, uv_total=8, online_peak=6, watch_seconds=60.0,
-                      refund_cents=50)]  # fmt: skip
+    windows = [
+        window(0, comments=3, gmv_cents=100, orders_paid=1, uv_total=5, online_peak=4, watch_seconds=120.0),
+        window(
+            1,
+            comments=2,
+            gmv_cents=300,
+            orders_paid=1,
+            uv_total=8,
+            online_peak=6,
+            watch_seconds=60.0,
+            refund_cents=50,
+        ),
+    ]
     figures = key_figures(None, windows)
     assert (figures["comments"], figures["gmv_cents"], figures["net_gmv_cents"]) == (5, 400, 350)
     assert (figures["uv_total"], figures["online_peak"]) == (8, 6)
@@ -108,20 +139,57 @@ def test_alerts_and_hits_belong_to_the_broadcast_whose_span_holds_them() -> None
         collector.add(ROOM_METRICS, window(minute, online=1))
     other = RoomMetrics(room_id="r2", broadcast_id="r2:1", window_start=T0, window_end=T0 + MIN)
     collector.add(ROOM_METRICS, other)
-    inside = AlertRecord(alert_id="a1", rule="spam", room_id="r1", status="firing", severity="warning",
-                         started_at=T0 + MIN, ended_at=None, value=None, baseline=None, threshold=None,
-                         message="<b>x</b>", labels={}, samples=[])  # fmt: skip
-    before = AlertRecord(alert_id="a0", rule="spam", room_id="r1", status="firing", severity="warning",
-                         started_at=T0 - 10 * MIN, ended_at=None, value=None, baseline=None, threshold=None,
-                         message="m", labels={}, samples=[])  # fmt: skip
-    resolved = AlertRecord(alert_id="a1", rule="spam", room_id="r1", status="resolved", severity="warning",
-                           started_at=T0 + MIN, ended_at=T0 + 2 * MIN, value=None, baseline=None,
-                           threshold=None, message="<b>x</b>", labels={}, samples=[])  # fmt: skip
+    inside = AlertRecord(
+        alert_id="a1",
+        rule="spam",
+        room_id="r1",
+        status="firing",
+        severity="warning",
+        started_at=T0 + MIN,
+        ended_at=None,
+        value=None,
+        baseline=None,
+        threshold=None,
+        message="<b>x</b>",
+        labels={},
+        samples=[],
+    )
+    before = AlertRecord(
+        alert_id="a0",
+        rule="spam",
+        room_id="r1",
+        status="firing",
+        severity="warning",
+        started_at=T0 - 10 * MIN,
+        ended_at=None,
+        value=None,
+        baseline=None,
+        threshold=None,
+        message="m",
+        labels={},
+        samples=[],
+    )
+    resolved = AlertRecord(
+        alert_id="a1",
+        rule="spam",
+        room_id="r1",
+        status="resolved",
+        severity="warning",
+        started_at=T0 + MIN,
+        ended_at=T0 + 2 * MIN,
+        value=None,
+        baseline=None,
+        threshold=None,
+        message="<b>x</b>",
+        labels={},
+        samples=[],
+    )
     for alert in (inside, before, resolved):
         collector.add(ALERTS, alert)
     hit = Hit(term="加微信", category="diversion", severity="block", start=1, end=4, matched="加微信")
-    comment = ModerationHitRecord(event_id="e", room_id="r1", user_id="u", ts=T0 + 5, text="<加微信>",
-                                  hits=[hit], action="block")  # fmt: skip
+    comment = ModerationHitRecord(
+        event_id="e", room_id="r1", user_id="u", ts=T0 + 5, text="<加微信>", hits=[hit], action="block"
+    )
     collector.add(MODERATION_HITS, comment)
     [records] = collector.broadcasts()
     assert records.broadcast_id == f"r1:{T0 + 30_000}" and records.summary is None
@@ -138,8 +206,12 @@ def test_a_broadcast_is_chosen_by_id_or_by_overlapping_the_time_range() -> None:
     def collected(**selection: object) -> list[str]:
         collector = Collector(**selection)  # type: ignore[arg-type]
         for start in (T0, T0 + 60 * MIN):
-            collector.add(ROOM_METRICS, RoomMetrics(room_id="r1", broadcast_id=f"r1:{start}", window_start=start,
-                                                    window_end=start + MIN))  # fmt: skip
+            collector.add(
+                ROOM_METRICS,
+                RoomMetrics(
+                    room_id="r1", broadcast_id=f"r1:{start}", window_start=start, window_end=start + MIN
+                ),
+            )
         return [b.broadcast_id for b in collector.broadcasts()]
 
     assert collected() == [f"r1:{T0}", f"r1:{T0 + 60 * MIN}"]
@@ -157,7 +229,7 @@ def test_highlight_pieces_cover_the_text_and_mark_exactly_the_spans(
     marked = [flag for piece, flag in pieces for _ in piece]
     expected = [any(s <= i < e for s, e in spans) for i in range(len(text))]
     assert marked == expected
-    assert all(a[1] != b[1] for a, b in zip(pieces, pieces[1:], strict=False))  # neighbours differ
+    assert all(a[1] != b[1] for a, b in itertools.pairwise(pieces))  # neighbours differ
 
 
 def test_costs_file_is_strict_and_says_every_problem_on_its_line(tmp_path: Path) -> None:
