@@ -82,8 +82,10 @@ def report(
     zone = zoneinfo.ZoneInfo(settings.timezone)
     if from_kafka == (input_path is not None):
         raise UserError("report: give either INPUT (a JSON Lines file) or --from-kafka, not both or neither")
+    if broadcast_id is not None and room is None:
+        room = broadcast_id.rpartition(":")[0] or None
     if from_kafka and room is None:
-        raise UserError("report: --from-kafka needs --room ID")
+        raise UserError("report: --from-kafka needs --room ID (or --broadcast ROOM:START)")
     if broadcast_id is not None and (since is not None or until is not None):
         raise UserError("report: --broadcast and --since/--until exclude each other")
     if broadcast_id is not None and room is not None and not broadcast_id.startswith(f"{room}:"):
@@ -96,8 +98,6 @@ def report(
         costs = load_costs(costs_path) if costs_path is not None else None
     except ConfigFileError as exc:
         raise ConfigProblems(exc.problems) from None
-    if broadcast_id is not None and room is None:
-        room = broadcast_id.rpartition(":")[0]
     collector = Collector(room=room, broadcast=broadcast_id, since=since_ms, until=until_ms)
     if from_kafka:
         assert room is not None

@@ -13,6 +13,7 @@ aiokafka's ``KafkaError``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -22,6 +23,7 @@ from liveflow.adapters.kafka.partitioning import kafka_partition
 from liveflow.settings import Settings
 
 FETCH_TIMEOUT_MS = 1_000
+ASSIGNMENT_TIMEOUT_S = 10.0
 IDLE_FETCHES = 10  # empty fetches in a row after which a partition short of its end offset counts as read
 
 
@@ -45,13 +47,24 @@ async def read_room(
     await consumer.start()
     try:
         present = await consumer.topics()
-        logical: dict[TopicPartition, str] = {}
-        for topic in topics:
-            physical = settings.topic(topic)
-            partitions = consumer.partitions_for_topic(physical) if physical in present else None
-            if not partitions:
-                raise MissingTopic(f"topic {physical} does not exist on {settings.brokers}")
-            logical[TopicPartition(physical, kafka_partition(len(partitions))(room_id))] = topic
+        physical = {settings.topic(topic): topic for topic in topics}
+        for name in physical:
+            if name not in present:
+                raise MissingTopic(f"topic {name} does not exist on {settings.brokers}")
+        consumer.subscribe(list(physical))  # no group: every partition, and the topics' metadata
+        deadline = asyncio.get_running_loop().time() + ASSIGNMENT_TIMEOUT_S
+        while {tp.topic for tp in consumer.assignment()} != set(physical):
+            if asyncio.get_running_loop().time() > deadline:
+                raise MissingTopic(
+                    f"no partitions of {', '.join(physical)} after {ASSIGNMENT_TIMEOUT_S:.0f} s"
+                )
+            await asyncio.sleep(0.05)
+        counts = {name: len(consumer.partitions_for_topic(name) or ()) for name in physical}
+        consumer.unsubscribe()
+        logical = {
+            TopicPartition(name, kafka_partition(counts[name])(room_id)): topic
+            for name, topic in physical.items()
+        }
         assigned = list(logical)
         consumer.assign(assigned)
         ends = await consumer.end_offsets(assigned)

@@ -61,7 +61,7 @@ def test_report_writes_page_csv_and_json_with_the_same_minutes(events: Path, tmp
     ("args", "message"),
     [
         (["missing.jsonl"], "liveflow: report: input file missing.jsonl does not exist or is not a file"),
-        (["--from-kafka"], "liveflow: report: --from-kafka needs --room ID"),
+        (["--from-kafka"], "liveflow: report: --from-kafka needs --room ID (or --broadcast ROOM:START)"),
         ([], "liveflow: report: give either INPUT (a JSON Lines file) or --from-kafka, not both or neither"),
         (
             ["EVENTS", "--tz", "Asia/Shangai"],
