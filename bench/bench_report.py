@@ -9,9 +9,10 @@ and the size of the files written. Summary: medians over the runs; target: the m
 ``TARGET_CPU_S`` (one minute of one core).
 
 Run: ``.venv/bin/python bench/bench_report.py [--rate 500] [--duration 2h] [--runs 1]``; ``--quick`` = 10
-simulated minutes (results in ``report-quick.json``). Output: ``bench/results/report.json``: ``{benchmark,
-date, machine, config, input: {lines, bytes, generate_s}, runs: [{wall_s, cpu_s, cpu_us_per_line,
-files}], summary: {cpu_s, wall_s, cpu_us_per_line}, targets: {cpu_s}, met}``; a short table on stdout.
+simulated minutes (results in ``report-quick.json``); ``--results NAME`` writes ``NAME.json``. Output:
+``bench/results/report.json``: ``{benchmark, date, machine, config, input: {lines, bytes, generate_s},
+runs: [{wall_s, cpu_s, cpu_us_per_line, files}], summary: {cpu_s, wall_s, cpu_us_per_line}, targets:
+{cpu_s}, met}``; a short table on stdout.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--results", help="write bench/results/RESULTS.json instead")
     args = parser.parse_args()
     duration = "10m" if args.quick else args.duration
 
@@ -97,7 +99,7 @@ def main() -> None:
         "met": summary["cpu_s"] < TARGET_CPU_S,
         "max_rss_children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     }
-    path = write_results("report-quick" if args.quick else "report", results)
+    path = write_results(args.results or ("report-quick" if args.quick else "report"), results)
     print_table(
         ["lines", "cpu s", "wall s", "cpu us/line", "target cpu s"],
         [

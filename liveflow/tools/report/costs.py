@@ -31,7 +31,7 @@ CostName = Annotated[str, StringConstraints(min_length=1, max_length=80)]
 
 
 class CostsFile(ConfigModel):
-    """The costs file (see the module docstring)."""
+    """Fixed costs of each broadcast for `liveflow report --costs` (docs/report.md): amounts in yuan."""
 
     schema_name: ClassVar[str] = "report-costs"
     schema_title: ClassVar[str] = "liveflow report --costs file"
