@@ -192,7 +192,7 @@ def _key_figures(page: _Page, b: dict[str, Any], figures: dict[str, Any]) -> str
         minute = b[key]
         if minute is not None:
             money = fmt("yuan_units", minute["gmv_yuan"])
-            text = f"{page.clock(minute['window_start'])} {money} · {minute['online_avg']:,.0f}"
+            text = f"{page.clock(minute['window_start'])} · {money} · ACU {minute['online_avg']:,.0f}"
             cells.append(_kf(key, text, label(key, page.lang)))
     return f'<div class="card"><h3>{page.t("key_figures")}</h3><div class="kfs">{"".join(cells)}</div></div>'
 
