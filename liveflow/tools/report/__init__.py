@@ -9,10 +9,9 @@ describes what the page shows and the files' columns.
 
 from liveflow.tools.report.collect import REVIEW_TOPICS, BroadcastRecords, Collector
 from liveflow.tools.report.costs import Costs, load_costs
-from liveflow.tools.report.write import FILES, build_report, render_files, write_report
+from liveflow.tools.report.write import build_report, render_files, write_report
 
 __all__ = [
-    "FILES",
     "REVIEW_TOPICS",
     "BroadcastRecords",
     "Collector",

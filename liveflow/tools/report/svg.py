@@ -38,15 +38,16 @@ class Marker:
     color: str
 
 
+NICE = (1.0, 1.2, 1.6, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0)  # a quarter of each is a round number too
+
+
 def nice_max(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 x 10^k at or above ``value`` (1 for nothing)."""
+    """The smallest of :data:`NICE` x 10^k at or above ``value`` (1 for nothing): the axis top, gridlines
+    at its quarters."""
     if value <= 0 or math.isnan(value):
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * power:
-            return float(step * power)
-    return float(10 * power)
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(step * power for step in NICE if value <= step * power * (1 + 1e-12))
 
 
 def _num(value: float) -> str:

@@ -25,8 +25,6 @@ from liveflow.tools.report.costs import Costs
 from liveflow.tools.report.labels import Lang
 from liveflow.tools.report.page import render
 
-FILES = ("report.html", "report.json", "minutes.csv", "products.csv", "alerts.csv")
-
 
 def build_report(broadcasts: list[BroadcastRecords], timezone: str, costs: Costs | None) -> dict[str, Any]:
     zone = zoneinfo.ZoneInfo(timezone)

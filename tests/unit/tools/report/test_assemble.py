@@ -4,6 +4,7 @@ collection of records per broadcast, on hand-made records whose expected values 
 from __future__ import annotations
 
 import itertools
+import math
 import zoneinfo
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from liveflow.tools.report.assemble import (
 )
 from liveflow.tools.report.collect import Collector
 from liveflow.tools.report.costs import Costs, load_costs
+from liveflow.tools.report.svg import NICE, nice_max
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z = 08:00 in Shanghai
 MIN = 60_000
@@ -252,3 +254,12 @@ def test_costs_file_is_strict_and_says_every_problem_on_its_line(tmp_path: Path)
     empty.write_text('{"fixed_costs": {}}', encoding="utf-8")
     with pytest.raises(ConfigFileError):
         load_costs(empty)
+
+
+@given(st.floats(min_value=1e-6, max_value=1e12, allow_nan=False))
+def test_axis_top_is_the_nearest_nice_number_above(value: float) -> None:
+    top = nice_max(value)
+    assert value <= top * (1 + 1e-9)
+    power = 10 ** math.floor(math.log10(top) + 1e-9)
+    assert round(top / power, 6) in NICE
+    assert top <= value * 1.5 * (1 + 1e-9)  # the widest step between two nice numbers is 2 -> 3 (and 4 -> 6)
