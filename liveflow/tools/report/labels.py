@@ -102,6 +102,19 @@ LABELS: dict[str, tuple[str, str]] = {
     "share": ("分享", "Shares"),
     "other": ("其他", "Other"),
     "unknown": ("未知", "Unknown"),
+    # moderation categories (docs/moderation.md) and alert rules (docs/alerts.md), by their names
+    "category:contact": ("联系方式", "Contact details"),
+    "category:diversion": ("站外引流", "Diversion to other channels"),
+    "category:fraud": ("刷单诈骗", "Fraud"),
+    "category:gambling": ("赌博", "Gambling"),
+    "category:ad_law": ("广告法违禁词", "Advertising-law words"),
+    "category:abuse": ("辱骂", "Abuse"),
+    "category:sexual": ("色情", "Sexual content"),
+    "rule:banned_words": ("违规评论", "Banned words"),
+    "rule:concurrency_drop": ("在线骤降", "Online drop"),
+    "rule:conversion_drop": ("转化下跌", "Conversion drop"),
+    "rule:interaction_drop": ("互动下跌", "Interaction drop"),
+    "rule:room_stalled": ("直播间无数据", "Room stalled"),
 }
 
 
@@ -111,5 +124,6 @@ def label(key: str, lang: Lang) -> str:
 
 
 def label_or(key: str, lang: Lang) -> str:
-    """The label of ``key``, or ``key`` itself (categories, rules and sources named by the data)."""
-    return label(key, lang) if key in LABELS else key
+    """The label of ``key``, or ``key`` without its ``kind:`` prefix (categories, rules and sources are
+    named by the data: an operator's own category has no label)."""
+    return label(key, lang) if key in LABELS else key.partition(":")[2] or key

@@ -219,7 +219,7 @@ def _online(page: _Page, b: dict[str, Any]) -> str:
     markers = []
     for alert in b["alerts"]:
         color = SEVERITY_COLORS.get(alert["severity"], "#6b7280")
-        rule = alert["rule"]
+        rule = label_or(f"rule:{alert['rule']}", page.lang)
         markers.append(
             Marker(
                 alert["started_at"],
@@ -372,7 +372,7 @@ def _alerts(page: _Page, b: dict[str, Any]) -> str:
         return _card(page.t("alerts"), page.t("no_alerts"))
     spans = [
         (
-            f"{a['rule']} {page.clock(a['started_at'])}",
+            f"{label_or('rule:' + a['rule'], page.lang)} {page.clock(a['started_at'])}",
             a["started_at"],
             a["ended_at"],
             SEVERITY_COLORS.get(a["severity"], "#6b7280"),
@@ -389,7 +389,7 @@ def _alerts(page: _Page, b: dict[str, Any]) -> str:
     still = label("still_firing", page.lang)
     rows = [
         [
-            a["rule"],
+            label_or(f"rule:{a['rule']}", page.lang),
             a["severity"],
             page.clock(a["started_at"], True),
             page.clock(a["ended_at"], True) if a["ended_at"] is not None else still,
@@ -409,7 +409,10 @@ def _moderation(page: _Page, b: dict[str, Any]) -> str:
     categories = b["moderation"]
     if not categories:
         return _card(page.t("moderation"), page.t("no_hits"))
-    rows = [(c["category"], float(c["hits"]), f"{c['hits']:,}") for c in categories]
+    rows = [
+        (label_or(f"category:{c['category']}", page.lang), float(c["hits"]), f"{c['hits']:,}")
+        for c in categories
+    ]
     parts = [hbars(rows, color="#ef4444", title=label("moderation", page.lang))]
     for c in categories:
         examples = "".join(
