@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liveflow.configfile import ConfigFileError
-from liveflow.core.moderation import Hit
+from liveflow.core.moderation import Hit, Moderator, load_default_lexicon
 from liveflow.core.records import AlertRecord, AlertSpan, ModerationHitRecord, RoomMetrics
 from liveflow.core.topics import ALERTS, MODERATION_HITS, ROOM_METRICS
 from liveflow.tools.report.assemble import (
@@ -263,3 +263,17 @@ def test_axis_top_is_the_nearest_nice_number_above(value: float) -> None:
     power = 10 ** math.floor(math.log10(top) + 1e-9)
     assert round(top / power, 6) in NICE
     assert top <= value * 1.5 * (1 + 1e-9)  # the widest step between two nice numbers is 2 -> 3 (and 4 -> 6)
+
+
+def test_highlighted_pieces_are_what_the_moderator_matched() -> None:
+    moderator = Moderator.from_entries(load_default_lexicon())
+    for text in (
+        "刷單返現，一单一结，薇信jrk29674",
+        "<b>加 V信</b> tdj_158571 领优惠券",
+        "主页加微微信wxml-858093",
+    ):
+        hits = moderator.scan(text)
+        assert hits, text
+        marked = [piece for piece, matched in highlight(text, [(h.start, h.end) for h in hits]) if matched]
+        assert all(h.matched == text[h.start : h.end] for h in hits)  # offsets index the text as shown
+        assert all(any(h.matched in piece for piece in marked) for h in hits)
