@@ -12,7 +12,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SYSTEM_TOOLS := gcc:gcc openssl:openssl redis-server:redis-server kcat:kcat promtool:prometheus prometheus:prometheus \
-	prometheus-alertmanager:prometheus-alertmanager tmux:tmux java:openjdk-17-jre-headless mvn:maven
+	prometheus-alertmanager:prometheus-alertmanager tmux:tmux java:openjdk-17-jre-headless mvn:maven \
+	chromium:chromium
 DEMO_ARGS ?=
 
 .PHONY: demo test unit format generate install system lint stop clean

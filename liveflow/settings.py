@@ -23,6 +23,7 @@ import difflib
 import os
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -168,6 +169,7 @@ class Settings(BaseSettings):
     checkpoint_interval: DurationMs = Field(1_000, validate_default=False)  # 1s
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    timezone: str = Field("Asia/Shanghai", description="IANA time zone of the times people read (reports)")
 
     # Live view (Prometheus per-room series, Redis snapshots)
     metrics_room_cap: int = Field(2000, ge=1, le=1_000_000)
@@ -216,6 +218,17 @@ class Settings(BaseSettings):
     def _at_most_a_week(cls, value: int) -> int:
         if value > WEEK_MS:  # remembered event times are stored as 32-bit offsets (liveflow/_idset.c)
             raise ValueError("must be at most 168h (7 days)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            nearest = _nearest(value, zoneinfo.available_timezones())
+            hint = f"; did you mean {nearest}?" if nearest else ""
+            raise ValueError(f"unknown time zone (not in the tz database){hint}") from None
         return value
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from liveflow.cli.dev import dev
 from liveflow.cli.lexicon import lexicon
 from liveflow.cli.notify import notifier_cmd
 from liveflow.cli.replay_cmd import replay_cmd
+from liveflow.cli.report import report
 from liveflow.cli.scan import scan
 from liveflow.cli.settings_cmd import settings_cmd
 from liveflow.cli.silence import silence
@@ -36,6 +37,7 @@ cli.add_command(dev)
 cli.add_command(settings_cmd)
 cli.add_command(simulate)
 cli.add_command(replay_cmd)
+cli.add_command(report)
 cli.add_command(worker_cmd)
 cli.add_command(silence)
 cli.add_command(thresholds)

@@ -12,6 +12,7 @@ import click
 
 from liveflow.adapters.kafka.partitioning import kafka_partition
 from liveflow.cli.common import ConfigProblems, UserError, settings_or_exit
+from liveflow.cli.progress import reading
 from liveflow.configfile import ConfigFileError
 from liveflow.core.build import build_pipeline
 from liveflow.replay import encode_output, read_lines, replay
@@ -54,8 +55,9 @@ def replay_cmd(
         raise UserError(f"replay: input file {input_path} does not exist or is not a file")
     out = sys.stdout.buffer if output_path == "-" else _open_output(output_path)
     try:
-        for output in replay(read_lines(input_path), pipeline):
-            out.write(encode_output(output))
+        with reading(read_lines(input_path), input_path, "replay") as lines:
+            for output in replay(lines, pipeline):
+                out.write(encode_output(output))
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise UserError(f"replay: cannot read {input_path}: {exc}") from None
     finally:

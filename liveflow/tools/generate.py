@@ -44,6 +44,7 @@ from liveflow.core.records import (
     window_metrics,
 )
 from liveflow.core.rooms.totals import COUNTERS
+from liveflow.tools.report.costs import CostsFile
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -241,7 +242,7 @@ def artifacts() -> dict[str, str]:
         for topic, struct in record_types().items()
     }
     out["schemas/room-view.schema.json"] = _json(record_schema("room-view", RoomView))
-    for model in (file_model(), NotifyConfig):
+    for model in (file_model(), NotifyConfig, CostsFile):
         out[f"schemas/{model.schema_name}.schema.json"] = _json(config_schema(model))
     for doc in DOCS:
         out[doc] = with_blocks((ROOT / doc).read_text(encoding="utf-8"))
