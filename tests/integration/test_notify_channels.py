@@ -87,6 +87,28 @@ async def test_generic_webhook_gets_the_records_and_a_verifiable_signature() -> 
     assert counter(registry, "sent", "hook") == 1
 
 
+async def test_every_channels_counters_exist_at_zero_before_anything_is_sent() -> None:
+    """So increase() sees a channel's first delivery, dead letter or delay (the pipeline alerts need it)."""
+    async with (
+        receiver() as target,
+        started(
+            {
+                "channels": {
+                    "a": {"type": "webhook", "url": target.url + "/a"},
+                    "b": {"type": "webhook", "url": target.url + "/b"},
+                },
+                "default_channels": ["a"],
+            },
+            {},
+        ) as (_dispatcher, registry),
+    ):
+        for name in ("sent", "failed", "throttled", "resent"):
+            for channel in ("a", "b"):
+                value = registry.get_sample_value(f"liveflow_notifier_{name}_total", {"channel": channel})
+                assert value == 0.0, (name, channel)
+    assert target.requests == []
+
+
 async def test_dingtalk_markdown_with_jiaqian_signature() -> None:
     async with (
         receiver() as target,

@@ -64,6 +64,7 @@ class Dispatcher:
         self.router = Router(config.routes, config.default_channels)
         self.dead_letters = DeadLetters(config.dead_letters)
         self.metrics = metrics
+        metrics.for_channels(list(config.channels))
         self.silences = SilenceBook()
         self.workers = {
             name: ChannelWorker(

@@ -4,8 +4,9 @@
 dead-lettered; ``..._throttled_total{channel}``: records whose delivery a rate limit delayed (ours or the
 service's 429 / rate-limit code; once per delay); ``..._resent_total{channel}``: firing records sent
 again (Alertmanager), counted when an endpoint took them; ``liveflow_notifier_silenced_total``: records
-kept from every channel by a silence. Counters live in the registry given (the process's default one in
-production, a fresh one per test).
+kept from every channel by a silence. Every configured channel's series exist from the start at 0
+(:meth:`NotifierMetrics.for_channels`), so ``increase()`` sees a channel's first delivery, dead letter or
+delay. Counters live in the registry given (the process's default one in production, a fresh one per test).
 """
 
 from __future__ import annotations
@@ -41,3 +42,9 @@ class NotifierMetrics:
             "Alert records not delivered because of a silence",
             registry=registry,
         )
+
+    def for_channels(self, names: list[str]) -> None:
+        """Create each channel's series at 0."""
+        for name in names:
+            for counter in (self.sent, self.failed, self.throttled, self.resent):
+                counter.labels(channel=name)
