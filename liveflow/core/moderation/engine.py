@@ -142,14 +142,13 @@ class Moderator:
             text = text[: self._max_text_chars]
         screened, collapsed = screen_views(text)
         keys = self._find_keys(collapsed)
-        # Every numeral is an ASCII digit in the screened text, so a text of letters has none.
-        if (
-            not keys
-            and not self._always_search
-            and (screened.isalpha() or not self._may_find_numbers(screened))
-            and not (self._penguin and PENGUIN in text)
-        ):
-            return []  # the common case, decided without computing flags or families
+        # Every numeral is an ASCII digit in the screened text, so a text of letters has none (and no QQ
+        # number either, whatever 🐧 it holds): the common case, decided without flags or families.
+        if not keys and not self._always_search:
+            if screened.isalpha():
+                return []
+            if not self._may_find_numbers(screened) and not (self._penguin and PENGUIN in text):
+                return []
         return self._scan_screened(text, screened, collapsed, keys)
 
     def scan_many(self, texts: Iterable[str]) -> list[list[Hit]]:

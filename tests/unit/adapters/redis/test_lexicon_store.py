@@ -662,6 +662,13 @@ def test_cli_errors_are_one_line(run: Callable[..., tuple[int, str, str]], tmp_p
         2,
         f"liveflow: {bad}:2: bad severity 'fatal' (expected one of info, review, block)\n",
     )
+    bad.write_text("好词\tfraud\tblock\n坏词\tSpam-2\tblock\n")
+    code, _, err = run("import", str(bad))
+    assert (code, err) == (
+        2,
+        f"liveflow: {bad}:2: bad category 'Spam-2' (lowercase ASCII letters, digits and _, starting with "
+        "a letter, at most 32 characters)\n",
+    )
     code, _, err = run("export", "--format", "json", str(tmp_path / "missing" / "x.json"))
     assert code == 2 and err.startswith(f"liveflow: {tmp_path / 'missing' / 'x.json'}: cannot write")
 
