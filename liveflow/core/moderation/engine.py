@@ -8,9 +8,9 @@ Scan order: cut the text to ``max_text_chars`` code points (500 by contract, whi
 comment); project it once (``screen_views``: ``screen_text`` and its collapsed form) and look, with one
 automaton call, for the lexicon's screen keys and the detectors' trigger literals; a comment with no key,
 no 8 digits in a row and no 🐧 (a QQ context that the screen drops as ignorable) cannot have a hit and
-stops here (most of them). Otherwise run the
-triggered detectors and the lexicon automata, drop hits that lie inside an allow phrase, drop a hit that
-lies strictly inside a longer hit of the same category, and sort. :meth:`Moderator.scan_many` does the
+stops here (most of them). Otherwise run the triggered detectors and the lexicon automata, drop hits that
+lie inside an allow phrase, drop a hit that lies strictly inside a longer hit of the same category, and
+sort. :meth:`Moderator.scan_many` does the
 same for a batch, screening all its texts (joined by line breaks) with one call per step.
 
 Invariants: hits are sorted by ``(start, end, category, term)``; ``text[hit.start:hit.end] == hit.matched``
