@@ -12,9 +12,10 @@ the output is not a terminal (overlapping hits share one region). Then one line 
 severity, the matched text and, when it differs, the term (or the contact kind and normalized value).
 The summary counts comments per action and hits per category and severity.
 
-Invariants: comment text is printed as plain text, never as rich markup; control characters and bidi
-controls in it are replaced one for one by visible stand-ins before printing (a comment cannot move the
-cursor, clear the screen or reorder the line), so hit offsets stay valid for the printed text.
+Invariants: comment text is printed as plain text, never as rich markup; control characters, bidi
+controls and U+2028/U+2029 in it are replaced one for one by visible stand-ins before printing (a comment
+cannot move the cursor, clear the screen or reorder the line), so hit offsets stay valid for the printed
+text.
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ REGION_STYLES: Final[dict[Severity, str]] = {  # the marked text in a comment
 }
 WORD_STYLES: Final[dict[Severity, str]] = {"block": "bold red", "review": "yellow", "info": "cyan"}
 _OPEN, _CLOSE = "\u00ab", "\u00bb"  # « »
-_BIDI_CONTROLS: Final = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# bidi controls (they reorder the rest of the line) and the Unicode line and paragraph separators
+_REPLACED: Final = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029"
+)
 
 
 def visible(text: str) -> str:
-    """``text`` with C0/C1 controls, DEL and bidi controls replaced one for one (offsets kept)."""
-    if text.isprintable() and not _BIDI_CONTROLS.intersection(text):
+    """``text`` with C0/C1 controls, DEL, bidi controls and line separators replaced one for one."""
+    if text.isprintable() and not _REPLACED.intersection(text):
         return text
     out = []
     for char in text:
@@ -50,7 +54,7 @@ def visible(text: str) -> str:
             out.append(chr(0x2400 + code))  # the Control Pictures block: ␀ ... ␟
         elif code == 0x7F:
             out.append("\u2421")  # ␡
-        elif 0x80 <= code < 0xA0 or char in _BIDI_CONTROLS:
+        elif 0x80 <= code < 0xA0 or char in _REPLACED:
             out.append("\ufffd")
         else:
             out.append(char)

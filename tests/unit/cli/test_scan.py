@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import unicodedata
 from pathlib import Path
 
 import orjson
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 
 from liveflow.cli import cli
@@ -90,6 +93,20 @@ def test_visible_replaces_one_for_one() -> None:
     assert visible(text) == "a␀b␛c␡d\ufffde\ufffdf\ufffdg"
     assert len(visible(text)) == len(text)
     assert visible("加微信 ok") == "加微信 ok"
+
+
+@given(st.text())
+def test_visible_keeps_offsets_and_leaves_nothing_that_drives_a_terminal(text: str) -> None:
+    shown = visible(text)
+    assert len(shown) == len(text)
+    assert not any(
+        unicodedata.category(char) == "Cc" or char in "\u202a\u202b\u202d\u202e\u2028" for char in shown
+    )
+    assert all(
+        a == b
+        for a, b in zip(text, shown, strict=True)
+        if unicodedata.category(a) != "Cc" and a.isprintable()
+    )
 
 
 def test_text_output_on_a_terminal_is_coloured_without_markers() -> None:
