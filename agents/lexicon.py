@@ -9,7 +9,8 @@ consumption never pauses and every comment is scanned with exactly one lexicon.
 
 Until the first load completes, comments are scanned with the packaged default lexicon the pipeline is built
 with; the first load starts with the worker, before its partitions are assigned. If Redis cannot be reached
-at start, or the stored lexicon is invalid, the packaged default (version 0) is used.
+at start, or the stored version key is invalid, the packaged default (version 0) is used; a bad stored entry
+is left out (and logged) and the others are used.
 
 Redis down: the lexicon in use stays, ``liveflow_lexicon_redis_up`` drops to 0, one warning is logged per
 outage, the check is retried every second, and the current lexicon is loaded as soon as Redis answers.

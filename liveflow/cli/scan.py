@@ -1,7 +1,9 @@
-"""``liveflow scan``: moderate comments from a file or stdin, one JSON line out per line in.
+"""``liveflow scan``: moderate comments from a file or stdin, for people or as JSON lines for machines.
 
 Input: one comment per line (UTF-8, line end removed), or with ``--jsonl`` one JSON object per line with
-a ``text`` string (blank lines skipped). Output: ``{"line": n, "text": ..., "hits": [...]}`` per input
+a ``text`` string (blank lines skipped). Output (``--format``): ``text`` (the default without ``--jsonl``)
+prints each flagged comment with its hits marked and a summary at the end (:mod:`liveflow.cli.scan_report`);
+``jsonl`` (the default with ``--jsonl``) prints ``{"line": n, "text": ..., "hits": [...]}`` per input
 line, ``n`` counting from 1; each hit has term, category, severity, start, end, matched, and kind for
 contact-detector hits. Lexicons: the built-in one unless ``--no-default-lexicon``, then every
 ``--lexicon`` file in order. A file is screened in chunks of 512 comments (``Moderator.scan_many``);
@@ -18,8 +20,10 @@ from typing import IO
 
 import click
 import orjson
+from rich.console import Console
 
 from liveflow.cli.common import UserError
+from liveflow.cli.scan_report import HumanReport
 from liveflow.core.moderation import LexiconError, Moderator, load_lexicons
 
 _FILE_CHUNK = 512  # comments of a file screened together (Moderator.scan_many); stdin goes line by line
@@ -60,8 +64,24 @@ def _comments(lines: Iterator[tuple[int, str]], name: str, jsonl: bool) -> Itera
 )
 @click.option("--no-default-lexicon", is_flag=True, help="Use only the --lexicon files.")
 @click.option("--jsonl", is_flag=True, help='Read JSON Lines objects with a "text" field.')
-def scan(source: Path, lexicons: tuple[Path, ...], no_default_lexicon: bool, jsonl: bool) -> None:
-    """Moderate comments from SOURCE (a file, or - for stdin) and print one JSON line per comment."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "jsonl"]),
+    default=None,
+    help="Output: text (flagged comments marked, then a summary) or jsonl (one JSON line per comment). "
+    "Default: jsonl with --jsonl, else text.",
+)
+@click.option("--all", "show_clean", is_flag=True, help="Text output: list clean comments too.")
+def scan(
+    source: Path,
+    lexicons: tuple[Path, ...],
+    no_default_lexicon: bool,
+    jsonl: bool,
+    fmt: str | None,
+    show_clean: bool,
+) -> None:
+    """Moderate comments from SOURCE (a file, or - for stdin): marked text for people, or JSON lines."""
     try:
         moderator = Moderator.from_entries(load_lexicons(lexicons, include_default=not no_default_lexicon))
     except LexiconError as exc:
@@ -70,6 +90,12 @@ def scan(source: Path, lexicons: tuple[Path, ...], no_default_lexicon: bool, jso
     name = "<stdin>" if from_stdin else str(source)
     chunk_size = 1 if from_stdin else _FILE_CHUNK  # a pipe may be a live stream: answer each line at once
     out = click.get_binary_stream("stdout")
+    report = None
+    if (fmt or ("jsonl" if jsonl else "text")) == "text":
+        console = Console(
+            file=click.get_text_stream("stdout"), highlight=False, markup=False, emoji=False, soft_wrap=True
+        )
+        report = HumanReport(console, show_clean=show_clean)
     try:
         stream = click.open_file(str(source), "rb")
     except OSError as exc:
@@ -77,6 +103,9 @@ def scan(source: Path, lexicons: tuple[Path, ...], no_default_lexicon: bool, jso
 
     def write(chunk: list[tuple[int, str]]) -> None:
         for (number, text), hits in zip(chunk, moderator.scan_many([text for _, text in chunk]), strict=True):
+            if report is not None:
+                report.add(number, text, hits)
+                continue
             record = {"line": number, "text": text, "hits": [hit.as_dict() for hit in hits]}
             out.write(orjson.dumps(record) + b"\n")
 
@@ -90,3 +119,5 @@ def scan(source: Path, lexicons: tuple[Path, ...], no_default_lexicon: bool, jso
                     chunk = []
         finally:
             write(chunk)  # the lines read before a bad one are still answered
+    if report is not None:
+        report.summary()

@@ -160,3 +160,46 @@ def test_lexicon_edits_reach_a_running_worker_and_survive_a_redis_outage(
     assert hits_by_event(deployment)[after["event_id"]]["action"] == "review"
     assert worker.process.pid == pid and worker.process.poll() is None
     assert worker.terminate() == 0
+
+
+def test_a_bad_stored_entry_is_left_out_and_the_others_reach_the_worker(
+    deployment: Deployment, redis_server: RedisServer
+) -> None:
+    worker = deployment.start_worker()
+    wait_for(lambda: gauge(worker, "liveflow_lexicon_version") == 0, 30, "the packaged default lexicon")
+    lexicon(deployment, "add", NEW_TERM, "--category", "fraud", "--severity", "block")
+    wait_for(lambda: gauge(worker, "liveflow_lexicon_version") == 1, 5, "version 1 in use")
+
+    # What an older release let through (`spam"x` broke the /metrics scrape), written straight into Redis
+    # next to a good entry, in one version.
+    app = deployment.settings.app_id
+    redis = subprocess.run(
+        ["redis-cli", "-p", str(redis_server.port), "--no-raw"],
+        input=(
+            "MULTI\n"
+            f'HSET {app}:lexicon:entries "坏类别词\\tspam\\"x" "{{\\"severity\\":\\"block\\"}}"\n'
+            f'HSET {app}:lexicon:entries "另一个新词\\tfraud" "{{\\"severity\\":\\"block\\"}}"\n'
+            f"INCR {app}:lexicon:version\n"
+            "EXEC\n"
+            f"PUBLISH {app}:lexicon:changed 2\n"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert redis.returncode == 0 and "ERR" not in redis.stdout, redis.stdout + redis.stderr
+    wait_for(lambda: gauge(worker, "liveflow_lexicon_version") == 2, 5, "version 2 without the bad entry")
+    good, bad = comment("有另一个新词吗"), comment("坏类别词来了")
+    send(deployment, good, bad)
+    wait_for(lambda: worker.consumed() == 2, 60, "2 comments consumed")
+    wait_for(lambda: good["event_id"] in hits_by_event(deployment), 30, "the good entry's hit")
+    hits = hits_by_event(deployment)
+    assert bad["event_id"] not in hits
+    assert [(h["term"], h["category"]) for h in hits[good["event_id"]]["hits"]] == [("另一个新词", "fraud")]
+    metrics = worker.metrics()  # parsed with prometheus_client's parser: the scrape is whole
+    assert metrics["liveflow_lexicon_version"][()] == 2
+    assert not any('spam"x' in str(labels) for family in metrics.values() for labels in family)
+    log = worker.log.read_text()
+    assert log.count("left out an invalid entry") == 1 and "bad category 'spam\"x'" in log
+    assert worker.terminate() == 0

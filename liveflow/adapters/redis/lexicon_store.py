@@ -23,17 +23,20 @@ Invariants:
   published after ``EXEC``; a lost notification is caught by the readers' periodic version check.
 - **No empty changes.** A call that leaves the live lexicon as it is (same entries, same severities and
   options) writes nothing and keeps the version.
-- Stored entries are validated on every read like file entries (:class:`LexiconEntry`); a bad field fails
-  the read with a :class:`LexiconError` naming the key and field, and never yields a partial lexicon.
+- Stored entries are validated on every read like file entries (:class:`LexiconEntry`: category names
+  included, so an entry written by hand or by an older release with a name such as ``spam"x`` is bad). For
+  ``liveflow lexicon`` a bad field fails the read with a :class:`LexiconError` naming the key and field;
+  the watcher reads with ``skip_invalid``: the bad fields are left out (listed in
+  :attr:`LexiconSnapshot.invalid`, logged once) and the other entries are applied.
   Terms never contain a tab or line break (the field and ``.tsv`` separators) and are stored stripped.
 - A version may go *down* only when the keys were deleted or restored from an older copy; readers take
   the store as the truth then too (with a warning), so all workers agree with ``liveflow lexicon list``.
 
 :class:`LexiconWatcher` is the reader a worker runs: subscribe, check the version, and then on every
 notification or every ``poll_interval`` check it again; reload (a consistent read, validation off the
-event loop) when it differs from the version in use. While Redis cannot be reached it keeps the lexicon
-it has, reports the outage once through the log and ``on_health(False)``, retries every
-``retry_interval``, and catches up when Redis answers again.
+event loop, bad entries left out and logged) when it differs from the version in use. While Redis cannot
+be reached it keeps the lexicon it has, reports the outage once through the log and ``on_health(False)``,
+retries every ``retry_interval``, and catches up when Redis answers again.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class LexiconSnapshot(NamedTuple):
 
     version: int
     entries: list[LexiconEntry]
+    invalid: tuple[str, ...] = ()  # with ``load(skip_invalid=True)``: why each left-out field is bad
 
 
 @dataclass(frozen=True)
@@ -177,10 +181,18 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def _decode_all(raw: Mapping[Any, Any], where: str) -> dict[str, LexiconEntry]:
-    """Every stored entry by field, sorted by (category, term); the first bad one raises."""
-    entries = {_text(name): decode_entry(name, value, where) for name, value in raw.items()}
-    return dict(sorted(entries.items(), key=lambda item: (item[1].category, item[1].term)))
+def _decode_all(
+    raw: Mapping[Any, Any], where: str, skip_invalid: bool = False
+) -> tuple[dict[str, LexiconEntry], list[str]]:
+    """Every stored entry by field, sorted by (category, term), and the errors of the bad ones (sorted).
+
+    The first bad one raises unless ``skip_invalid``.
+    """
+    entries, invalid = _decode_lenient(raw, where)
+    if invalid and not skip_invalid:
+        raise invalid[0]
+    ordered = dict(sorted(entries.items(), key=lambda item: (item[1].category, item[1].term)))
+    return ordered, sorted(map(str, invalid))
 
 
 def _decode_lenient(raw: Mapping[Any, Any], where: str) -> tuple[dict[str, LexiconEntry], list[LexiconError]]:
@@ -234,7 +246,7 @@ class LexiconStore:
             raise LexiconError(f"{self.version_key}: expected a positive integer, got {_text(raw)!r}")
         return version
 
-    async def load(self) -> LexiconSnapshot:
+    async def load(self, *, skip_invalid: bool = False) -> LexiconSnapshot:
         """The live lexicon and one version it had as a whole; entries sorted by (category, term).
 
         The hash is read in ``HSCAN`` chunks between two reads of the version, so no reply is big enough to
@@ -243,17 +255,21 @@ class LexiconStore:
         ``MULTI``), and ``HSCAN`` returns every field present for the whole scan. If changes keep racing
         the scan, the last attempt reads both keys in one ``MULTI``. Validation runs in a worker thread.
 
-        Raises :class:`LexiconError` for a bad stored entry, ``RedisError``/``OSError`` if Redis fails.
+        Raises :class:`LexiconError` for a bad version key, and for a bad stored entry unless
+        ``skip_invalid`` (then it is left out and its error listed in ``invalid``); ``RedisError``/``OSError``
+        if Redis fails.
         """
         raw_version, raw_entries = await self._scan()
         if raw_version is None:
             return LexiconSnapshot(0, await asyncio.to_thread(load_default_lexicon))
         version = self._version(raw_version)
         if len(raw_entries) > _DECODE_INLINE:  # validating 10,000 entries takes ~0.25 s
-            entries = await asyncio.to_thread(_decode_all, raw_entries, self.entries_key)
+            entries, invalid = await asyncio.to_thread(
+                _decode_all, raw_entries, self.entries_key, skip_invalid
+            )
         else:
-            entries = _decode_all(raw_entries, self.entries_key)
-        return LexiconSnapshot(version, list(entries.values()))
+            entries, invalid = _decode_all(raw_entries, self.entries_key, skip_invalid)
+        return LexiconSnapshot(version, list(entries.values()), tuple(invalid))
 
     async def _scan(self) -> tuple[Any, dict[Any, Any]]:
         """``(raw version or None, raw hash)`` of one moment (see :meth:`load`)."""
@@ -518,15 +534,16 @@ class LexiconWatcher:
     async def check(self) -> bool:
         """Reload if the stored version differs from the one in use; whether a new lexicon was applied.
 
-        An invalid store (bad version key or entry) is logged once and leaves the lexicon in use; an
-        invalid version is not read again until the version changes.
+        A bad stored entry is left out and logged (once, at ERROR, naming the field); the other entries are
+        applied. A bad version key is logged once and leaves the lexicon in use; it is not read again
+        until the version changes.
         """
         version: int | None = None
         try:
             version = await self.store.version()
             if version in (self.version, self._rejected):
                 return False
-            snapshot = await self.store.load()
+            snapshot = await self.store.load(skip_invalid=True)
         except LexiconError as exc:
             if str(exc) != self._problem:
                 log.error("live lexicon in %s is invalid (%s); keeping %s", self.where, exc, self._in_use())
@@ -536,6 +553,13 @@ class LexiconWatcher:
         self._problem = None
         if snapshot.version == self.version:
             return False
+        for problem in snapshot.invalid:
+            log.error(
+                "live lexicon version %d in %s: left out an invalid entry (%s)",
+                snapshot.version,
+                self.where,
+                problem,
+            )
         if self.version is not None and snapshot.version < self.version:
             log.warning(
                 "live lexicon in %s went back from version %d to %d (keys deleted or restored from an older "

@@ -1,4 +1,4 @@
-"""Contact detectors: mobile numbers, long digit runs, URLs and WeChat ids (category ``contact``).
+"""Contact detectors: mobile numbers, long digit runs, URLs, WeChat ids and QQ numbers (category ``contact``).
 
 They run on the folded text (normalization steps 1-4: NFKC, case folding, t2s, numeral runs to digits)
 with ignorable characters still in place and repeats not collapsed, so ``13700000000`` keeps its eleven
@@ -14,7 +14,11 @@ distinct digits (cheering such as ``66666666``, laughing ``23333333``) and strai
 descending sequences (counting ``12345678``); ``url`` (review) = ``http(s)://`` or ``www.`` followed by
 URL characters, or a dotted host name (not after ``@``) ending in a common top-level domain;
 ``wechat_id`` (block) = 6-20 letters, digits, ``_`` or ``-`` starting with a letter, right after ``vx``,
-``wx``, ``微信`` or ``微信号`` and an optional colon and/or one space.
+``wx``, ``v信``, ``微信`` or its homophones ``威信``/``薇信``/``徽信`` (each optionally followed by
+``号``) and an optional colon and/or one space; ``qq_id`` (block) = 5-11 digits, the first not 0,
+after ``qq`` (or ``q q``), ``扣扣``, ``企鹅`` or 🐧, optionally followed by ``号``/``号码``/``群``/``群号``
+and ``是`` (each after an optional space), then at most three spaces, colons, dots, hyphens, ``_``, ``=``
+or ``~``; a number taken as a QQ number is not reported again as ``mobile`` or ``digits``.
 
 All patterns are fixed, written here, and run in linear time: no nested quantifiers over overlapping
 classes, and the host-name pattern can only start at the beginning of a token.
@@ -33,7 +37,7 @@ from typing import Final, Literal, NamedTuple
 from liveflow.core.moderation.lexicon import Severity
 from liveflow.core.moderation.normalize import Folded, collapse_runs
 
-ContactKind = Literal["mobile", "digits", "url", "wechat_id"]
+ContactKind = Literal["mobile", "digits", "url", "wechat_id", "qq_id"]
 CONTACT_CATEGORY: Final = "contact"
 
 # Characters whose fold contains ".", so a text without any of them has no dotted host name.
@@ -54,8 +58,14 @@ _MOBILE_GROUPINGS = frozenset({(3, 4, 4), (3, 8), (4, 3, 4), (4, 4, 3), (7, 4), 
 _MOBILE_PREFIX = re.compile(r"1[3-9]")
 _DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]{8,}(?![0-9])")
 _WECHAT_ID = re.compile(
-    r"(?:(?<![a-z0-9])(?:vx|wx)|微信号?)(?::\s?|\s)?(?P<id>[a-z][a-z0-9_-]{5,19})(?![a-z0-9_-])"
+    r"(?:(?<![a-z0-9])(?:vx|wx|v信)|[微威薇徽]信号?)(?::\s?|\s)?(?P<id>[a-z][a-z0-9_-]{5,19})(?![a-z0-9_-])"
 )
+PENGUIN: Final = "\U0001f427"  # 🐧, read as "QQ"; ignorable, so it is looked for in the raw text
+_QQ_ID = re.compile(
+    rf"(?:(?<![a-z0-9])q\s?q|扣扣|企鹅|{PENGUIN})(?:\s?(?:号码|群号|号|群))?(?:\s?是)?[\s:.\-_=~]{{0,3}}"
+    r"(?P<id>[1-9][0-9]{4,10})(?![0-9])"
+)
+_FIVE_DIGITS = re.compile(r"[0-9]{5}")
 _SCHEME_URL = re.compile(r"(?<![a-z0-9])(?:https?://|www\.)[a-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _HOST_URL = re.compile(
     r"(?<![a-z0-9.@_-])(?:[a-z0-9-]+\.)+(?P<tld>[a-z]{2,})(?![a-z0-9_-])(?:/[a-z0-9\-._~/?#=&%+]*)?"
@@ -68,12 +78,15 @@ _ANY_DOT = re.compile(f"[{re.escape(DOT_LIKE)}]")
 # Detector families, as bit flags. URL and WECHAT are also the flags of their trigger literals, which
 # the engine's screen looks for in ``collapse_runs(screen_text(text))``; TLD flags a (collapsed)
 # top-level-domain literal or ``w`` (from ``www``), which trigger URL only together with a dot-like
-# character in the text: every URL the patterns accept contains a dot.
+# character in the text: every URL the patterns accept contains a dot. QQ flags a collapsed context
+# literal (``q``, ``扣``, ``企鹅``); it (or 🐧 in the raw text) triggers the QQ family only together with
+# five digits in a row in ``screen_text`` output.
 URL: Final = 1
 WECHAT: Final = 2
 TLD: Final = 4
 NUMBERS: Final = 8
-ALL_FAMILIES: Final = URL | WECHAT | NUMBERS
+QQ: Final = 16
+ALL_FAMILIES: Final = URL | WECHAT | NUMBERS | QQ
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +97,7 @@ class DetectorConfig:
     wechat_id: Severity | None = "block"
     digits: Severity | None = "review"
     url: Severity | None = "review"
+    qq_id: Severity | None = "block"
 
 
 DEFAULT_DETECTORS: Final = DetectorConfig()
@@ -137,7 +151,11 @@ class ContactDetector:
         self.number_trigger: re.Pattern[str] | None = _EIGHT_DIGITS if self._numbers else None
         literals: dict[str, int] = {}
         if config.wechat_id is not None:
-            literals.update(dict.fromkeys(("vx", "wx", "微信"), WECHAT))
+            literals.update(dict.fromkeys(("vx", "wx", "v信", "微信", "威信", "薇信", "徽信"), WECHAT))
+        # 🐧 is ignorable (not in the screened text): the engine looks for it in the raw text when this is set
+        self.looks_for_penguin = config.qq_id is not None
+        if config.qq_id is not None:
+            literals.update(dict.fromkeys(("q", "扣", "企鹅"), QQ))
         if config.url is not None:
             literals.update(dict.fromkeys({collapse_runs(tld) for tld in TOP_LEVEL_DOMAINS} | {"w"}, TLD))
             literals["htp"] = URL  # http and https, collapsed
@@ -157,6 +175,12 @@ class ContactDetector:
         families = literal_flags & (URL | WECHAT)
         if literal_flags & TLD and _ANY_DOT.search(text) is not None:
             families |= URL
+        if (
+            self.looks_for_penguin
+            and (literal_flags & QQ or PENGUIN in text)
+            and _FIVE_DIGITS.search(screened) is not None
+        ):
+            families |= QQ
         if self.may_find_numbers(screened):
             families |= NUMBERS
         return families
@@ -165,8 +189,13 @@ class ContactDetector:
         """Contacts in the text ``folded`` was folded from (default options), in detector order."""
         view, origins = folded.text, folded.origins
         found: list[tuple[ContactKind, str, int, int]] = []
+        if families & QQ and self.config.qq_id is not None:
+            found.extend(("qq_id", match.group("id"), *match.span("id")) for match in _QQ_ID.finditer(view))
         if families & NUMBERS:
-            found.extend(self._numbers_in(view))
+            qq_spans = [(start, end) for _, _, start, end in found]
+            found.extend(
+                number for number in self._numbers_in(view) if not _overlaps(number[2], number[3], qq_spans)
+            )
         if families & WECHAT and self.config.wechat_id is not None:
             found.extend(
                 ("wechat_id", match.group("id"), *match.span("id")) for match in _WECHAT_ID.finditer(view)

@@ -6,10 +6,11 @@ live lexicon swap is one reference assignment.
 
 Scan order: cut the text to ``max_text_chars`` code points (500 by contract, which bounds the work per
 comment); project it once (``screen_views``: ``screen_text`` and its collapsed form) and look, with one
-automaton call, for the lexicon's screen keys and the detectors' trigger literals; a comment with no key
-and no 8 digits in a row cannot have a hit and stops here (about 95 % of them). Otherwise run the
-triggered detectors and the lexicon automata, drop hits that lie inside an allow phrase, drop a hit that
-lies strictly inside a longer hit of the same category, and sort. :meth:`Moderator.scan_many` does the
+automaton call, for the lexicon's screen keys and the detectors' trigger literals; a comment with no key,
+no 8 digits in a row and no 🐧 (a QQ context that the screen drops as ignorable) cannot have a hit and
+stops here (most of them). Otherwise run the triggered detectors and the lexicon automata, drop hits that
+lie inside an allow phrase, drop a hit that lies strictly inside a longer hit of the same category, and
+sort. :meth:`Moderator.scan_many` does the
 same for a batch, screening all its texts (joined by line breaks) with one call per step.
 
 Invariants: hits are sorted by ``(start, end, category, term)``; ``text[hit.start:hit.end] == hit.matched``
@@ -28,6 +29,7 @@ import msgspec
 from liveflow.core.moderation.detectors import (
     CONTACT_CATEGORY,
     DEFAULT_DETECTORS,
+    PENGUIN,
     ContactDetector,
     ContactKind,
     DetectorConfig,
@@ -111,6 +113,7 @@ class Moderator:
         self._find_keys = self._screen.find
         self._always_search = matcher.always_search
         self._may_find_numbers = detector.may_find_numbers
+        self._penguin = detector.looks_for_penguin
 
     @classmethod
     def from_entries(
@@ -139,13 +142,13 @@ class Moderator:
             text = text[: self._max_text_chars]
         screened, collapsed = screen_views(text)
         keys = self._find_keys(collapsed)
-        # Every numeral is an ASCII digit in the screened text, so a text of letters has none.
-        if (
-            not keys
-            and not self._always_search
-            and (screened.isalpha() or not self._may_find_numbers(screened))
-        ):
-            return []  # the common case, decided without computing flags or families
+        # Every numeral is an ASCII digit in the screened text, so a text of letters has none (and no QQ
+        # number either, whatever 🐧 it holds): the common case, decided without flags or families.
+        if not keys and not self._always_search:
+            if screened.isalpha():
+                return []
+            if not self._may_find_numbers(screened) and not (self._penguin and PENGUIN in text):
+                return []
         return self._scan_screened(text, screened, collapsed, keys)
 
     def scan_many(self, texts: Iterable[str]) -> list[list[Hit]]:
@@ -168,6 +171,10 @@ class Moderator:
             line_ends = list(accumulate(len(line) + 1 for line in screened_lines))
             for match in trigger.finditer(screened):
                 keys_by_line.setdefault(bisect_right(line_ends, match.start()), [])
+        if self._penguin and PENGUIN in "".join(batch):  # one C-level search; the loop is rare
+            for line, text in enumerate(batch):
+                if PENGUIN in text:
+                    keys_by_line.setdefault(line, [])
         results: list[list[Hit]] = [[] for _ in batch]
         for line, keys in keys_by_line.items():
             results[line] = self._scan_screened(

@@ -4,8 +4,9 @@ Data layout: a lexicon is a list of :class:`LexiconEntry` (term, category, sever
 options); the entries of category ``allow`` are allow-list phrases and carry no severity. Each entry
 stores its normalized form, computed once with its own options.
 
-Invariants: every entry has a non-blank term whose normalized form is not empty, a category without
-whitespace, and a severity from :data:`SEVERITIES` unless it is an allow phrase. Loading never returns a
+Invariants: every entry has a non-blank term whose normalized form is not empty, a category that fully
+matches :data:`CATEGORY_PATTERN` (it becomes a Prometheus label value, a Redis field part and a word in
+alert messages), and a severity from :data:`SEVERITIES` unless it is an allow phrase. Loading never returns a
 partial lexicon: a bad file raises :class:`LexiconError` whose message starts with ``<file>:<line>:``.
 
 ``.tsv``: one entry per line, ``term<TAB>category<TAB>severity``; lines starting with ``#`` and blank
@@ -42,7 +43,8 @@ SEVERITIES: Final[tuple[Severity, ...]] = ("info", "review", "block")  # in incr
 ALLOW_CATEGORY: Final = "allow"
 DEFAULT_LEXICON_NAME: Final = "lexicon-default.tsv"
 
-_CATEGORY = re.compile(r"^\S+$")
+CATEGORY_PATTERN: Final = "[a-z][a-z0-9_]{0,31}"
+_CATEGORY = re.compile(CATEGORY_PATTERN)
 _NORMALIZATION_STEPS = tuple(step.name for step in dataclasses.fields(NormalizationOptions))
 _YAML_TRUE = frozenset({"true", "yes", "on"})
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -56,6 +58,16 @@ class LexiconError(ValueError):
 def is_severity(value: object) -> TypeGuard[Severity]:
     """Whether ``value`` is one of :data:`SEVERITIES`."""
     return value in SEVERITIES
+
+
+def check_category(category: str) -> str:
+    """``category`` if it matches :data:`CATEGORY_PATTERN`; else :class:`LexiconError` saying the rule."""
+    if _CATEGORY.fullmatch(category) is None:
+        raise LexiconError(
+            f"bad category {category!r} (lowercase ASCII letters, digits and _, starting with a letter, "
+            "at most 32 characters)"
+        )
+    return category
 
 
 def severity_rank(severity: Severity) -> int:
@@ -76,8 +88,7 @@ class LexiconEntry:
     def __post_init__(self) -> None:
         if not self.term.strip():
             raise LexiconError("empty term")
-        if not _CATEGORY.match(self.category):
-            raise LexiconError(f"bad category {self.category!r} (one word, no spaces)")
+        check_category(self.category)
         if self.is_allow:
             if self.severity is not None:
                 raise LexiconError("allow phrases have no severity")
@@ -262,6 +273,10 @@ class _Reader:
         return entries
 
     def _category(self, category: str, body: yaml.Node, base: NormalizationOptions) -> list[LexiconEntry]:
+        try:
+            check_category(category)
+        except LexiconError as exc:
+            raise self._error(body, str(exc)) from None
         fields = self._mapping(
             body, f"category {category!r}", ("description", "severity", "normalize", "terms")
         )

@@ -1,19 +1,132 @@
-"""``liveflow scan``: input formats, lexicon options, output shape and one-line errors."""
+"""``liveflow scan``: input formats, lexicon options, both output formats and one-line errors."""
 
 from __future__ import annotations
 
+import io
+import unicodedata
 from pathlib import Path
 
 import orjson
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.console import Console
 
 from liveflow.cli import cli
+from liveflow.cli.scan_report import HumanReport, visible
+from liveflow.core.moderation import Moderator, load_default_lexicon
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "scan"
+FIXED_LEXICON = ["--no-default-lexicon", "--lexicon", str(DATA / "lexicon.tsv")]
 
 
 def run(args: list[str], stdin: str | bytes | None = None) -> tuple[int, list[dict[str, object]], str]:
-    result = CliRunner().invoke(cli, ["scan", *args], input=stdin)
+    """``liveflow scan --format jsonl ARGS``, its output parsed."""
+    result = CliRunner().invoke(cli, ["scan", "--format", "jsonl", *args], input=stdin)
     lines = [orjson.loads(line) for line in result.stdout.splitlines()]
     return result.exit_code, lines, result.stderr
+
+
+def run_text(args: list[str], stdin: str | bytes | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["scan", *args], input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_jsonl_output_is_byte_identical_to_the_release_before_the_text_format() -> None:
+    # tests/data/scan/golden-*.jsonl were written by `liveflow scan` of commit 20c54e4 (before `--format`
+    # existed) with the fixed lexicon tests/data/scan/lexicon.tsv, so lexicon changes do not move them.
+    result = CliRunner().invoke(cli, ["scan", *FIXED_LEXICON, "--jsonl", str(DATA / "comments.jsonl")])
+    assert result.exit_code == 0
+    assert result.stdout_bytes == (DATA / "golden-jsonl.jsonl").read_bytes()
+    result = CliRunner().invoke(
+        cli, ["scan", *FIXED_LEXICON, "--format", "jsonl", str(DATA / "comments.txt")]
+    )
+    assert result.exit_code == 0
+    assert result.stdout_bytes == (DATA / "golden-plain.jsonl").read_bytes()
+
+
+def test_text_output_marks_hits_lists_them_and_sums_up() -> None:
+    code, out, err = run_text(
+        [], "加 微*信 138 1234 5678\n主播好看\n扣扣 123456 全网最便宜\n每天刷单词打卡\n"
+    )
+    assert (code, err) == (0, "")
+    assert out == (
+        "   1  block   «加 微*信» «138 1234 5678»\n"
+        "              diversion  block   加 微*信 -> 加微信\n"
+        "              contact    block   138 1234 5678 -> mobile 13812345678\n"
+        "   3  block   扣扣 «123456» 全网«最便宜»\n"
+        "              contact  block   123456 -> qq_id 123456\n"
+        "              ad_law   info    最便宜\n"
+        "4 comments scanned, 2 flagged (block 2, review 0, info 0, clean 2)\n"
+        "category    block  review    info   hits\n"
+        "ad_law          0       0       1      1\n"
+        "contact         2       0       0      2\n"
+        "diversion       1       0       0      1\n"
+    )
+
+
+def test_text_output_with_all_and_with_jsonl_input() -> None:
+    code, out, _ = run_text(["--all"], "主播好看\n私聊\n")
+    assert code == 0
+    assert out.splitlines()[:3] == [
+        "   1  clean   主播好看",
+        "   2  review  «私聊»",
+        "              diversion  review  私聊",
+    ]
+    code, out, _ = run_text(["--jsonl", "--format", "text"], '{"text": "vx同号"}\n')
+    assert code == 0 and out.startswith("   1  block   «vx»同号\n")
+    code, out, _ = run_text([], "")
+    assert (code, out) == (0, "0 comments scanned, 0 flagged (block 0, review 0, info 0, clean 0)\n")
+
+
+def test_text_output_cannot_be_driven_by_the_comment() -> None:
+    hostile = "[bold red]加微信[/bold red] \x1b[2J\x1b]0;title\x07 \u202egnp.exe \x85end"
+    code, out, _ = run_text([], hostile + "\n")
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first == "   1  block   [bold red]«加微信»[/bold red] ␛[2J␛]0;title␇ \ufffdgnp.exe \ufffdend"
+    assert "\x1b" not in out and "\u202e" not in out
+
+
+def test_visible_replaces_one_for_one() -> None:
+    text = "a\x00b\x1bc\x7fd\x9be\u2066f\u200eg"
+    assert visible(text) == "a␀b␛c␡d\ufffde\ufffdf\ufffdg"
+    assert len(visible(text)) == len(text)
+    assert visible("加微信 ok") == "加微信 ok"
+
+
+@given(st.text())
+def test_visible_keeps_offsets_and_leaves_nothing_that_drives_a_terminal(text: str) -> None:
+    shown = visible(text)
+    assert len(shown) == len(text)
+    assert not any(
+        unicodedata.category(char) == "Cc" or char in "\u202a\u202b\u202d\u202e\u2028" for char in shown
+    )
+    assert all(
+        a == b
+        for a, b in zip(text, shown, strict=True)
+        if unicodedata.category(a) != "Cc" and a.isprintable()
+    )
+
+
+def test_text_output_on_a_terminal_is_coloured_without_markers() -> None:
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer, force_terminal=True, color_system="standard", highlight=False, markup=False
+    )
+    report = HumanReport(console)
+    moderator = Moderator.from_entries(load_default_lexicon())
+    report.add(7, "加 微*信 好", moderator.scan("加 微*信 好"))
+    out = buffer.getvalue()
+    assert "\x1b[1;37;41m加 微*信\x1b[0m" in out  # bold white on red: a block hit
+    assert "«" not in out and "»" not in out
+
+
+def test_text_output_stops_at_a_bad_line_with_one_line_error() -> None:
+    code, out, err = run_text(["--jsonl", "--format", "text"], '{"text": "加微信"}\n{oops\n')
+    assert code == 2
+    assert out.startswith("   1  block   «加微信»\n") and "scanned" not in out
+    assert err.startswith("liveflow: <stdin>:2: invalid JSON")
 
 
 def test_plain_lines_from_stdin() -> None:

@@ -25,6 +25,9 @@ from liveflow.core.checkpoint import (
 )
 from liveflow.core.events import EVENT_TOPIC
 from liveflow.core.ingest import SEGMENT_IDS, input_ref
+from liveflow.core.moderation import Hit, Moderator
+from liveflow.core.moderation.detectors import ContactDetector
+from liveflow.core.moderation.matcher import LexiconMatcher
 from liveflow.core.pipeline import RANK, CoreConfig, Output, Pipeline, pending_inputs
 from liveflow.core.records import to_builtins
 from liveflow.settings import Settings
@@ -443,6 +446,17 @@ def test_pending_events_gone_from_the_input_topics_are_counted_and_left_out() ->
     assert restored.rooms["r1"].ingest.buffered() == 5
 
 
+class _RecordedModerator(Moderator):
+    """Answers every scan with recorded hits (those an earlier release's engine found)."""
+
+    def __init__(self, hits: dict[str, list[Hit]]) -> None:
+        super().__init__(LexiconMatcher([]), ContactDetector())
+        self._recorded = hits
+
+    def scan(self, text: str) -> list[Hit]:
+        return list(self._recorded.get(text, []))
+
+
 def test_a_checkpoint_of_release_66a0e7f_restores_and_gives_the_same_records() -> None:
     """tests/data/checkpoint-66a0e7f.msgpack: the changelog rows release 66a0e7f wrote, checkpointing every
     997 messages, for two thirds of a simulated stream with a spam wave and an audience drop, alerts and
@@ -450,8 +464,14 @@ def test_a_checkpoint_of_release_66a0e7f_restores_and_gives_the_same_records() -
     the last third, and publishes every record an uninterrupted run of today's code publishes after the
     cut, identical: windows, alerts (their state came in the old layout) and moderation hits; of what
     came after that release, only what the old checkpoint cannot hold differs (the broadcast's start, so
-    its id and its summary)."""
+    its id and its summary). Both runs get the moderation hits of that release: the alert state in the
+    checkpoint counts the hits its engine found, so a newer lexicon or detector would change the window
+    that straddles the cut. tests/data/checkpoint-66a0e7f-hits.json holds them, text -> hits, as the
+    engine of 66a0e7f (unchanged up to 20c54e4) found them in this stream's comments."""
     fixture = msgspec.msgpack.decode((DATA / "checkpoint-66a0e7f.msgpack").read_bytes())
+    recorded = msgspec.json.decode(
+        (DATA / "checkpoint-66a0e7f-hits.json").read_bytes(), type=dict[str, list[Hit]]
+    )
     config = SimConfig(
         start_ms=FILE_START_TS,
         seed=fixture["seed"],
@@ -470,7 +490,7 @@ def test_a_checkpoint_of_release_66a0e7f_restores_and_gives_the_same_records() -
         msgs.append((record.topic, offsets[record.topic], record.key, record.value))
         offsets[record.topic] += 1
     cut = fixture["cut"]
-    uninterrupted = build_pipeline(Settings())
+    uninterrupted = build_pipeline(Settings(), moderator=_RecordedModerator(recorded))
     feed(uninterrupted, msgs[:cut])
     expected = feed(uninterrupted, msgs[cut:])
     uninterrupted.finish()
@@ -478,7 +498,7 @@ def test_a_checkpoint_of_release_66a0e7f_restores_and_gives_the_same_records() -
 
     changelog = Changelog()
     changelog.rows = {bytes(key): bytes(value) for key, value in fixture["rows"]}
-    restored = build_pipeline(Settings())
+    restored = build_pipeline(Settings(), moderator=_RecordedModerator(recorded))
     changelog.restore_into(restored, msgs)
     assert all(room.ingest.buffered() for room in restored.rooms.values())  # events pending at the cut
     after = feed(restored, msgs[cut:])

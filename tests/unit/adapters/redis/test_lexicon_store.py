@@ -306,6 +306,22 @@ async def test_invalid_stored_entries_fail_reads_name_the_field_and_can_be_remov
             await store.load()
 
 
+async def test_a_stored_entry_with_a_bad_category_fails_strict_reads_and_is_skipped_by_lenient_ones(
+    redis_url: str, namespace: str
+) -> None:
+    async with connect(redis_url) as client:
+        store = LexiconStore(client, namespace)
+        await store.add([entry("好词")], seed=False)
+        await client.hset(entries_key(namespace), '坏词\tspam"x', b'{"severity":"block"}')
+        with pytest.raises(LexiconError, match=r"field '坏词\\tspam\"x': bad category 'spam\"x'"):
+            await store.load()
+        snapshot = await store.load(skip_invalid=True)
+        assert snapshot.entries == [entry("好词")] and len(snapshot.invalid) == 1
+        assert "bad category" in snapshot.invalid[0]
+        with pytest.raises(LexiconError, match="bad category"):
+            await store.add([entry("坏词", 'spam"x')])
+
+
 async def test_replace_deletes_invalid_fields_even_when_not_utf8(redis_url: str, namespace: str) -> None:
     async with connect(redis_url) as client:
         store = LexiconStore(client, namespace)
@@ -500,7 +516,7 @@ async def test_watcher_follows_a_flushed_store_back_to_the_default_with_a_warnin
         assert any("went back from version 1 to 0" in r.getMessage() for r in caplog.records)
 
 
-async def test_watcher_keeps_its_lexicon_when_the_store_is_invalid(
+async def test_watcher_leaves_out_invalid_entries_logs_them_once_and_applies_the_others(
     redis_url: str, namespace: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with (
@@ -511,14 +527,38 @@ async def test_watcher_keeps_its_lexicon_when_the_store_is_invalid(
         await eventually(lambda: recorder.version == 1, 5, "version 1")
         async with client.pipeline(transaction=True) as pipe:
             pipe.hset(entries_key(namespace), "坏词\tfraud", b"not json")
+            # a category an older release accepted (it broke the /metrics scrape)
+            pipe.hset(entries_key(namespace), '坏类\tspam"x', b'{"severity":"block"}')
+            pipe.hset(entries_key(namespace), "另一个新词\tfraud", b'{"severity":"block"}')
             pipe.incr(version_key(namespace))
             await pipe.execute()
-        await asyncio.sleep(1.2)  # several checks
-        assert recorder.version == 1 and recorder.health == [True]
-        errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-        assert len(errors) == 1 and "field '坏词\\tfraud': value is not JSON" in errors[0].getMessage()
+        await eventually(lambda: recorder.version == 2, 5, "version 2 without the bad entries")
+        await asyncio.sleep(1.0)  # several more checks: no second log line per entry
+        assert recorder.flags("新违禁词") and recorder.flags("另一个新词") and not recorder.flags("坏类")
+        assert recorder.health == [True]
+        errors = sorted(r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
+        assert len(errors) == 2, errors
+        assert "field '坏类\\tspam\"x': bad category 'spam\"x'" in errors[0]
+        assert "field '坏词\\tfraud': value is not JSON" in errors[1]
+        assert all(message.startswith("live lexicon version 2 in ") for message in errors)
         await LexiconStore(client, namespace).remove("坏词", "fraud")
         await eventually(lambda: recorder.version == 3, 3, "version 3 once repaired")
+
+
+async def test_watcher_keeps_its_lexicon_when_the_version_key_is_invalid(
+    redis_url: str, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        watching(redis_url, namespace, poll_interval=0.2) as (recorder, _),
+        connect(redis_url) as client,
+    ):
+        await LexiconStore(client, namespace).add([entry("新违禁词")])
+        await eventually(lambda: recorder.version == 1, 5, "version 1")
+        await client.set(version_key(namespace), "abc")
+        await asyncio.sleep(1.2)  # several checks
+        assert recorder.version == 1 and recorder.flags("新违禁词")
+        errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert len(errors) == 1 and "expected a positive integer" in errors[0].getMessage()
 
 
 # -- the CLI ------------------------------------------------------------------------------------------
@@ -599,6 +639,15 @@ def test_cli_errors_are_one_line(run: Callable[..., tuple[int, str, str]], tmp_p
     assert (code, err) == (2, "liveflow: lexicon add: --severity is required (info, review or block)\n")
     code, _, err = run("add", "词", "--category", "allow", "--severity", "block")
     assert (code, err) == (2, "liveflow: lexicon add: allow phrases have no --severity\n")
+    code, out, err = run("add", "词", "--category", 'spam"x', "--severity", "block")
+    assert (code, out) == (2, "")
+    assert err == (
+        "liveflow: lexicon add: bad category 'spam\"x' (lowercase ASCII letters, digits and _, starting "
+        "with a letter, at most 32 characters)\n"
+    )
+    code, _, err = run("add", "词", "--category", "Fraud", "--severity", "block")
+    assert code == 2 and err.startswith("liveflow: lexicon add: bad category 'Fraud'")
+    assert run("list")[1].splitlines()[0].startswith("lexicon version 0 ")  # nothing was written
     code, _, err = run("add", "!!", "--category", "fraud", "--severity", "block")
     assert code == 2 and err.startswith("liveflow: lexicon add: term '!!' has no letters or digits")
     code, _, err = run("remove", "没有的词", "--category", "fraud")
@@ -612,6 +661,13 @@ def test_cli_errors_are_one_line(run: Callable[..., tuple[int, str, str]], tmp_p
     assert (code, err) == (
         2,
         f"liveflow: {bad}:2: bad severity 'fatal' (expected one of info, review, block)\n",
+    )
+    bad.write_text("好词\tfraud\tblock\n坏词\tSpam-2\tblock\n")
+    code, _, err = run("import", str(bad))
+    assert (code, err) == (
+        2,
+        f"liveflow: {bad}:2: bad category 'Spam-2' (lowercase ASCII letters, digits and _, starting with "
+        "a letter, at most 32 characters)\n",
     )
     code, _, err = run("export", "--format", "json", str(tmp_path / "missing" / "x.json"))
     assert code == 2 and err.startswith(f"liveflow: {tmp_path / 'missing' / 'x.json'}: cannot write")

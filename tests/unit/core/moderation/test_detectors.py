@@ -1,4 +1,4 @@
-"""Contact detectors: mobile numbers, digit runs, URLs, WeChat ids, their screen and their configuration."""
+"""Contact detectors: mobile numbers, digit runs, URLs, WeChat ids, QQ numbers, their screen and config."""
 
 from __future__ import annotations
 
@@ -82,8 +82,8 @@ def test_not_mobile_numbers(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "digits"),
     [
-        ("QQ 2847561930", "2847561930"),
-        ("扣扣号：375920184", "375920184"),
+        ("号码 2847561930", "2847561930"),
+        ("编号：375920184", "375920184"),
         ("订单2024061212345678", "2024061212345678"),
         ("813812345678", "813812345678"),  # glued to another digit: not a mobile, but a run
     ],
@@ -120,6 +120,10 @@ def test_digit_runs_that_are_not_contacts(text: str) -> None:
         ("微信abc_123456", "abc_123456", "abc_123456"),
         ("微信号 zhang_san_99", "zhang_san_99", "zhang_san_99"),
         ("ＶＸ：ａｂｃ１２３４", "abc1234", "ａｂｃ１２３４"),
+        ("威信：shop_lady88", "shop_lady88", "shop_lady88"),
+        ("薇信号 abc_1234", "abc_1234", "abc_1234"),
+        ("徽信abcdef", "abcdef", "abcdef"),
+        ("V信: Hello_99", "hello_99", "Hello_99"),
     ],
 )
 def test_wechat_ids(text: str, value: str, matched: str) -> None:
@@ -137,6 +141,48 @@ def test_wechat_ids(text: str, value: str, matched: str) -> None:
 )
 def test_not_wechat_ids(text: str) -> None:
     assert all(kind != "wechat_id" for kind, _, _ in contacts(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "matched"),
+    [
+        ("扣扣 123456789", "123456789", "123456789"),
+        ("qq:12345678", "12345678", "12345678"),  # counting digits: no ``digits`` run, but a QQ number
+        ("QQ 2847561930", "2847561930", "2847561930"),
+        ("ＱＱ：１０００１", "10001", "１０００１"),
+        ("q q 号 5566778", "5566778", "5566778"),
+        ("QQ号码是 88889999", "88889999", "88889999"),
+        ("qq群号=7788990", "7788990", "7788990"),
+        ("扣扣号：375920184", "375920184", "375920184"),
+        ("企鹅：98765432", "98765432", "98765432"),
+        ("企鵝 - 20481", "20481", "20481"),  # traditional 鵝
+        ("🐧 3345678901", "3345678901", "3345678901"),
+        ("🐧:556677", "556677", "556677"),
+        ("有问题扣扣 一二三四五六七", "1234567", "一二三四五六七"),
+        ("qq 13812345678", "13812345678", "13812345678"),  # the context says QQ: not reported as mobile
+    ],
+)
+def test_qq_numbers(text: str, value: str, matched: str) -> None:
+    assert contacts(text) == [("qq_id", value, matched)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "QQ 2024年注册的",  # four digits
+        "qq 012345",  # starts with 0
+        "qq 123456789012",  # twelve digits
+        "扣扣子 3 颗",
+        "企鹅玩偶 128元",
+        "🐧好可爱 99",
+        "QQ音乐 12345",  # a word between the context and the number
+        "faqq 12345",  # qq inside a word
+        "扣 12345",  # one 扣 is a button, not QQ
+        "qq    12345",  # more than three separators
+    ],
+)
+def test_not_qq_numbers(text: str) -> None:
+    assert all(kind != "qq_id" for kind, _, _ in contacts(text))
 
 
 @pytest.mark.parametrize(
@@ -172,12 +218,19 @@ def test_not_urls(text: str) -> None:
 
 
 def test_default_severities_and_configuration() -> None:
-    text = "vx:abc123 13812345678 2847561930 www.a.com"
+    text = "vx:abc123 13812345678 2847561930 www.a.com qq 12345"
     found = {match.kind: match.severity for match in DETECTOR.find(fold(text))}
-    assert found == {"wechat_id": "block", "mobile": "block", "digits": "review", "url": "review"}
-    quiet = ContactDetector(DetectorConfig(mobile=None, url="block"))
+    assert found == {
+        "wechat_id": "block",
+        "mobile": "block",
+        "digits": "review",
+        "url": "review",
+        "qq_id": "block",
+    }
+    quiet = ContactDetector(DetectorConfig(mobile=None, url="block", qq_id=None))
     found = {match.kind: match.severity for match in quiet.find(fold(text))}
     assert found == {"wechat_id": "block", "digits": "review", "url": "block"}
+    assert contacts("qq 2847561930", quiet) == [("digits", "2847561930", "2847561930")]
     assert all(kind != "digits" for kind, _, _ in contacts("13812345678", quiet))  # a mobile is not a run
 
 
@@ -197,6 +250,10 @@ def test_offsets_point_into_the_original_text() -> None:
         "www.cheap.top",
         "https://t.cn/x",
         "ｗｗｗ．ｆａｋｅ．ｃｏｍ",
+        "威信 abc123",
+        "扣扣 12345",
+        "🐧12345",
+        "企鹅：五五六六七七",
     ],
 )
 def test_families_let_every_contact_through(text: str) -> None:
@@ -205,6 +262,9 @@ def test_families_let_every_contact_through(text: str) -> None:
     assert DETECTOR.find(fold(text), families) == DETECTOR.find(fold(text))
 
 
-@pytest.mark.parametrize("text", ["主播好漂亮", "到手价199元", "How much is it?", "哈哈哈哈", "1.5米"])
+@pytest.mark.parametrize(
+    "text",
+    ["主播好漂亮", "到手价199元", "How much is it?", "哈哈哈哈", "1.5米", "有折扣吗 满300减50", "🐧🐧"],
+)
 def test_families_rule_out_ordinary_comments(text: str) -> None:
     assert families_of(text) == 0

@@ -132,10 +132,22 @@ def test_scan_many_equals_scan_one_by_one(default_moderator: Moderator) -> None:
         "2847561930",
         "最近\n\n",
         "www.bad.top",
+        "🐧 12345",  # a QQ context the screen drops as ignorable
+        "🐧好可爱",
+        "扣扣：12345",
     ]
     assert default_moderator.scan_many(texts) == [default_moderator.scan(text) for text in texts]
     assert default_moderator.scan_many([]) == []
     assert default_moderator.scan_many(iter(["加微信"])) == [default_moderator.scan("加微信")]
+
+
+def test_a_penguin_before_a_number_gets_past_the_screen(default_moderator: Moderator) -> None:
+    [hit] = default_moderator.scan("找我🐧:556677")
+    assert (hit.kind, hit.term, hit.matched, hit.severity) == ("qq_id", "556677", "556677", "block")
+    assert default_moderator.needs_full_scan("🐧 556677")
+    assert not default_moderator.needs_full_scan("🐧好可爱")
+    quiet = Moderator.from_entries([], DetectorConfig(qq_id=None))
+    assert quiet.scan("🐧 556677") == [] and quiet.scan_many(["🐧 556677"]) == [[]]
 
 
 def test_scan_many_with_groups_that_are_always_searched() -> None:
@@ -148,7 +160,7 @@ def test_scan_many_with_groups_that_are_always_searched() -> None:
 def test_hits_fit_the_moderation_hits_topic_schema(default_moderator: Moderator) -> None:
     schema_file = Path(__file__).resolve().parents[4] / "schemas" / "moderation-hits.schema.json"
     validator = jsonschema.Draft202012Validator(json.loads(schema_file.read_text(encoding="utf-8")))
-    hits = default_moderator.scan("加vx：abc123 138 1234 5678 全网最低 https://t.cn/x")
+    hits = default_moderator.scan("加vx：abc123 138 1234 5678 全网最低 https://t.cn/x 扣扣 12345")
     record = ModerationHitRecord(
         event_id="e1",
         room_id="r1",
@@ -158,5 +170,5 @@ def test_hits_fit_the_moderation_hits_topic_schema(default_moderator: Moderator)
         hits=hits,
         action=action(hits),
     )
-    assert {hit.kind for hit in hits} == {None, "wechat_id", "mobile", "url"}
+    assert {hit.kind for hit in hits} == {None, "wechat_id", "mobile", "url", "qq_id"}
     assert list(validator.iter_errors(to_builtins(record))) == []

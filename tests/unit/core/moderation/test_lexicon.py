@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from liveflow.core.moderation import (
     ALLOW_CATEGORY,
@@ -239,6 +242,9 @@ INVALID_DOCUMENTS = [
     {"version": 2, "categories": {}},
     {"description": "no categories"},
     {"categories": {"bad name": {"severity": "info", "terms": ["a"]}}},
+    {"categories": {'spam"x': {"severity": "info", "terms": ["a"]}}},
+    {"categories": {"Spam": {"severity": "info", "terms": ["a"]}}},
+    {"categories": {"x" * 33: {"severity": "info", "terms": ["a"]}}},
     {"categories": {"abuse": {"severity": "info", "terms": [" "]}}},
 ]
 
@@ -251,3 +257,58 @@ def test_schema_and_loader_agree(tmp_path: Path) -> None:
         assert list(validator.iter_errors(document)), document
         with pytest.raises(LexiconError):
             load_lexicon(write(tmp_path, f"bad{number}.json", json.dumps(document)))
+
+
+GOOD_CATEGORIES = ["a", "ad_law", "competitor2", "x" + "_" * 31]
+BAD_CATEGORIES = ['spam"x', "Spam", "2fast", "_x", "ad-law", "广告", "a b", "", "a\n", "x" * 33, "cat}", "é"]
+
+
+@pytest.mark.parametrize("category", GOOD_CATEGORIES)
+def test_category_names_that_are_accepted(category: str) -> None:
+    assert LexiconEntry("词", category, "info").category == category
+
+
+@pytest.mark.parametrize("category", BAD_CATEGORIES)
+def test_category_names_outside_the_pattern_are_refused_in_one_line(category: str) -> None:
+    with pytest.raises(LexiconError) as error:
+        LexiconEntry("词", category, "info")
+    assert str(error.value).startswith(f"bad category {category!r} (lowercase ASCII letters")
+    assert "\n" not in str(error.value).replace(repr(category), "")
+
+
+@given(st.text(max_size=40))
+def test_every_category_is_checked_against_the_pattern(category: str) -> None:
+    valid = re.fullmatch("[a-z][a-z0-9_]{0,31}", category) is not None
+    try:
+        LexiconEntry("词", category, "info")
+    except LexiconError as exc:
+        assert not valid and str(exc).startswith("bad category")
+    else:
+        assert valid
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line"),
+    [
+        ("x.tsv", '好词\tfraud\tblock\n坏词\tspam"x\tblock\n', 2),
+        (
+            "x.yaml",
+            "categories:\n  fraud: {severity: block, terms: [好词]}\n"
+            "  Spam: {severity: info, terms: [坏词]}\n",
+            3,
+        ),
+        (
+            "x.json",
+            '{"categories": {\n "fraud": {"severity": "block", "terms": ["好词"]},\n'
+            ' "a-b": {"severity": "info", "terms": ["坏词"]}}}',
+            3,
+        ),
+    ],
+)
+def test_files_with_a_bad_category_name_file_and_line(
+    tmp_path: Path, name: str, text: str, line: int
+) -> None:
+    path = write(tmp_path, name, text)
+    with pytest.raises(LexiconError) as error:
+        load_lexicon(path)
+    assert str(error.value).startswith(f"{path}:{line}: bad category ")

@@ -73,6 +73,9 @@ def test_disguised_lexicon_terms_are_still_found(data: st.DataObject, entry: Lex
 FRAGMENTS = st.one_of(
     st.sampled_from([entry.term for entry in TERMS]),
     st.sampled_from(["vx", "wx", "微信", "www.", ".com", "http://", "138", "1234", "5678", "一三八", "壹贰"]),
+    st.sampled_from(
+        ["qq", "Q Q", "扣扣", "企鵝", "\U0001f427", "号", "群", "是", "12345", "五五六六七", "威信", "v信"]
+    ),
     st.sampled_from(["主播", "好看", "多少钱", "哈哈哈", "666", "M码", "love it", "dev", " ", ":", "-", "."]),
     st.text(IGNORABLE, min_size=1, max_size=2),
     st.text(st.characters(codec="utf-8"), min_size=1, max_size=3),
