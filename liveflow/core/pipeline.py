@@ -372,7 +372,8 @@ class Pipeline:
             if facts is not None:
                 facts.append(Activity(room_id, event.ts))
             state.apply(event, records)
-            self._drain(state, facts, partition)
+            if records or state.samples or state.summaries:
+                self._drain(state, facts, partition)
             hit = room.pending_hits.pop(event.event_id, None) if type(event) is Comment else None
             if hit is not None:  # in the broadcast the comment belongs to, which its event may have started
                 by_category = state.totals.moderation
