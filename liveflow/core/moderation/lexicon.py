@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Final, Literal, TypeGuard
+from typing import Any, Final, Literal, TypeGuard
 
 import orjson
 import yaml
@@ -47,6 +47,7 @@ _NORMALIZATION_STEPS = tuple(step.name for step in dataclasses.fields(Normalizat
 _YAML_TRUE = frozenset({"true", "yes", "on"})
 _STR_TAG = "tag:yaml.org,2002:str"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+_MAX_FLOW_DEPTH = 32
 
 
 class LexiconError(ValueError):
@@ -185,15 +186,30 @@ def parse_structured(
         # node tree is read with PyYAML for its line numbers.
         text = text.replace("\t", " ")
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         raise LexiconError(f"{source}:{line}: invalid YAML: {exc.problem}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses; its message has a second line
+        line = text[: exc.position].count("\n") + 1
+        raise LexiconError(f"{source}:{line}: invalid YAML: {str(exc).splitlines()[0]}") from None
     except yaml.YAMLError as exc:
-        raise LexiconError(f"{source}:1: invalid YAML: {exc}") from None
+        raise LexiconError(f"{source}:1: invalid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise LexiconError(f"{source}:1: invalid YAML: nested too deeply") from None
     if root is None:
         raise LexiconError(f"{source}:1: empty lexicon file (expected a mapping with 'categories')")
     return _Reader(source).lexicon(root, normalization)
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing flow collections nested deeper than any lexicon needs before its
+    scanner spends seconds on thousands of open brackets."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= _MAX_FLOW_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, "nested too deeply", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
 
 
 class _Reader:
