@@ -239,7 +239,7 @@ def to_json(value: Any) -> str:
         return "{" + ",".join(f"{to_json(str(k))}:{to_json(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ",".join(to_json(v) for v in value) + "]"
-    return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)  # raw characters (DEL, C1, U+2028) as a producer writes them
 
 
 def nested(rng: random.Random, depth: int, style: str) -> str:

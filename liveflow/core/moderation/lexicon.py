@@ -48,6 +48,13 @@ _YAML_TRUE = frozenset({"true", "yes", "on"})
 _STR_TAG = "tag:yaml.org,2002:str"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _MAX_FLOW_DEPTH = 32
+# Characters JSON strings may hold raw that PyYAML refuses (DEL, C1 controls, U+FFFE, U+FFFF) or reads
+# as line breaks (NEL, U+2028, U+2029)
+_YAML_REFUSED = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 class LexiconError(ValueError):
@@ -183,8 +190,10 @@ def parse_structured(
         except orjson.JSONDecodeError as exc:
             raise LexiconError(f"{source}:{exc.lineno}: invalid JSON: {exc.msg}") from None
         # JSON strings cannot contain raw tabs, and PyYAML does not accept tabs as JSON whitespace; the
-        # node tree is read with PyYAML for its line numbers.
-        text = text.replace("\t", " ")
+        # node tree is read with PyYAML for its line numbers. Valid JSON has the characters of
+        # _YAML_REFUSED only inside strings: they are written as escapes, which PyYAML reads back as
+        # the same characters.
+        text = _YAML_REFUSED.sub(_escape_char, text.replace("\t", " "))
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
