@@ -208,7 +208,7 @@ def parse_structured(
         raise LexiconError(f"{source}:1: invalid YAML: nested too deeply") from None
     if root is None:
         raise LexiconError(f"{source}:1: empty lexicon file (expected a mapping with 'categories')")
-    return _Reader(source).lexicon(root, normalization)
+    return _Reader(source, len(text) + 1).lexicon(root, normalization)
 
 
 class _Loader(yaml.SafeLoader):
@@ -224,8 +224,9 @@ class _Loader(yaml.SafeLoader):
 class _Reader:
     """Walks a PyYAML node tree, so every error can name the line of the node at fault."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, budget: int) -> None:
         self._source = source
+        self._budget = budget  # entries: a file without aliases has fewer than characters
 
     def _error(self, node: yaml.Node, message: str) -> LexiconError:
         return LexiconError(f"{self._source}:{node.start_mark.line + 1}: {message}")
@@ -284,6 +285,8 @@ class _Reader:
         entries: list[LexiconEntry] = []
         for category, body in self._mapping(top["categories"], "categories", None).items():
             entries.extend(self._category(category, body, base))
+            if len(entries) > self._budget:
+                raise self._error(body, "YAML aliases repeat more terms than the file has characters")
         return entries
 
     def _category(self, category: str, body: yaml.Node, base: NormalizationOptions) -> list[LexiconEntry]:

@@ -234,3 +234,18 @@ def test_json_strings_may_hold_characters_yaml_refuses(tmp_path: Path) -> None:
     document = {"categories": {"spam": {"severity": "info", "terms": terms}}}
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     assert [entry.term for entry in load_lexicon(path)] == terms
+
+
+def test_yaml_aliases_cannot_multiply_a_lexicon(tmp_path: Path) -> None:
+    """An 8 KB file repeating one category of 1,000 terms by alias gave 200,000 entries (3 s; a 1 MB file:
+    hours); a file without such repetition has fewer entries than characters, and still loads."""
+    terms = ", ".join(f"t{i}" for i in range(1000))
+    head = "categories:\n  c0: &b {severity: block, terms: [" + terms + "]}\n"
+    path = tmp_path / "aliases.yaml"
+    path.write_text(head + "".join(f"  c{i}: *b\n" for i in range(1, 200)))
+    with pytest.raises(LexiconError) as caught:
+        load_lexicon(path)
+    assert str(caught.value).startswith(f"{path}:")
+    assert "YAML aliases repeat more terms than the file has characters" in str(caught.value)
+    path.write_text(head + "  c1: *b\n")
+    assert len(load_lexicon(path)) == 2000
