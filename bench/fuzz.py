@@ -18,7 +18,8 @@ entry point the way the product does and verifies what came back), ``--inputs`` 
   characters and must report a hit of its category there; every tenth is also compared with
   ``scan_many`` and with a moderator whose extra lexicon group is always searched;
 - ``lexicon``: lexicon files (``.tsv``, ``.yaml``, ``.json``) for ``load_lexicon(path)``: well-formed
-  documents with hostile terms and categories, then mutated. Check: entries, or a ``LexiconError`` of one
+  documents with hostile terms and categories, then mutated; deep nesting; a category repeated by YAML
+  aliases. Check: entries, or a ``LexiconError`` of one
   line starting with ``<file>:<line>:``;
 - ``notify_config``: notifier routing files (``.yaml``, ``.json``, ``.toml``) for ``load_config(path)``
   as ``liveflow notifier --config`` calls it: a valid file with every channel kind, then values, keys
@@ -428,6 +429,13 @@ def make_lexicon(rng: random.Random) -> tuple[str, bytes]:
         data = ("categories: " if suffix != ".json" else '{"categories": ').encode()
         data += nested(rng, deep_depth(rng), rng.choice(["list", "dict"])).encode()
         return suffix, data + (b"}" if suffix == ".json" else b"")
+    if roll < 0.04:  # one category of many terms repeated by YAML aliases
+        terms_text = ", ".join(f"t{i}" for i in range(rng.randint(1, 2000)))
+        repeats = "".join(f"  c{i}: *b\n" for i in range(1, rng.randint(2, 500)))
+        return (
+            ".yaml",
+            f"categories:\n  c0: &b {{severity: block, terms: [{terms_text}]}}\n{repeats}".encode(),
+        )
     terms = [lexicon_term(rng) for _ in range(rng.randint(0, 8))]
     if suffix == ".tsv":
         lines = []
