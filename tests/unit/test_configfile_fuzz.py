@@ -17,10 +17,12 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from liveflow.adapters.notify.config import NotifyConfig, load_config
+from liveflow.cli import cli
 from liveflow.configfile import MAX_DEPTH, ConfigFileError, load_table
 from liveflow.core.alerts.config import AlertConfig
 from liveflow.core.alerts.registry import REGISTRY
@@ -297,3 +299,27 @@ def test_aliases_that_do_not_multiply_the_file_still_load(tmp_path: Path) -> Non
     config = load_config(path, ENVIRON)
     assert sorted(config.channels) == ["a", "b"]
     assert config.retry.max_attempts == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "channels: " + "[" * 5000,
+        "routes: &a [*a]\n",
+        "timezone: Asia\n",
+        "retry: {base_delay: " + "9" * 400 + "s}\n",
+    ],
+    ids=["deep", "alias-loop", "tz-directory", "huge-duration"],
+)
+def test_notifier_check_answers_one_line_and_exit_code_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    """What the user sees for the inputs that were tracebacks: ``liveflow: <file>: ...``, exit code 2."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LIVEFLOW_GRAFANA_URL", raising=False)
+    (tmp_path / "notify.yaml").write_text(text)
+    result = CliRunner().invoke(cli, ["notifier", "--config", "notify.yaml", "--check"])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("liveflow: notify.yaml: "), lines

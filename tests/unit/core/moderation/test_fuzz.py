@@ -14,9 +14,11 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from liveflow.cli import cli
 from liveflow.core.moderation import (
     LexiconEntry,
     LexiconError,
@@ -249,3 +251,12 @@ def test_yaml_aliases_cannot_multiply_a_lexicon(tmp_path: Path) -> None:
     assert "YAML aliases repeat more terms than the file has characters" in str(caught.value)
     path.write_text(head + "  c1: *b\n")
     assert len(load_lexicon(path)) == 2000
+
+
+def test_scan_with_a_hostile_lexicon_answers_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    """``liveflow scan --lexicon deep.yaml`` was a RecursionError traceback."""
+    path = tmp_path / "deep.yaml"
+    path.write_text("categories: " + "[" * 5000)
+    result = CliRunner().invoke(cli, ["scan", "--lexicon", str(path)], input="好看\n")
+    assert result.exit_code == 2
+    assert result.stderr == f"liveflow: {path}:1: invalid YAML: nested too deeply\n"
