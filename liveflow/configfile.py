@@ -253,8 +253,13 @@ def _escaped(key: str) -> str:
 
 
 def nearest(word: str, choices: Iterable[str]) -> str | None:
-    """The closest of ``choices`` to a misspelt ``word``, if one is close enough."""
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    """The closest of ``choices`` to a misspelt ``word``, if one is close enough.
+
+    A ratio of 0.6 needs the shorter of two strings to be at least 3/7 of the longer, so the other
+    choices are left out first: a megabyte of a value then costs no ``difflib`` pass over it.
+    """
+    candidates = [c for c in choices if 7 * min(len(c), len(word)) >= 3 * max(len(c), len(word))]
+    found = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6) if candidates else []
     return found[0] if found else None
 
 

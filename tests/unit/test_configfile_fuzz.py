@@ -10,6 +10,7 @@ alias loops and chains, surrogates, time zone names that are directories, huge d
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from pathlib import Path
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 
 from liveflow.adapters.notify.config import NotifyConfig, load_config
 from liveflow.cli import cli
-from liveflow.configfile import MAX_DEPTH, ConfigFileError, load_table
+from liveflow.configfile import MAX_DEPTH, ConfigFileError, load_table, nearest
 from liveflow.core.alerts.config import AlertConfig
 from liveflow.core.alerts.registry import REGISTRY
 
@@ -323,3 +324,15 @@ def test_notifier_check_answers_one_line_and_exit_code_2(
     assert isinstance(result.exception, SystemExit)
     lines = result.output.splitlines()
     assert len(lines) == 1 and lines[0].startswith("liveflow: notify.yaml: "), lines
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    word=st.text(st.sampled_from("abcdefz_"), max_size=30),
+    choices=st.lists(st.text(st.sampled_from("abcdefz_"), min_size=1, max_size=30), max_size=8),
+)
+def test_nearest_leaves_out_only_choices_that_cannot_be_close(word: str, choices: list[str]) -> None:
+    """``nearest`` skips the choices whose length alone rules them out (so a 1 MB value is cheap); the
+    answer is difflib's on all of them."""
+    found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    assert nearest(word, choices) == (found[0] if found else None)
