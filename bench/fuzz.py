@@ -43,9 +43,10 @@ Run: ``.venv/bin/python bench/fuzz.py [--inputs 100000] [--only decoder,scan] [-
 ``tests/unit/**/test_*fuzz*.py`` run a few thousand hypothesis examples instead).
 
 Output: ``bench/results/fuzz.json``: ``{benchmark, date, machine, config, targets: {name: {inputs,
-crashes, crash_kinds: [{kind, count, examples}], median_us, p99_us, max_us, max_over_median,
-retimed_max_us, worst_bucket, buckets: {name: {inputs, median_us, p99_us, max_us, retimed_max_us,
-max_over_median}}, bound_met, seconds}}}`` and a table on stdout.
+crashes, crash_kinds: [{kind, count, examples}], median_us, p99_us, max_us, max_over_median (raw, all
+sizes), worst_bucket, worst_bucket_max_over_median, buckets: {"<format> <size>": {inputs, median_us,
+p99_us, max_us, retimed_max_us, max_over_median (re-timed), over_bound_raw, over_bound_retimed: [{input,
+us, bytes}]}}, bound_met, seconds}}}`` and a table on stdout.
 """
 
 from __future__ import annotations
