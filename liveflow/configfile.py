@@ -47,6 +47,7 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://liveflow.dev/schemas/v1/{name}.schema.json"
 
 Loc = tuple[str | int, ...]
+MAX_DEPTH = 32  # levels of nesting a configuration file may have (the formats here need a handful)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -75,7 +76,16 @@ class ConfigModel(BaseModel):
 
 # -- reading ----------------------------------------------------------------------------------------------
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last silently)."""
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last silently)
+    and flow collections (``[...]``, ``{...}``) nested deeper than :data:`MAX_DEPTH`, before PyYAML's
+    scanner spends seconds on thousands of open brackets."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= MAX_DEPTH:
+            raise yaml.scanner.ScannerError(
+                None, None, f"nested deeper than {MAX_DEPTH} levels", self.get_mark()
+            )
+        super().fetch_flow_collection_start(TokenClass)
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
@@ -106,7 +116,7 @@ def load_table(path: Path) -> dict[str, Any]:
     """The file's top-level table; by suffix TOML (``.toml``), JSON (``.json``) or else YAML.
 
     An empty YAML file is an empty table. Raises :class:`ConfigFileError` (one line) when the file cannot
-    be read or parsed or its top level is not a table.
+    be read or parsed, its top level is not a table, or its content is out of :func:`check_shape`'s bounds.
     """
     source = str(path)
     try:
@@ -116,6 +126,7 @@ def load_table(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigFileError([f"{source}: not UTF-8 text"]) from None
     suffix = path.suffix.lower()
+    kind = {".toml": "TOML", ".json": "JSON"}.get(suffix, "YAML")
     data: object
     try:
         if suffix == ".toml":
@@ -128,15 +139,61 @@ def load_table(path: Path) -> dict[str, Any]:
         raise ConfigFileError([f"{source}: not valid TOML: {exc}"]) from None
     except json.JSONDecodeError as exc:
         raise ConfigFileError([f"{source}: not valid JSON: {exc.msg} (line {exc.lineno})"]) from None
-    except ValueError as exc:  # a duplicate key in JSON
-        raise ConfigFileError([f"{source}: not valid JSON: {exc}"]) from None
     except yaml.YAMLError as exc:
         raise ConfigFileError([f"{source}: not valid YAML: {_yaml_problem(exc)}"]) from None
+    except ValueError as exc:  # a duplicate JSON key, a number too long to convert, a date out of range
+        raise ConfigFileError([f"{source}: not valid {kind}: {str(exc).splitlines()[0]}"]) from None
+    except RecursionError:  # the three parsers read nested collections recursively
+        raise ConfigFileError([f"{source}: not valid {kind}: nested too deeply"]) from None
     if data is None and suffix not in (".toml", ".json"):
         return {}
     if not isinstance(data, dict):
         raise ConfigFileError([f"{source}: expected a table of keys at the top level, not {_kind(data)}"])
+    check_shape(data, source=source, budget=len(text) + 1)
     return data
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_shape(data: object, *, source: str, budget: int) -> None:
+    """Bounds on a parsed table, so what checks it next (iterating, recursing) stays cheap and safe.
+
+    At most ``budget`` values counting each use of a YAML alias (a file without aliases has fewer values
+    than characters; an alias chain or an alias inside its own anchor has far more), at most
+    :data:`MAX_DEPTH` levels of nesting, and no string (key or value) with an unpaired surrogate escape
+    (``"\\ud800"``), which is no text. Walked without recursion; a problem is one
+    :class:`ConfigFileError` line.
+    """
+    stack: list[tuple[object, Loc]] = [(data, ())]
+    seen = 0
+    while stack:
+        value, loc = stack.pop()
+        seen += 1
+        if seen > budget:
+            raise ConfigFileError(
+                [
+                    f"{source}: YAML aliases expand to more values than the file has characters"
+                    " (an alias inside its anchor, or a chain of aliases)"
+                ]
+            )
+        if len(loc) > MAX_DEPTH:
+            raise ConfigFileError([f"{source}: {key_path(loc)}: nested deeper than {MAX_DEPTH} levels"])
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise ConfigFileError([f"{source}: {key_path(loc) or '(top level)'}: {_SURROGATE_RULE}"])
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    raise ConfigFileError(
+                        [f"{source}: {key_path(loc) or '(top level)'}: a key {_SURROGATE_RULE}"]
+                    )
+                stack.append((item, (*loc, str(key))))
+        elif isinstance(value, list):
+            stack.extend((item, (*loc, index)) for index, item in enumerate(value))
+
+
+_SURROGATE_RULE = "contains an unpaired surrogate escape (\\ud800-\\udfff), which is not text"
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -184,13 +241,25 @@ def key_path(loc: Iterable[str | int]) -> str:
     """``("routes", 0, "channels")`` -> ``routes[0].channels``."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        shown = part if isinstance(part, int) or part.isprintable() else _escaped(part)
+        text += f"[{shown}]" if isinstance(part, int) else (f".{shown}" if text else str(shown))
     return text
 
 
+def _escaped(key: str) -> str:
+    """A key with its non-printable characters (line breaks, controls, bidi overrides) as ``\\uXXXX``, so a
+    problem stays one line and shows what the file holds."""
+    return "".join(char if char.isprintable() else f"\\u{ord(char):04x}" for char in key)
+
+
 def nearest(word: str, choices: Iterable[str]) -> str | None:
-    """The closest of ``choices`` to a misspelt ``word``, if one is close enough."""
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    """The closest of ``choices`` to a misspelt ``word``, if one is close enough.
+
+    A ratio of 0.6 needs the shorter of two strings to be at least 3/7 of the longer, so the other
+    choices are left out first: a megabyte of a value then costs no ``difflib`` pass over it.
+    """
+    candidates = [c for c in choices if 7 * min(len(c), len(word)) >= 3 * max(len(c), len(word))]
+    found = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6) if candidates else []
     return found[0] if found else None
 
 
@@ -369,7 +438,7 @@ def check_time_zone(name: str) -> str:
     """``name`` if it is a time zone of the tz database, else a ValueError suggesting the nearest one."""
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, a name too long
         raise ValueError(
             f"unknown time zone {name!r} (not in the tz database){did_you_mean(name, time_zones())}"
         ) from None

@@ -20,6 +20,7 @@ Invariants:
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -67,6 +68,8 @@ def parse_duration_ms(value: object) -> int:
     if not match:
         raise ValueError("expected a duration such as 500ms, 5s, 10m or 1h")
     millis = float(match.group(1)) * _UNIT_MS[match.group(2)]
+    if not math.isfinite(millis):  # hundreds of digits: beyond any float
+        raise ValueError("a duration must be shorter than that")
     if millis != int(millis):
         raise ValueError("a duration must be a whole number of milliseconds")
     return int(millis)

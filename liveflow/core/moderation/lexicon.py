@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Final, Literal, TypeGuard
+from typing import Any, Final, Literal, TypeGuard
 
 import orjson
 import yaml
@@ -49,6 +49,14 @@ _NORMALIZATION_STEPS = tuple(step.name for step in dataclasses.fields(Normalizat
 _YAML_TRUE = frozenset({"true", "yes", "on"})
 _STR_TAG = "tag:yaml.org,2002:str"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+_MAX_FLOW_DEPTH = 32
+# Characters JSON strings may hold raw that PyYAML refuses (DEL, C1 controls, U+FFFE, U+FFFF) or reads
+# as line breaks (NEL, U+2028, U+2029)
+_YAML_REFUSED = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 class LexiconError(ValueError):
@@ -193,25 +201,43 @@ def parse_structured(
         except orjson.JSONDecodeError as exc:
             raise LexiconError(f"{source}:{exc.lineno}: invalid JSON: {exc.msg}") from None
         # JSON strings cannot contain raw tabs, and PyYAML does not accept tabs as JSON whitespace; the
-        # node tree is read with PyYAML for its line numbers.
-        text = text.replace("\t", " ")
+        # node tree is read with PyYAML for its line numbers. Valid JSON has the characters of
+        # _YAML_REFUSED only inside strings: they are written as escapes, which PyYAML reads back as
+        # the same characters.
+        text = _YAML_REFUSED.sub(_escape_char, text.replace("\t", " "))
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         raise LexiconError(f"{source}:{line}: invalid YAML: {exc.problem}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses; its message has a second line
+        line = text[: exc.position].count("\n") + 1
+        raise LexiconError(f"{source}:{line}: invalid YAML: {str(exc).splitlines()[0]}") from None
     except yaml.YAMLError as exc:
-        raise LexiconError(f"{source}:1: invalid YAML: {exc}") from None
+        raise LexiconError(f"{source}:1: invalid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise LexiconError(f"{source}:1: invalid YAML: nested too deeply") from None
     if root is None:
         raise LexiconError(f"{source}:1: empty lexicon file (expected a mapping with 'categories')")
-    return _Reader(source).lexicon(root, normalization)
+    return _Reader(source, len(text) + 1).lexicon(root, normalization)
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing flow collections nested deeper than any lexicon needs before its
+    scanner spends seconds on thousands of open brackets."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= _MAX_FLOW_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, "nested too deeply", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
 
 
 class _Reader:
     """Walks a PyYAML node tree, so every error can name the line of the node at fault."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, budget: int) -> None:
         self._source = source
+        self._budget = budget  # entries: a file without aliases has fewer than characters
 
     def _error(self, node: yaml.Node, message: str) -> LexiconError:
         return LexiconError(f"{self._source}:{node.start_mark.line + 1}: {message}")
@@ -270,6 +296,8 @@ class _Reader:
         entries: list[LexiconEntry] = []
         for category, body in self._mapping(top["categories"], "categories", None).items():
             entries.extend(self._category(category, body, base))
+            if len(entries) > self._budget:
+                raise self._error(body, "YAML aliases repeat more terms than the file has characters")
         return entries
 
     def _category(self, category: str, body: yaml.Node, base: NormalizationOptions) -> list[LexiconEntry]:
