@@ -46,7 +46,8 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
     sim = work / "sim.jsonl"
     subprocess.run(
         [LIVEFLOW, "simulate", "-o", str(sim), "--rate", "150", "--duration", "14m", "--rooms", "2",
-         "--seed", "5", "--scenario", "drop=0.7@4m+2m:room-0001", "--scenario", "spam_wave@8m+1m:room-0001"],
+         "--seed", "5", "--scenario", "drop=0.7@4m+2m:room-0001", "--scenario", "spam_wave@8m+1m:room-0001",
+         "--no-broadcasts"],  # the broadcast's start, ad spend and end are written here
         check=True, capture_output=True,
     )  # fmt: skip
     events = work / "events.jsonl"

@@ -1,6 +1,7 @@
 """A room's broadcast (场次): when it started, what only it accumulates, and its review record at the end.
 
-A broadcast starts with a ``broadcast_start`` event (an open one ends there), or, when none is open, with
+A broadcast starts with a ``broadcast_start`` event (an open one ends there, unless it started at that same
+instant: then the event is a re-send of its start), or, when none is open, with
 the first event of the room (if the last broadcast ended by a ``broadcast_end``, only after the room had no
 event for ``broadcast_gap``). It ends with ``broadcast_end``, the next ``broadcast_start``, or once the room
 has had neither an event nor a viewer for ``broadcast_gap`` of event time (then it ended when the last of
@@ -22,6 +23,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from liveflow.core.events import BroadcastStart, Event
 from liveflow.core.records import AlertRecord, AlertSpan, BroadcastSummary, ProductSummary
 from liveflow.core.rooms.totals import Totals
 
@@ -29,6 +31,10 @@ STATE_VERSION = 1
 TOP_PRODUCTS = 50
 StartedBy = Literal["broadcast_start", "first_event"]
 EndedBy = Literal["broadcast_end", "broadcast_start", "gap"]
+
+
+def _text(value: str | msgspec.UnsetType) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -62,6 +68,15 @@ class Broadcast:
         self.peak = 0
         self.peak_at: int | None = None
         self.alerts: dict[str, AlertSpan] = {}
+
+    def describe(self, start: Event) -> None:
+        """Take the title, host and shop a ``broadcast_start`` gives (one at the instant the broadcast
+        started, a re-send or after an event of the same millisecond, fills in what is missing)."""
+        if isinstance(start, BroadcastStart):
+            self.started_by = "broadcast_start"
+            self.title = _text(start.title) or self.title
+            self.host_id = _text(start.host_id) or self.host_id
+            self.shop_id = _text(start.shop_id) or self.shop_id
 
     def alert(self, record: AlertRecord) -> None:
         """An alert record of the room: keep the spans of the alerts that started during the broadcast."""

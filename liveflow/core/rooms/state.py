@@ -132,7 +132,11 @@ class RoomState:
         an open broadcast, any other event but an end starts one (after an explicit end, only once the
         room was silent for ``broadcast_gap``)."""
         if kind is BroadcastStart:
-            if self.broadcast is not None:
+            open_one = self.broadcast
+            if open_one is not None and open_one.started_at == t:  # the same start again (a re-send)
+                open_one.describe(event)
+                return
+            if open_one is not None:
                 self._end(t, "broadcast_start")
             self._start(t, event)
         elif kind is not BroadcastEnd and (
@@ -142,10 +146,8 @@ class RoomState:
 
     def _start(self, t: int, event: Event | None) -> None:
         broadcast = Broadcast(self.room_id, t, "broadcast_start" if event is not None else "first_event")
-        if isinstance(event, BroadcastStart):
-            broadcast.title = _text(event.title)
-            broadcast.host_id = _text(event.host_id)
-            broadcast.shop_id = _text(event.shop_id)
+        if event is not None:
+            broadcast.describe(event)
         self.totals, retired = self.totals.restart()
         self.retired += retired
         self.presence.restart_uv()
@@ -461,7 +463,3 @@ class RoomState:
                 self._end(t, "broadcast_end")
         if kind is BroadcastEnd:
             self.ended_explicitly = True
-
-
-def _text(value: str | msgspec.UnsetType) -> str | None:
-    return value if isinstance(value, str) else None

@@ -208,6 +208,18 @@ def test_a_start_while_one_is_open_ends_it() -> None:
     assert (second["started_at"], second["title"], second["uv_total"]) == (T0 + 30 * S, "第二场", 1)
 
 
+def test_a_start_at_the_instant_the_open_one_started_is_the_same_broadcast() -> None:
+    events = [
+        event("enter", T0, "x"),  # starts one by its first event
+        event("broadcast_start", T0, title="专场"),  # same millisecond: names it
+        event("broadcast_start", T0, host_id="h1"),  # a re-send with another field
+        event("heartbeat", T0 + 30 * S, "x"),
+    ]
+    (only,) = summaries(events)
+    assert (only["broadcast_id"], only["started_by"]) == (f"r1:{T0}", "broadcast_start")
+    assert (only["title"], only["host_id"], only["uv_total"]) == ("专场", "h1", 1)
+
+
 def test_the_rooms_counters_start_again_with_a_broadcast() -> None:
     pipeline = Pipeline(CONFIG)
 
