@@ -43,10 +43,11 @@ def _strip(stream: Iterable[bytes]) -> Iterator[bytes]:
 
 def replay(lines: Iterable[bytes], pipeline: Pipeline) -> Iterator[Output]:
     """Feed every line through ``pipeline`` (fresh), yielding outputs as they are produced."""
+    feed, clock = pipeline.feed_line, time.time_ns
     for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
+        if not raw or raw.isspace():
             continue
-        pipeline.feed(raw, topic=None, received_at=time.time_ns() // 1_000_000, line=number)
+        feed(raw, number, clock() // 1_000_000)
         if pipeline.outputs:
             yield from pipeline.take()
     pipeline.finish()

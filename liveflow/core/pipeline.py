@@ -259,6 +259,10 @@ class Pipeline:
         result = decode(value, topic)
         self._feed(result, value, topic, received_at, key, partition, offset, line, received_at)
 
+    def feed_line(self, value: bytes, line: int, received_at: int) -> None:
+        """Replay's entry point: line ``line`` of a JSON Lines file, its topic inferred from ``type``."""
+        self._feed(decode(value, None), value, None, received_at, None, None, None, line, received_at)
+
     def feed_released(self, partition: int, released: list[tuple[int, InputRecord]], arrived_at: int) -> None:
         """The live driver's entry point: records of one input partition in merged order, as
         ``(rank, record)`` with ``rank`` the topic's index in ``INPUT_TOPICS``, fetched at ``arrived_at``
